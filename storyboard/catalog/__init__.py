@@ -1,0 +1,91 @@
+"""The models a provider offers, as data: which request parameters each takes,
+their defaults and limits. Loaded from the YAML files beside this module."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Every request parameter the storyboard format knows how to fill. The
+# catalog may only name these; a model takes a subset.
+PARAMETERS = (
+    "prompt", "image", "end_image", "video", "images", "keep_original_sound",
+    "sound", "aspect_ratio", "duration", "shot_type", "multi_prompt", "element_list",
+)
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Data):
+    min: int
+    max: int
+
+
+class ParamSpec(_Data):
+    """What one model accepts for one parameter."""
+
+    required: bool = False
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    min: int | None = None
+    max: int | None = None
+    max_with_video: int | None = None
+    only_with: str | None = None
+    not_with: str | None = None
+    length: Range | None = None
+    max_items: int | None = None
+
+
+class ModelSpec(_Data):
+    id: str
+    label: str
+    kind: Literal["video", "element"] = "video"
+    duration_from: Literal["duration", "video"] = "duration"
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_params(self) -> "ModelSpec":
+        unknown = set(self.params) - set(PARAMETERS)
+        if unknown:
+            raise ValueError(f"{self.id}: unknown parameters {sorted(unknown)}")
+        return self
+
+    def takes(self, param: str) -> bool:
+        return param in self.params
+
+
+class Catalog(_Data):
+    provider: str
+    default_model: str
+    models: dict[str, ModelSpec]
+
+    def get(self, model_id: str) -> ModelSpec | None:
+        return self.models.get(model_id)
+
+    def values(self, param: str, attr: str) -> list:
+        """Every value of ``attr`` that any model gives ``param`` (for the JSON Schema)."""
+        out: list = []
+        for spec in self.models.values():
+            value = getattr(spec.params.get(param), attr, None) if param in spec.params else None
+            if value is not None and value not in out:
+                out.append(value)
+        return out
+
+
+def read_data(name: str) -> Any:
+    return yaml.safe_load(resources.files(__name__).joinpath(name).read_text("utf-8"))
+
+
+@lru_cache(maxsize=None)
+def load_catalog(provider: str = "wavespeed") -> Catalog:
+    """The catalog of ``provider`` (the preview provider renders the same models)."""
+    raw = read_data("wavespeed.yaml")
+    for model_id, spec in raw["models"].items():
+        spec["id"] = model_id
+    return Catalog.model_validate(raw)

@@ -1,0 +1,195 @@
+"""Digests and kinds of the files a storyboard references.
+
+A file's sha256 is what a job key sees of it, so moving or renaming a file
+changes nothing, and changing one byte changes the key. Hashing is memoised
+by (path, size, mtime) in ``.storyboard/media.json`` beside the storyboard,
+so re-planning does not re-read unchanged media. The memo is only a cache:
+unreadable or stale, it is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+STATE_DIR = ".storyboard"
+STATE_FILE = "media.json"
+_STATE_VERSION = 1
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the compiler needs to know of one file."""
+
+    sha256: str
+    size: int
+    kind: str  # image | video | audio | unknown
+    format: str  # png, jpeg, webp, gif, mp4, mov, m4a, webm, mp3, wav, ogg, flac, unknown
+    duration: float | None = None  # seconds, for MP4-family files
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.sha256
+
+
+class MediaIndex:
+    """Memoised digests of files under one project folder."""
+
+    def __init__(self, root: Path, state_dir: Path | None = None):
+        self.root = root
+        self.state_path = (state_dir or root / STATE_DIR) / STATE_FILE
+        self._entries: dict[str, dict] = self._read_state()
+        self._dirty = False
+        self.hashed = 0  # files actually read in this run (for tests and benchmarks)
+
+    def _read_state(self) -> dict[str, dict]:
+        try:
+            state = json.loads(self.state_path.read_text("utf-8"))
+            if state.get("version") == _STATE_VERSION and isinstance(state.get("files"), dict):
+                return state["files"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        return {}
+
+    def info(self, path: Path, name: str) -> MediaInfo:
+        """Info of ``path`` (already checked to exist), memoised under ``name``."""
+        st = path.stat()
+        entry = self._entries.get(name)
+        if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+            try:
+                return MediaInfo(**entry["info"])
+            except (TypeError, KeyError):
+                pass
+        info = inspect_file(path)
+        self.hashed += 1
+        self._entries[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "info": asdict(info)}
+        self._dirty = True
+        return info
+
+    def save(self) -> None:
+        """Write the memo back if it changed; failing to is not an error."""
+        if not self._dirty:
+            return
+        state = {"version": _STATE_VERSION, "files": dict(sorted(self._entries.items()))}
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".media-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(state, out, indent=1, sort_keys=True)
+            os.replace(tmp, self.state_path)
+            self._dirty = False
+        except OSError:
+            pass
+
+
+def inspect_file(path: Path) -> MediaInfo:
+    """Hash ``path`` and tell what kind of media it is from its bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        head = f.read(64)
+        digest.update(head)
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+        size = f.tell()
+        kind, fmt = sniff(head)
+        duration = None
+        if head[4:8] == b"ftyp":
+            kind, duration = _mp4_facts(f, size, kind)
+    return MediaInfo(digest.hexdigest(), size, kind, fmt, duration)
+
+
+def sniff(head: bytes) -> tuple[str, str]:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "gif"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"M4A ", b"M4B "):
+            return "audio", "m4a"
+        return "video", "mov" if brand == b"qt  " else "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "webm"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio", "wav"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio", "mp3"
+    if head.startswith(b"OggS"):
+        return "audio", "ogg"
+    if head.startswith(b"fLaC"):
+        return "audio", "flac"
+    return "unknown", "unknown"
+
+
+def _boxes(f: BinaryIO, start: int, end: int):
+    """(type, payload start, payload end) of the ISO-BMFF boxes in [start, end)."""
+    pos = start
+    while pos + 8 <= end:
+        f.seek(pos)
+        header = f.read(16)
+        if len(header) < 8:
+            return
+        size, box = struct.unpack(">I4s", header[:8])
+        body = pos + 8
+        if size == 1 and len(header) == 16:
+            size = struct.unpack(">Q", header[8:16])[0]
+            body = pos + 16
+        elif size == 0:
+            size = end - pos
+        if size < body - pos or pos + size > end:
+            return
+        yield box, body, pos + size
+        pos += size
+
+
+def _mp4_facts(f: BinaryIO, size: int, kind: str) -> tuple[str, float | None]:
+    """The kind (video if any track is video, else audio) and the movie's length."""
+    duration = None
+    handlers = set()
+    for box, body, end in _boxes(f, 0, size):
+        if box != b"moov":
+            continue
+        for child, cbody, cend in _boxes(f, body, end):
+            if child == b"mvhd":
+                duration = _mvhd_duration(f, cbody)
+            elif child == b"trak":
+                handlers.update(_handler_types(f, cbody, cend))
+    if b"vide" in handlers:
+        kind = "video"
+    elif b"soun" in handlers:
+        kind = "audio"
+    return kind, duration
+
+
+def _mvhd_duration(f: BinaryIO, body: int) -> float | None:
+    f.seek(body)
+    data = f.read(32)
+    if len(data) < 20:
+        return None
+    if data[0] == 1:
+        timescale, length = struct.unpack(">IQ", data[20:32])
+    else:
+        timescale, length = struct.unpack(">II", data[12:20])
+    return round(length / timescale, 6) if timescale else None
+
+
+def _handler_types(f: BinaryIO, body: int, end: int) -> set[bytes]:
+    out = set()
+    for box, mbody, mend in _boxes(f, body, end):
+        if box == b"mdia":
+            for child, hbody, _ in _boxes(f, mbody, mend):
+                if child == b"hdlr":
+                    f.seek(hbody + 8)
+                    out.add(f.read(4))
+    return out

@@ -1,0 +1,141 @@
+"""The plan: plain, frozen data, its canonical JSON and the job key.
+
+A job key is the sha256 of the canonical JSON of: the key format version, the
+provider, the API origin, the model, and the request with every local file
+replaced by the sha256 of its bytes. Nothing else — no paths, no times, no
+upload URLs — so the key is the same in every clone on every machine, and a
+render against the local emulator never satisfies one against the real API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KEY_FORMAT = 1
+PLAN_FORMAT = 1
+PREVIEW_ORIGIN = "preview:local"
+DEFAULT_BASE_URL = "https://api.wavespeed.ai"
+PROVIDERS = ("wavespeed", "preview")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no insignificant white space, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def job_key(provider: str, origin: str, model: str, request: dict[str, Any]) -> str:
+    body = {"format": KEY_FORMAT, "provider": provider, "origin": origin, "model": model, "request": request}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def origin_of(base_url: str) -> str:
+    """``scheme://host[:port]`` of a base URL, lower-cased, default port left out."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {base_url!r}")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}{port}"
+
+
+def provider_origin(provider: str, base_url: str | None = None) -> str:
+    if provider == "preview":
+        return PREVIEW_ORIGIN
+    return origin_of(base_url or DEFAULT_BASE_URL)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Frozen):
+    """Where a shot is written: the storyboard file (relative to the project), line and column."""
+
+    file: str
+    line: int
+    column: int
+
+
+class Job(_Frozen):
+    """One paid request: exactly what the provider will receive."""
+
+    shot: str = Field(description="The shot's id.")
+    key: str = Field(pattern=r"^[0-9a-f]{64}$", description="The job key (sha256 hex).")
+    model: str = Field(description="The model id the request goes to.")
+    request: dict[str, Any] = Field(
+        description="The request body. Local files appear as `sha256:<hex>` until they are uploaded."
+    )
+    media: dict[str, str] = Field(
+        default_factory=dict, description="Each local file's digest → its path relative to the project."
+    )
+    duration: float = Field(description="The clip's planned length in seconds.")
+    cost: Decimal | None = Field(description="The job's cost in USD as an exact decimal; null if unpriced.")
+    source: Source
+
+
+class TransitionPlan(_Frozen):
+    type: Literal["cut", "crossfade", "fade"]
+    duration: float
+
+
+class CutShot(_Frozen):
+    """One shot's place in the film."""
+
+    shot: str
+    key: str
+    duration: float = Field(description="Planned length in seconds; the clip is trimmed to it.")
+    transition: TransitionPlan = Field(description="The transition into this shot from the previous one.")
+    audio: Literal["generated", "original", "none"] = Field(description="The sound the clip carries.")
+
+
+class MusicPlan(_Frozen):
+    file: str
+    digest: str
+    volume: float
+    fade_in: float
+    fade_out: float
+
+
+class CutPlan(_Frozen):
+    """The final cut: order, planned durations, transitions and audio."""
+
+    output: str
+    shots: list[CutShot]
+    music: MusicPlan | None = None
+    duration: float = Field(description="The film's length: the shots' durations less the transitions' overlaps.")
+
+
+class PriceListRef(_Frozen):
+    name: str
+    as_of: str
+    source: str = Field(description="`built-in`, or the price list file relative to the project.")
+
+
+class Plan(_Frozen):
+    """A storyboard compiled: the jobs to pay for and how their clips are cut."""
+
+    format: Literal[1] = PLAN_FORMAT
+    storyboard: str = Field(description="The storyboard file, relative to the project folder.")
+    title: str
+    provider: str
+    origin: str = Field(description="The API origin the jobs go to; part of every job key.")
+    price_list: PriceListRef
+    total_cost: Decimal = Field(description="The sum of all priced jobs, USD, exact.")
+    unpriced: list[str] = Field(default_factory=list, description="Shots whose model the price list does not price.")
+    jobs: list[Job]
+    cut: CutPlan
+
+    def to_json(self) -> str:
+        """Canonical JSON of the plan: byte-identical for the same storyboard."""
+        data = self.model_dump(mode="json")
+        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def job(self, shot: str) -> Job | None:
+        return next((j for j in self.jobs if j.shot == shot), None)

@@ -1,0 +1,103 @@
+"""The files a storyboard points at: inside the project, present, and of the
+right kind. Each one's digest comes from the (memoised) media index."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from .media import MediaIndex, MediaInfo
+from .model import Storyboard
+from .source import Reporter
+
+URL_SCHEMES = ("https://", "http://")
+
+# What each slot expects: the media kinds it accepts, and a word for messages.
+_IMAGE = (("image",), "an image")
+_VIDEO = (("video",), "a video")
+_AUDIO = (("audio", "video"), "an audio file")
+
+
+def is_url(ref: str) -> bool:
+    return ref.startswith(URL_SCHEMES)
+
+
+def media_refs(sb: Storyboard) -> Iterator[tuple[tuple, str, tuple]]:
+    """(key path, reference as written, expectation) for every file the storyboard names."""
+    for key, character in sb.characters.items():
+        for i, ref in enumerate(character.images):
+            yield ("characters", key, "images", i), ref, _IMAGE
+    for n, shot in enumerate(sb.shots):
+        for i, ref in enumerate(shot.images):
+            yield ("shots", n, "images", i), ref, _IMAGE
+        for slot in ("image", "end_image"):
+            if getattr(shot, slot):
+                yield ("shots", n, slot), getattr(shot, slot), _IMAGE
+        if shot.video:
+            yield ("shots", n, "video"), shot.video, _VIDEO
+    if sb.cut.music:
+        yield ("cut", "music", "file"), sb.cut.music.file, _AUDIO
+
+
+def resolve_media(sb: Storyboard, root: Path, index: MediaIndex, reporter: Reporter) -> dict[str, MediaInfo]:
+    """Info for every local file the storyboard names, by the reference as written."""
+    found: dict[str, MediaInfo] = {}
+    failed: dict[str, str] = {}
+    real_root = root.resolve()
+    for path, ref, (kinds, word) in media_refs(sb):
+        if is_url(ref):
+            continue
+        if ref not in found and ref not in failed:
+            problem = _check_file(ref, root, real_root)
+            if problem:
+                failed[ref] = problem
+            else:
+                real = (root / ref).resolve()
+                found[ref] = index.info(real, real.relative_to(real_root).as_posix())
+        if ref in failed:
+            reporter.error(path, failed[ref])
+        elif found[ref].kind not in kinds:
+            info = found[ref]
+            what = "a file of unknown type" if info.kind == "unknown" else f"{_article(info.kind)} {info.kind} ({info.format})"
+            reporter.error(path, f"`{ref}` is {what}; {word} is expected here")
+    return found
+
+
+def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
+    if "://" in ref:
+        return f"`{ref}`: only https:// and http:// URLs can be sent to a provider"
+    pure = PurePosixPath(ref)
+    if pure.is_absolute() or Path(ref).is_absolute():
+        return f"`{ref}` is an absolute path; name files relative to the storyboard, inside the project folder"
+    target = root / ref
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError):
+        return f"`{ref}` cannot be resolved (a symlink loop?)"
+    if not real.is_relative_to(real_root):
+        lexical = Path(os.path.normpath(real_root / ref))
+        via = " through a symlink" if lexical.is_relative_to(real_root) else ""
+        return f"`{ref}` points{via} outside the project folder; keep referenced files inside it"
+    if not real.exists():
+        return f"file not found: `{ref}`" + _near(ref, root)
+    if not real.is_file():
+        return f"`{ref}` is a folder, not a file"
+    return None
+
+
+def _near(ref: str, root: Path) -> str:
+    folder = (root / ref).parent
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(PurePosixPath(ref).name, names, n=1, cutoff=0.8)
+    if not close:
+        return ""
+    return f"; did you mean `{(PurePosixPath(ref).parent / close[0]).as_posix()}`?"
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"

@@ -1,0 +1,102 @@
+"""Prompts as Jinja2 templates, rendered in a sandbox with strict undefined.
+
+A character's key renders its name (``{{ keeper }}`` → ``Old Tom``: Kling
+wants element names written naturally); ``{{ keeper.description }}`` and the
+storyboard's ``vars`` are there too. Nothing else is: a template cannot reach
+Python internals, and a name that is not defined is an error, not "".
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any, Mapping
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_MARKERS = ("{{", "{%", "{#")
+
+
+class TemplateProblem(Exception):
+    """A prompt template that cannot be rendered; the message is for people."""
+
+
+class CharacterRef:
+    """What a character is inside a template: its name, with a description."""
+
+    __slots__ = ("key", "name", "description")
+
+    def __init__(self, key: str, name: str, description: str):
+        self.key = key
+        self.name = name
+        self.description = description
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __html__(self) -> str:  # pragma: no cover - autoescape is off; here for safety
+        return self.name
+
+
+def is_template(source: str) -> bool:
+    return any(marker in source for marker in _MARKERS)
+
+
+@lru_cache(maxsize=4096)
+def _parse(source: str):
+    try:
+        ast = _ENV.parse(source)
+        names = frozenset(meta.find_undeclared_variables(ast))
+        return _ENV.from_string(ast), names
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno} of the prompt)" if "\n" in source.strip() else ""
+        raise TemplateProblem(f"template syntax error: {exc.message}{where}") from None
+
+
+def names_used(source: str) -> frozenset[str]:
+    """The top-level names a template reads (vars and characters)."""
+    if not is_template(source):
+        return frozenset()
+    return _parse(source)[1]
+
+
+class Templates:
+    """Renders prompts against one storyboard's vars and characters."""
+
+    def __init__(self, variables: Mapping[str, Any], characters: Mapping[str, CharacterRef]):
+        self.context: dict[str, Any] = {**variables, **characters}
+
+    def render(self, source: str) -> str:
+        if not is_template(source):
+            return source
+        template, names = _parse(source)
+        missing = sorted(n for n in names if n not in self.context and n not in _ENV.globals)
+        if missing:
+            raise TemplateProblem(self._undefined(missing[0]))
+        try:
+            return template.render(self.context)
+        except SecurityError as exc:
+            raise TemplateProblem(
+                f"the template tries to reach Python internals ({exc}); prompts may use only vars and characters"
+            ) from None
+        except UndefinedError as exc:
+            raise TemplateProblem(f"template error: {_undefined_message(exc)}") from None
+        except TemplateError as exc:
+            raise TemplateProblem(f"template error: {exc.message or exc}") from None
+        except Exception as exc:  # an expression that fails at render time, e.g. 1/0
+            raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
+
+    def _undefined(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.context), n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else "; define it under `vars` or `characters`"
+        return f"`{{{{ {name} }}}}` is not defined{hint}"
+
+
+def _undefined_message(exc: UndefinedError) -> str:
+    message = exc.message or "undefined"
+    if "CharacterRef object" in message:
+        attribute = message.rsplit("attribute", 1)[-1].strip(" '")
+        return f"a character has no `{attribute}`; it has `name` and `description`"
+    return message

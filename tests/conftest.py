@@ -1,0 +1,79 @@
+"""Shared fixtures: the CLI run in-process, and real projects in temp folders."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from storyboard.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _no_home_writes(tmp_path_factory, monkeypatch):
+    """Nothing may write to the user's home: point HOME at an empty folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("WAVESPEED_BASE_URL", raising=False)
+    monkeypatch.delenv("WAVESPEED_API_KEY", raising=False)
+    monkeypatch.delenv("STORYBOARD_CACHE", raising=False)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``storyboard ARGS`` in this process; returns exit code, stdout, stderr."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def lighthouse(tmp_path) -> Path:
+    """A fresh copy of the lighthouse example project."""
+    dest = tmp_path / "lighthouse"
+    shutil.copytree(EXAMPLES / "lighthouse", dest, ignore=shutil.ignore_patterns(".storyboard", "renders"))
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Make a project: ``project(yaml_text, files={path: bytes})`` → storyboard path."""
+
+    def make(text: str, files: dict[str, bytes] | None = None, name: str = "proj") -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        for rel, data in (files or {}).items():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        path = root / "storyboard.yaml"
+        path.write_text(text, "utf-8")
+        return path
+
+    return make
+
+
+PNG_1 = (DATA / "invalid" / "refs" / "extra1.png").read_bytes()
+PNG_2 = (DATA / "invalid" / "refs" / "extra2.png").read_bytes()
+MP4_4S = (DATA / "invalid" / "refs" / "waves.mp4").read_bytes()
