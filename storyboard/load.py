@@ -108,10 +108,12 @@ def _message(kind: str, value: Any, error: dict) -> str:
         return f"must be text, got {got}{hint}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"must be a whole number, got {got}"
-    if kind in ("float_type", "float_parsing", "finite_number"):
+    if kind in ("float_type", "float_parsing", "finite_number", "decimal_type", "decimal_parsing"):
         return f"must be a number, got {got}"
     if kind in ("bool_type", "bool_parsing"):
         return f"must be true or false, got {got}"
+    if kind.startswith("date"):
+        return f"must be a date (YYYY-MM-DD), got {got}"
     if kind == "list_type":
         return f"must be a list, got {got}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):

