@@ -138,6 +138,8 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
         if result is None or shot.id not in by_shot:
             continue
         transition = _transition(shot.transition or sb.cut.transition)
+        if shot.transition and shot.transition.type == "cut" and shot.transition.duration:
+            reporter.warning(("shots", n, "transition", "duration"), "a cut has no duration; it is ignored")
         if not shots:
             if shot.transition and shot.transition.type != "cut":
                 reporter.warning(("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")

@@ -28,14 +28,8 @@ def short_model(model: str) -> str:
 _AUDIO = {"generated": "sound", "original": "original", "none": "-"}
 
 
-def _flags(plan: Plan, job) -> tuple[str, str]:
-    """The audio the clip carries, and whether a video goes in with the request."""
-    audio = next((c.audio for c in plan.cut.shots if c.shot == job.shot), "none")
-    return _AUDIO[audio], "video" if "video" in job.request else "-"
-
-
 def plan_table(plan: Plan) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, show_edge=False, pad_edge=False)
     table.add_column("shot", footer="total")
     table.add_column("model")
     table.add_column("duration", justify="right", footer=f"{plan.cut.duration:g} s film")
@@ -43,10 +37,12 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("video")
     table.add_column("cost", justify="right", footer=dollars(plan.total_cost))
     table.add_column("key")
+    audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
     for job in plan.jobs:
-        audio, video = _flags(plan, job)
+        video = "ref" if "video" in job.request else "-"
         table.add_row(
-            job.shot, short_model(job.model), f"{job.duration:g} s", audio, video, dollars(job.cost), job.key[:12]
+            job.shot, short_model(job.model), f"{job.duration:g} s", audio.get(job.shot, "-"), video,
+            dollars(job.cost), job.key[:12],
         )
     return table
 
@@ -54,7 +50,8 @@ def plan_table(plan: Plan) -> Table:
 def print_plan(plan: Plan, file=None) -> None:
     con = console(file)
     title = f"{plan.title}: " if plan.title else ""
-    con.print(f"{title}{len(plan.jobs)} jobs on {plan.provider} ({plan.origin})")
+    jobs = f"{len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
+    con.print(f"{title}{jobs} on {plan.provider} ({plan.origin})")
     con.print(plan_table(plan))
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"
     if plan.unpriced:
