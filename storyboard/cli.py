@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
-from .errors import InvalidStoryboard, StoryboardError
+from .errors import InvalidStoryboard, StoryboardError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 ISSUES_URL = "the project's issue tracker"
@@ -44,11 +44,66 @@ def build_parser() -> argparse.ArgumentParser:
     _provider_options(p)
     p.set_defaults(run=cmd_plan)
 
+    p = sub.add_parser("render", help="render the shots that are not cached (pays for them), then record them")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    _provider_options(p)
+    p.add_argument("--concurrency", type=_positive, default=3, help="tasks at once (default 3)")
+    p.add_argument("--rate", type=_non_negative, default=5,
+                   help="submits in any 60 s (default 5, WaveSpeed's lowest tier; 0 for no limit)")
+    p.add_argument("--max-cost", type=_money, metavar="USD", help="refuse to start if the uncached cost is more")
+    p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
+                   help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+    p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("cache", help="look after the clip cache")
+    cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    v = cache_sub.add_parser("verify", help="re-hash every clip and report what is wrong")
+    v.add_argument("path", nargs="?", default=".", metavar="PATH", help="a project (default: here)")
+    v.add_argument("--cache", metavar="DIR", help="the cache folder to check")
+    v.set_defaults(run=cmd_cache_verify)
+
+    p = sub.add_parser("emulate", help="serve a local emulator of the WaveSpeed API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--task-seconds", type=float, default=2.0, help="how long each task runs (default 2)")
+    p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
+                   help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
+    p.set_defaults(run=cmd_emulate)
+
     p = sub.add_parser("schema", help="print the storyboard JSON Schema, or write every schema")
     p.add_argument("--write", action="store_true", help="regenerate every file in the schemas folder")
     p.add_argument("--dir", default="schemas", help="the schemas folder for --write (default: ./schemas)")
     p.set_defaults(run=cmd_schema)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _money(text: str):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}")
+    return value
 
 
 def _compile(args, path: str):
@@ -104,6 +159,79 @@ def cmd_plan(args) -> int:
         from .display import print_plan
 
         print_plan(compiled.plan)
+    return EXIT_OK
+
+
+def cmd_render(args) -> int:
+    from .errors import Diagnostic
+    from .prices import dollars
+    from .progress import Progress
+    from .render import Options
+    from .run import render_project
+
+    options = Options(args.concurrency, args.rate, args.max_cost, args.keep_going)
+    result = render_project(
+        args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
+        options=options, resubmit=tuple(args.resubmit), progress=Progress,
+    )
+    _print_warnings(result.compiled)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    report, plan = result.report, result.compiled.plan
+    index = {shot.id: n for n, shot in enumerate(result.compiled.storyboard.shots)}
+    display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
+    for outcome in report.failed:
+        src = outcome.job.source
+        print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]", outcome.message).format(),
+              file=sys.stderr)
+    resumed = sum(1 for o in report.outcomes if o.resumed)
+    new = report.count("done")
+    print(
+        f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}: {new} rendered"
+        + (f" ({resumed} resumed)" if resumed else "")
+        + f", {report.count('cached')} from the cache, {len(report.failed)} failed"
+        + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
+        + f". Spent this run: {dollars(report.spent)}."
+    )
+    if result.clips:
+        print(f"Clips: {result.clips}")
+    return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+
+
+def cmd_cache_verify(args) -> int:
+    from .cache import ClipCache, cache_dir
+    from .project import find_storyboard
+
+    folder = Path(args.cache) if args.cache else cache_dir(find_storyboard(args.path)[0].resolve().parent)
+    if not folder.is_dir():
+        print(f"error: {folder}: no cache there", file=sys.stderr)
+        return EXIT_FAILED
+    cache = ClipCache.at(folder)
+    problems = cache.verify()
+    for problem in problems:
+        print(f"{folder}/{problem}", file=sys.stderr)
+    objects, keys = cache.counts()
+    print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_emulate(args) -> int:
+    from .emulator import Emulator, Fault
+
+    try:
+        faults = [Fault.parse(f) for f in args.fault]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults)
+    except OSError as exc:
+        raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
+    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY=any-key", flush=True)
+    try:
+        emulator.serve()
+    finally:
+        emulator.stop()
     return EXIT_OK
 
 

@@ -1,0 +1,130 @@
+"""The clip cache: content-addressed, sharded, atomic, and self-checking.
+
+    objects/ab/ab12…ef.mp4   a clip, named by the sha256 of its bytes
+    keys/cd/cd34…90.json     job key → which clip, how long, from which task
+
+A clip is never requested again once its key is here. A record whose object
+is missing or whose bytes no longer hash to its name is a miss, with a
+warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from .storage import LocalStorage, Storage
+
+DEFAULT_CACHE = Path(".storyboard") / "cache"
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """What came back for one job key."""
+
+    key: str
+    sha256: str
+    size: int
+    duration: float
+    model: str
+    provider: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class CachedClip:
+    record: ClipRecord
+    path: Path  # a local copy to read from
+
+
+def object_name(sha256: str) -> str:
+    return f"objects/{sha256[:2]}/{sha256}.mp4"
+
+
+def record_name(key: str) -> str:
+    return f"keys/{key[:2]}/{key}.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_dir(project_root: Path, override: str | None = None) -> Path:
+    """``--cache DIR`` wins, then ``STORYBOARD_CACHE``, then ``.storyboard/cache`` in the project."""
+    chosen = override or os.environ.get("STORYBOARD_CACHE")
+    return Path(chosen) if chosen else project_root / DEFAULT_CACHE
+
+
+class ClipCache:
+    def __init__(self, storage: Storage, warn: Callable[[str], None] = lambda message: None):
+        self.storage = storage
+        self.warn = warn
+
+    @classmethod
+    def at(cls, folder: Path, warn: Callable[[str], None] = lambda message: None) -> "ClipCache":
+        return cls(LocalStorage(folder), warn)
+
+    def record(self, key: str) -> ClipRecord | None:
+        raw = self.storage.get(record_name(key))
+        if raw is None:
+            return None
+        try:
+            return ClipRecord(**json.loads(raw))
+        except (ValueError, TypeError):
+            self.warn(f"cache: the record for {key[:12]} is unreadable; treating it as missing")
+            return None
+
+    def get(self, key: str) -> CachedClip | None:
+        """The clip for ``key`` if it is here and intact."""
+        record = self.record(key)
+        if record is None:
+            return None
+        path = self.storage.local_copy(object_name(record.sha256))
+        if path is None:
+            self.warn(f"cache: the clip for {key[:12]} is missing; it will be fetched again")
+            return None
+        if path.stat().st_size != record.size or file_sha256(path) != record.sha256:
+            self.warn(f"cache: the clip for {key[:12]} is corrupt; it will be fetched again")
+            return None
+        return CachedClip(record, path)
+
+    def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str) -> CachedClip:
+        """Store ``clip`` (already verified) under ``key``; the object first, then the record."""
+        sha = file_sha256(clip)
+        name = object_name(sha)
+        if not self.storage.put_file_if_absent(name, clip):
+            existing = self.storage.local_copy(name)
+            if existing is None or file_sha256(existing) != sha:  # a corrupt object: replace it
+                self.storage.delete(name)
+                self.storage.put_file_if_absent(name, clip)
+        record = ClipRecord(key, sha, clip.stat().st_size, duration, model, provider, task_id)
+        self.storage.put(record_name(key), json.dumps(asdict(record), sort_keys=True, indent=1).encode())
+        return CachedClip(record, self.storage.local_copy(name) or clip)
+
+    def verify(self) -> list[str]:
+        """Re-hash every object and check every record; a line per problem."""
+        problems = []
+        for name in self.storage.list("objects/"):
+            path = self.storage.local_copy(name)
+            expected = Path(name).stem
+            if path is None or file_sha256(path) != expected:
+                problems.append(f"{name}: the bytes do not match the name (corrupt)")
+        for name in self.storage.list("keys/"):
+            key = Path(name).stem
+            record = self.record(key)
+            if record is None:
+                problems.append(f"{name}: unreadable record")
+            elif not self.storage.exists(object_name(record.sha256)):
+                problems.append(f"{name}: its clip {record.sha256[:12]} is missing")
+        return problems
+
+    def counts(self) -> tuple[int, int]:
+        return len(list(self.storage.list("objects/"))), len(list(self.storage.list("keys/")))

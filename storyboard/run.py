@@ -1,0 +1,136 @@
+"""``storyboard render``: compile, then render what is not cached, then record it.
+
+Gathers the pieces (cache, journal, provider, uploads, progress) around the
+executor in ``render`` and writes the lock and the clips afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .cache import ClipCache, cache_dir
+from .errors import UsageError
+from .journal import Journal
+from .lock import LockEntry, lock_path, read_lock, write_lock
+from .plan import DEFAULT_BASE_URL
+from .project import Compiled, compile_project
+from .render import Events, Options, Renderer, Report
+from .storage import LocalStorage
+from .uploads import UploadBook
+
+STATE = ".storyboard"
+
+
+@dataclass
+class RenderResult:
+    compiled: Compiled
+    report: Report
+    clips: Path | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def state_storage(root: Path) -> LocalStorage:
+    return LocalStorage(root / STATE)
+
+
+def render_project(
+    arg: str,
+    *,
+    provider: str = "wavespeed",
+    prices: str | None = None,
+    strict: bool = False,
+    cache: str | None = None,
+    options: Options | None = None,
+    resubmit: tuple[str, ...] = (),
+    progress: Callable[..., object] | None = None,
+    env: dict | None = None,
+    transport=None,
+    clock=None,
+) -> RenderResult:
+    env = os.environ if env is None else env
+    base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
+    compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
+    plan, root = compiled.plan, compiled.root
+    warnings: list[str] = []
+    clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)
+    journal = Journal(state_storage(root))
+    for shot in resubmit:
+        job = plan.job(shot)
+        if job is None:
+            raise UsageError(f"--resubmit {shot}: there is no such shot in {compiled.path.name}")
+        journal.forget(job.key)
+    remote = local = None
+    if provider == "preview":
+        from .providers.preview import render_card
+
+        local = render_card
+    elif any(clip_cache.record(job.key) is None for job in plan.jobs):
+        from .providers.wavespeed import WaveSpeed, api_key_from_env
+
+        remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
+    options = options or Options()
+    estimate = sum((j.cost or 0 for j in plan.jobs if clip_cache.record(j.key) is None), start=0)
+
+    async def go(events: Events) -> Report:
+        renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
+                            journal=journal, uploads=UploadBook(root), clock=clock)
+        try:
+            return await renderer.run()
+        finally:
+            if remote is not None:
+                await remote.aclose()
+
+    report = Report()
+    try:
+        if progress is None:
+            report = asyncio.run(go(lambda *a: None))
+        else:
+            with progress(plan, estimate) as events:
+                report = asyncio.run(go(events))
+    finally:
+        if provider != "preview" and report.outcomes:
+            _update_lock(compiled, report)
+    return RenderResult(compiled, report, _export_clips(compiled, report), warnings)
+
+
+def _update_lock(compiled: Compiled, report: Report) -> None:
+    path = lock_path(compiled.path)
+    lock = read_lock(path)
+    shots = {job.shot for job in compiled.plan.jobs}
+    entries = {shot: entry for shot, entry in lock.shots.items() if shot in shots}
+    for outcome in report.outcomes:
+        if outcome.clip is None:
+            continue
+        record = outcome.clip.record
+        entries[outcome.job.shot] = LockEntry(
+            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
+            clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost,
+        )
+    lock.shots = entries
+    write_lock(path, lock)
+
+
+def _export_clips(compiled: Compiled, report: Report) -> Path | None:
+    """Copy the clips, in film order, next to where the cut will go."""
+    done = [o for o in report.outcomes if o.clip is not None]
+    if not done:
+        return None
+    output = compiled.root / compiled.plan.cut.output
+    folder = output.parent / f"{output.stem}-clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, outcome in enumerate(report.outcomes, 1):
+        if outcome.clip is None:
+            continue
+        target = folder / f"{n:02d}-{outcome.job.shot}.mp4"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        os.close(fd)
+        shutil.copyfile(outcome.clip.path, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    return folder

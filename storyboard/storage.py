@@ -1,0 +1,126 @@
+"""A small storage interface for the cache and the journal, and its folder backend.
+
+Everything above this module speaks in names (``objects/ab/abcd…``), never
+in filesystem paths, so a team can later put the cache on object storage
+(S3 and the like, through fsspec) by writing one more backend. Only the
+local backend may assume a filesystem and an atomic rename.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Protocol
+
+
+class Storage(Protocol):
+    def get(self, name: str) -> bytes | None:
+        """The bytes stored under ``name``, or None."""
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store ``data`` under ``name``, replacing what was there, atomically."""
+
+    def put_file_if_absent(self, name: str, source: Path) -> bool:
+        """Store a copy of ``source`` unless ``name`` exists; True if stored."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every name under ``prefix``, sorted."""
+
+    def delete(self, name: str) -> None:
+        """Forget ``name``; no error if it is not there."""
+
+    def local_copy(self, name: str) -> Path | None:
+        """A local file to read ``name`` from (the file itself, for a folder)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp gives 0600
+
+
+class LocalStorage:
+    """A folder. Writes go to a temporary file in the same folder and are
+    renamed into place, so a reader never sees half an object."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"bad storage name: {name!r}")
+        return self.root / name
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            return self._path(name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put(self, name: str, data: bytes) -> None:
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, _FILE_MODE)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def put_file_if_absent(self, name: str, source: Path) -> bool:
+        target = self._path(name)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, _FILE_MODE)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return True
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return iter(())
+        names = (
+            p.relative_to(self.root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+        return iter(sorted(names))
+
+    def delete(self, name: str) -> None:
+        _unlink(self._path(name))
+
+    def local_copy(self, name: str) -> Path | None:
+        path = self._path(name)
+        return path if path.is_file() else None
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
