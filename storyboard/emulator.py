@@ -81,6 +81,7 @@ class State:
     submits: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     clips: dict[tuple, bytes] = field(default_factory=dict)
+    clip_locks: dict[tuple, threading.Lock] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_fault(self, on: str, prompt: str = "") -> Fault | None:
@@ -376,6 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.tasks[task.id] = task
             digest = body_digest({"model": model, **body})
             self.state.submits[digest] = self.state.submits.get(digest, 0) + 1
+        if not task.fail:  # "render" while the task processes, as the real service does
+            threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
             return self._drop()
         self._send(200, self._envelope(task))
@@ -406,12 +409,11 @@ class _Handler(BaseHTTPRequestHandler):
         hue = int(hashlib.sha256(str(body.get("prompt", "")).encode()).hexdigest(), 16) % 8
         key = (width, height, seconds, sound, hue)
         with self.state.lock:
-            clip = self.state.clips.get(key)
-        if clip is None:
-            clip = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue)
-            with self.state.lock:
-                self.state.clips[key] = clip
-        return clip
+            maker = self.state.clip_locks.setdefault(key, threading.Lock())
+        with maker:  # one ffmpeg per distinct clip, however many ask at once
+            if key not in self.state.clips:
+                self.state.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue)
+        return self.state.clips[key]
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))

@@ -24,7 +24,7 @@ from .media import inspect_file
 from .plan import Job, Plan
 from .prices import dollars
 from .providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
-from .timing import Clock, RateLimiter, backoff, poll_interval
+from .timing import Clock, PollPacer, RateLimiter, backoff
 from .uploads import UploadBook, media_digests, with_urls
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
@@ -66,6 +66,28 @@ class Report:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.state == "failed"]
+
+
+class _Slot:
+    """One of ``concurrency`` places, held from submit until the task ends
+    (not through the download), released once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore):
+        self.semaphore = semaphore
+        self.held = False
+
+    async def __aenter__(self) -> "_Slot":
+        await self.semaphore.acquire()
+        self.held = True
+        return self
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+    async def __aexit__(self, *exc) -> None:
+        self.release()
 
 
 class JobFailed(Exception):
@@ -126,6 +148,7 @@ class Renderer:
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(options.rate, self.clock)
+        self.pacer = PollPacer()
         self.stopping = False
 
     async def run(self) -> Report:
@@ -151,7 +174,8 @@ class Renderer:
 
     async def _guarded(self, job: Job, slots: asyncio.Semaphore) -> Outcome:
         self.events(job.shot, "queued", "")
-        async with slots:
+        slot = _Slot(slots)
+        async with slot:
             if self.stopping:
                 self.events(job.shot, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
@@ -160,7 +184,7 @@ class Renderer:
                 if self.local is not None:
                     outcome.clip = await self._render_local(job)
                 else:
-                    outcome.clip = await self._render_remote(job, outcome)
+                    outcome.clip = await self._render_remote(job, outcome, slot)
                 outcome.state = "done"
                 self.events(job.shot, "done", "")
             except (JobFailed, ProviderError) as exc:
@@ -177,11 +201,10 @@ class Renderer:
         with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self._image_paths(job), dest)
-            problem = verify_clip(dest, job.duration)
+            problem = await asyncio.to_thread(verify_clip, dest, job.duration)
             if problem:
                 raise JobFailed(f"the preview clip is unusable: {problem}")
-            return self.cache.put(job.key, dest, duration=inspect_file(dest).duration or job.duration,
-                                  model=job.model, provider=self.plan.provider, task_id="local")
+            return await asyncio.to_thread(self._store, job, dest, "local")
 
     def _image_paths(self, job: Job) -> list[Path]:
         refs = [job.media[d] for d in media_digests(job.request) if d in job.media]
@@ -190,7 +213,9 @@ class Renderer:
 
     # -- remote (wavespeed, or the emulator) --
 
-    async def _render_remote(self, job: Job, outcome: Outcome) -> CachedClip:
+    async def _render_remote(self, job: Job, outcome: Outcome, slot: "_Slot") -> CachedClip:
+        if self.provider is None:
+            raise JobFailed("the cached clip is unusable and WAVESPEED_API_KEY is not set to fetch it again")
         entry = self.journal.get(job.key)
         if entry is None:
             task_id = await self._submit(job, outcome)
@@ -199,7 +224,8 @@ class Renderer:
         else:
             task_id, outcome.resumed = entry.task_id, True
             self.events(job.shot, "processing", "resumed")
-        state = await self._poll(job, task_id)
+        state = await self._poll(job, task_id, outcome.resumed)
+        slot.release()  # the task is over: its place on the account is free while we download
         if state.status != "completed" or not state.outputs:
             self.journal.forget(job.key)  # a failed task is refunded and is no more
             reason = state.error or f"the task ended as {state.status}"
@@ -253,14 +279,17 @@ class Renderer:
         self.events(job.shot, "submitted", task_id)
         return task_id
 
-    async def _poll(self, job: Job, task_id: str):
+    async def _poll(self, job: Job, task_id: str, resumed: bool = False):
         started = self.clock.now()
+        kind = (job.model, job.duration)
         failures = 0
+        running_at = 0.0
         while True:
             elapsed = self.clock.now() - started
             if elapsed > MAX_POLL_SECONDS:
                 raise JobFailed(f"task {task_id} is still running after {elapsed:.0f} s; run again to resume it")
-            await self.clock.sleep(poll_interval(elapsed))
+            await self.clock.sleep(self.pacer.delay(kind, elapsed))
+            asked_at = self.clock.now() - started
             try:
                 state = await self.provider.result(task_id)
             except Retryable as exc:
@@ -271,8 +300,17 @@ class Renderer:
                 continue
             failures = 0
             if state.final:
+                if not resumed:  # a resumed task's start is unknown: learn nothing from it
+                    self.pacer.finished(kind, running_at)
                 return state
+            running_at = asked_at
             self.events(job.shot, state.status or "processing", "")
+
+    def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
+        """Into the cache (off the event loop: hashing and fsync block)."""
+        duration = inspect_file(clip).duration or job.duration
+        return self.cache.put(job.key, clip, duration=duration, model=job.model,
+                              provider=self.plan.provider, task_id=task_id)
 
     async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
         problem = ""
@@ -282,13 +320,11 @@ class Renderer:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)
-                    problem = verify_clip(dest, job.duration)
+                    problem = await asyncio.to_thread(verify_clip, dest, job.duration)
                 except Retryable as exc:
                     problem = str(exc)
                 if not problem:
-                    info = inspect_file(dest)
-                    return self.cache.put(job.key, dest, duration=info.duration, model=job.model,
-                                          provider=self.plan.provider, task_id=task_id)
+                    return await asyncio.to_thread(self._store, job, dest, task_id)
             self.events(job.shot, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

@@ -70,10 +70,12 @@ def render_project(
         from .providers.preview import render_card
 
         local = render_card
-    elif any(clip_cache.record(job.key) is None for job in plan.jobs):
-        from .providers.wavespeed import WaveSpeed, api_key_from_env
+    else:
+        from .providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
 
-        remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
+        # The key is needed only for what is not cached; check it before anything is sent.
+        if env.get(KEY_VARIABLE, "").strip() or any(clip_cache.record(j.key) is None for j in plan.jobs):
+            remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
     options = options or Options()
     estimate = sum((j.cost or 0 for j in plan.jobs if clip_cache.record(j.key) is None), start=0)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .lock import Lock
 from .model import Storyboard
 from .plan import Plan
 from .prices import PriceList
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "storyboard.schema.json": Storyboard,
     "plan.schema.json": Plan,
     "prices.schema.json": PriceList,
+    "lock.schema.json": Lock,
 }
 
 
