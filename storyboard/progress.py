@@ -17,13 +17,13 @@ _STYLE = {"done": "green", "cached": "cyan", "failed": "red", "skipped": "yellow
 
 
 class Progress:
-    def __init__(self, plan: Plan, estimate: Decimal, file=None):
+    def __init__(self, plan: Plan, estimate: Decimal, file=None, force_terminal: bool | None = None):
         self.plan = plan
         self.estimate = estimate
         self.spent = Decimal(0)
         self.states: dict[str, tuple[str, str]] = {job.shot: ("waiting", "") for job in plan.jobs}
         self.costs = {job.shot: job.cost or Decimal(0) for job in plan.jobs}
-        self.console = Console(file=file or sys.stderr, highlight=False)
+        self.console = Console(file=file or sys.stderr, highlight=False, force_terminal=force_terminal)
         self.live: Live | None = None
 
     def __enter__(self) -> "Progress":

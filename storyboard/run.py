@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
@@ -77,7 +78,7 @@ def render_project(
         if env.get(KEY_VARIABLE, "").strip() or any(clip_cache.record(j.key) is None for j in plan.jobs):
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
     options = options or Options()
-    estimate = sum((j.cost or 0 for j in plan.jobs if clip_cache.record(j.key) is None), start=0)
+    estimate = sum((j.cost for j in plan.jobs if j.cost is not None and clip_cache.record(j.key) is None), Decimal(0))
 
     async def go(events: Events) -> Report:
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,

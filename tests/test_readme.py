@@ -5,7 +5,10 @@ from __future__ import annotations
 from conftest import ROOT
 
 TEST_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest -q"
-MAIN_COMMAND = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/storyboard plan examples/lighthouse"
+MAIN_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -e . && "
+    ".venv/bin/storyboard render examples/lighthouse --provider preview"
+)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -221,3 +221,23 @@ def test_cache_can_be_shared_by_flag_or_environment(project, env, tmp_path, emul
     monkeypatch.setenv("STORYBOARD_CACHE", str(shared))
     assert render(b, env).report.outcomes[0].state == "cached"
     assert total_submits(emulator) == 1
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(lighthouse):
+    with Emulator(task_seconds=3.0) as emulator:
+        env = {**os.environ, "WAVESPEED_BASE_URL": emulator.url, "WAVESPEED_API_KEY": KEY}
+        cmd = [sys.executable, "-m", "storyboard", "render", str(lighthouse), "--rate", "0", "--concurrency", "6"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        journal = lighthouse / ".storyboard" / "journal"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(list(journal.glob("*.json"))) < 6:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "run the same command again to resume" in err and "Traceback" not in err
+        assert len(list(journal.glob("*.json"))) == 6
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0 and "6 resumed" in rerun.stdout
+        assert emulator.stats()["total_submits"] == 6
