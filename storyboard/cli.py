@@ -55,7 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
                    help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"], help="the stitch engine")
+    p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
     p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("stitch", help="cut the film from cached clips (no network, no API key)")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
+                   help="whose clips to cut; part of every job key (default: wavespeed)")
+    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
+                   help="ffmpeg (fast, the default) or moviepy (the reference)")
+    p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
+    p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
     p = sub.add_parser("cache", help="look after the clip cache")
     cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
@@ -173,6 +186,7 @@ def cmd_render(args) -> int:
     result = render_project(
         args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
         options=options, resubmit=tuple(args.resubmit), progress=Progress,
+        engine=None if args.no_stitch else args.engine,
     )
     _print_warnings(result.compiled)
     for warning in result.warnings:
@@ -193,9 +207,27 @@ def cmd_render(args) -> int:
         + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
         + f". Spent this run: {dollars(report.spent)}."
     )
-    if result.clips:
-        print(f"Clips: {result.clips}")
+    if result.film:
+        print(f"Film: {result.film} ({plan.cut.duration:g} s)")
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+
+
+def cmd_stitch(args) -> int:
+    from .cache import ClipCache, cache_dir
+    from .stitch import stitch
+
+    compiled = _compile(args, args.path)
+    _print_warnings(compiled)
+    warnings: list[str] = []
+    cache = ClipCache.at(cache_dir(compiled.root, args.cache), warnings.append)
+    output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
+                    output=Path(args.output) if args.output else None, otio=Path(args.otio) if args.otio else None)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
+    if args.otio:
+        print(f"timeline: {args.otio}")
+    return EXIT_OK
 
 
 def cmd_cache_verify(args) -> int:

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from .catalog import Catalog
 from .media import MediaInfo
 from .model import Storyboard, Transition
-from .plan import CutPlan, CutShot, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
+from .plan import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
 from .prices import PriceList, exact, job_cost
 from .rules import BuiltShot, ShotBuilder, ShotContext
 from .source import Reporter
@@ -132,6 +132,7 @@ def _transition(t: Transition | None) -> TransitionPlan:
 
 def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, reporter: Reporter) -> CutPlan:
     _check_output(sb.cut.output, reporter)
+    _check_format(sb, reporter)
     by_shot = {job.shot: job for job in jobs}
     shots: list[CutShot] = []
     for n, (shot, result) in enumerate(zip(sb.shots, built)):
@@ -145,10 +146,11 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
                 reporter.warning(("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")
             transition = TransitionPlan(type="cut", duration=0)
         shots.append(CutShot(shot=shot.id, key=by_shot[shot.id].key, duration=result.duration,
-                             transition=transition, audio=result.audio))
+                             transition=transition, audio=result.audio, mute=shot.mute))
     _check_overlaps(sb, shots, reporter)
     total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
-    return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total))
+    return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total),
+                   format=FormatPlan(**sb.cut.format.model_dump()), loudness=sb.cut.loudness)
 
 
 def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) -> None:
@@ -173,6 +175,16 @@ def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) ->
             )
 
 
+def _check_format(sb: Storyboard, reporter: Reporter) -> None:
+    fmt = sb.cut.format
+    if (fmt.width is None) != (fmt.height is None):
+        reporter.error(("cut", "format"), "give both `width` and `height`, or neither (then the clips' size is used)")
+    for name in ("width", "height"):
+        value = getattr(fmt, name)
+        if value is not None and value % 2:
+            reporter.error(("cut", "format", name), f"{value} is odd; H.264 in yuv420p needs an even {name}")
+
+
 def _check_output(output: str, reporter: Reporter) -> None:
     path = PurePosixPath(output)
     if path.is_absolute() or ".." in path.parts or "\\" in output:
@@ -190,6 +202,7 @@ def _music(sb: Storyboard, media: dict[str, MediaInfo]) -> MusicPlan | None:
         file=music.file,
         digest=info.digest if info else "",
         volume=music.volume,
+        duck=music.duck,
         fade_in=music.fade_in,
         fade_out=music.fade_out,
     )

@@ -148,6 +148,7 @@ class Shot(ShotSettings):
     transition: Transition | None = Field(
         default=None, description="The transition into this shot from the one before (overrides `cut.transition`)."
     )
+    mute: bool = Field(default=False, description="Leave this clip's own sound out of the cut.")
 
 
 class Character(_Model):
@@ -171,14 +172,31 @@ class Music(_Model):
 
     file: MediaRef = Field(description="An audio file inside the project.")
     volume: float = Field(default=1.0, ge=0, le=4, description="Gain, 1.0 = as recorded.")
+    duck: float = Field(
+        default=0.5, ge=0, le=1, description="Extra gain under shots that have their own sound (1 = not lowered)."
+    )
     fade_in: Seconds = Field(default=0, description="Seconds of fade in at the start.")
     fade_out: Seconds = Field(default=0, description="Seconds of fade out at the end.")
+
+
+class OutputFormat(_Model):
+    """The film's picture format; by default that of the clips."""
+
+    width: int | None = Field(default=None, ge=16, le=7680, description="Width in pixels (even).")
+    height: int | None = Field(default=None, ge=16, le=4320, description="Height in pixels (even).")
+    fps: float | None = Field(default=None, gt=0, le=120, description="Frames per second.")
+    quality: int = Field(default=18, ge=0, le=51, description="x264 CRF: lower is better and larger; 18 is near-lossless.")
 
 
 class Cut(_Model):
     """How the clips become the final film."""
 
     output: str = Field(default="renders/final.mp4", description="The film, relative to the storyboard.")
+    format: OutputFormat = Field(default_factory=OutputFormat, description="The film's resolution, fps and quality.")
+    loudness: float | None = Field(
+        default=-16.0, ge=-70, le=-5,
+        description="Integrated loudness target in LUFS (EBU R128); null leaves the level alone.",
+    )
     transition: Transition | None = Field(default=None, description="The default transition between shots.")
     music: Music | None = Field(default=None, description="An optional music bed.")
 

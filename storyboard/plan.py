@@ -93,14 +93,23 @@ class CutShot(_Frozen):
     duration: float = Field(description="Planned length in seconds; the clip is trimmed to it.")
     transition: TransitionPlan = Field(description="The transition into this shot from the previous one.")
     audio: Literal["generated", "original", "none"] = Field(description="The sound the clip carries.")
+    mute: bool = Field(default=False, description="The clip's sound is left out of the cut.")
 
 
 class MusicPlan(_Frozen):
     file: str
     digest: str
     volume: float
+    duck: float = 0.5
     fade_in: float
     fade_out: float
+
+
+class FormatPlan(_Frozen):
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    quality: int = 18
 
 
 class CutPlan(_Frozen):
@@ -109,6 +118,8 @@ class CutPlan(_Frozen):
     output: str
     shots: list[CutShot]
     music: MusicPlan | None = None
+    format: FormatPlan = Field(default_factory=FormatPlan)
+    loudness: float | None = Field(default=-16.0, description="Integrated loudness target, LUFS; null: untouched.")
     duration: float = Field(description="The film's length: the shots' durations less the transitions' overlaps.")
 
 

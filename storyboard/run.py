@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +30,7 @@ STATE = ".storyboard"
 class RenderResult:
     compiled: Compiled
     report: Report
-    clips: Path | None
+    film: Path | None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -53,7 +51,10 @@ def render_project(
     env: dict | None = None,
     transport=None,
     clock=None,
+    engine: str | None = "ffmpeg",
 ) -> RenderResult:
+    """Render what is not cached, record it in the lock, and cut the film with
+    ``engine`` (None: do not cut) when every shot has its clip."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
@@ -99,7 +100,10 @@ def render_project(
     finally:
         if provider != "preview" and report.outcomes:
             _update_lock(compiled, report)
-    return RenderResult(compiled, report, _export_clips(compiled, report), warnings)
+    film = None
+    if engine and report.outcomes and not report.failed and not report.count("skipped"):
+        film = _stitch(compiled, clip_cache, arg, engine)
+    return RenderResult(compiled, report, film, warnings)
 
 
 def _update_lock(compiled: Compiled, report: Report) -> None:
@@ -119,21 +123,7 @@ def _update_lock(compiled: Compiled, report: Report) -> None:
     write_lock(path, lock)
 
 
-def _export_clips(compiled: Compiled, report: Report) -> Path | None:
-    """Copy the clips, in film order, next to where the cut will go."""
-    done = [o for o in report.outcomes if o.clip is not None]
-    if not done:
-        return None
-    output = compiled.root / compiled.plan.cut.output
-    folder = output.parent / f"{output.stem}-clips"
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, outcome in enumerate(report.outcomes, 1):
-        if outcome.clip is None:
-            continue
-        target = folder / f"{n:02d}-{outcome.job.shot}.mp4"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        os.close(fd)
-        shutil.copyfile(outcome.clip.path, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    return folder
+def _stitch(compiled: Compiled, clip_cache: ClipCache, storyboard: str, engine: str) -> Path:
+    from .stitch import stitch
+
+    return stitch(compiled.plan, compiled.root, clip_cache, storyboard=storyboard, engine=engine)
