@@ -48,10 +48,10 @@ def fps_text(target: Target) -> str:
     return f"{target.fps.numerator}/{target.fps.denominator}"
 
 
-def normalize(target: Target) -> str:
+def normalize(target: Target, pix_fmt: str = "yuv420p") -> str:
     w, h = target.width, target.height
     return (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
-            f"setsar=1,fps={fps_text(target)},format=yuv420p")
+            f"setsar=1,fps={fps_text(target)},format={pix_fmt}")
 
 
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
@@ -135,7 +135,10 @@ def _graph(timeline: list[Piece], target: Target, work: Path) -> Path:
     inputs, parts = [], []
     for i, p in enumerate(timeline):
         inputs += ["-i", p.path]
-        chain = f"[{i}:v:0]trim=start={p.source_in:.6f}:end={p.source_out:.6f},setpts=PTS-STARTPTS,{normalize(target)}"
+        # Transitions blend in RGB, as the reference engine does: a blend of
+        # YUV pictures differs from one of RGB pictures wherever colours clip.
+        chain = (f"[{i}:v:0]trim=start={p.source_in:.6f}:end={p.source_out:.6f},setpts=PTS-STARTPTS,"
+                 f"{normalize(target, 'gbrp')}")
         if p.fade_in:
             chain += f",fade=t=in:st=0:d={p.fade_in:.6f}"
         if p.fade_out:
@@ -151,10 +154,11 @@ def _graph(timeline: list[Piece], target: Target, work: Path) -> Path:
             parts.append(f"[{acc}][v{i}]concat=n=2:v=1:a=0,settb={_tb(target)}[x{i}]")
             length += p.visible
         acc = f"x{i}"
+    parts.append(f"[{acc}]format=yuv420p[picture]")
     video = work / "video.mp4"
     script = work / "video.graph"
     script.write_text(";\n".join(parts))
-    ffmpeg([*inputs, "-/filter_complex", script, "-map", f"[{acc}]", *x264(target),
+    ffmpeg([*inputs, "-/filter_complex", script, "-map", "[picture]", *x264(target),
             "-video_track_timescale", _timescale(target), *BITEXACT, video], "cutting the picture")
     return video
 
