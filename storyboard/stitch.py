@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -125,7 +126,8 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
         raise StitchError(f"unknown engine `{engine}`; choose ffmpeg or moviepy")
     clips = find_clips(plan, cache, storyboard)
     try:
-        infos = [probe(p) for p in clips]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            infos = list(pool.map(probe, clips))
     except ProbeError as exc:
         raise StitchError(f"a cached clip cannot be read: {exc}") from None
     target = choose_target(plan.cut, infos)

@@ -5,11 +5,14 @@ joined by stream copy (each clip trimmed to its planned length, also by
 copy). Clips of other formats are conformed once to the target and cached by
 (clip digest, target, length); then every clip is conformed, so the concat
 never mixes formats (ffmpeg exits 0 on such a concat and writes a broken
-file). Any transition puts the whole picture through one filter graph and
-one encode. Sound: one filter graph (trims, silence for clips without sound,
-crossfades, the music bed), measured once for loudness, then encoded with a
-fixed gain. Every encoder setting is fixed and bit-exact, so cutting twice
-gives the same bytes.
+file). With transitions, every stretch of the picture (a shot's body, or a
+blend of two shots) is encoded exactly once from the original clips, two at
+a time in parallel, and the stretches are joined by stream copy: no chain of
+re-encodes, and memory that does not grow with the number of clips. Sound:
+one filter graph (trims, silence for clips without sound, crossfades, the
+music bed), measured once for loudness, then encoded with a fixed gain.
+Every encoder setting is fixed and bit-exact (one x264 thread per encode),
+so cutting twice gives the same bytes on any machine.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import hashlib
 import json
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from .cache import ClipCache
@@ -28,6 +34,8 @@ from .stitch import AUDIO_RATE, Piece, StitchError, Target
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
             "-map_metadata", "-1", "-map_chapters", "-1"]
 CONFORM_VERSION = 1
+COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
+PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
 
 
 def ffmpeg(args: list, what: str) -> str:
@@ -41,7 +49,7 @@ def ffmpeg(args: list, what: str) -> str:
 
 def x264(target: Target) -> list:
     return ["-c:v", "libx264", "-preset", "veryfast", "-crf", target.quality, "-pix_fmt", "yuv420p",
-            "-threads", "2", "-x264-params", "threads=2"]
+            "-threads", "1", "-x264-params", "threads=1"]
 
 
 def fps_text(target: Target) -> str:
@@ -58,16 +66,31 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
              cache: ClipCache) -> None:
     length = cut.duration
     video = make_video(timeline, target, work, cache)
-    audio = make_audio(cut, timeline, music, work)
-    gain = loudness_gain(audio, cut.loudness)
-    ffmpeg(["-i", video, "-i", audio, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-            "-af", f"volume={gain:.4f}dB", "-c:a", "aac", "-b:a", "192k", "-ar", AUDIO_RATE, "-ac", 2,
-            "-t", f"{length:.6f}", "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+    if cut.loudness is None:  # nothing to measure: mix straight into the film
+        inputs, graph = audio_graph(cut, timeline, music, first_input=1)
+        sound = [*inputs, "-/filter_complex", _script(work, "audio", graph), "-map", "[sound]"]
+    else:
+        inputs, graph = audio_graph(cut, timeline, music, first_input=0)
+        mix = work / "audio.wav"
+        ffmpeg([*inputs, "-/filter_complex", _script(work, "audio", graph), "-map", "[sound]",
+                "-t", f"{length:.6f}", "-c:a", "pcm_f32le", "-ar", AUDIO_RATE, *BITEXACT, mix], "mixing the sound")
+        sound = ["-i", mix, "-map", "1:a:0", "-af", f"volume={loudness_gain(mix, cut.loudness):.4f}dB"]
+    ffmpeg([*video, *sound, "-map", "0:v:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
+            "-ar", AUDIO_RATE, "-ac", 2, "-t", f"{length:.6f}", "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out],
+           "muxing the film")
+
+
+def _script(work: Path, name: str, parts: list[str]) -> Path:
+    path = work / f"{name}.graph"
+    path.write_text(";\n".join(parts))
+    return path
 
 
 # -- picture --
 
-def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> Path:
+def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+    """The picture as ffmpeg input arguments: a concat list of parts that all
+    share one format, read by stream copy straight into the film."""
     hard_cuts = all(not (p.crossfade_in or p.fade_in or p.fade_out) for p in timeline)
     if hard_cuts:
         return _concat(timeline, target, work, cache)
@@ -83,22 +106,27 @@ def copyable(timeline: list[Piece], target: Target) -> bool:
     )
 
 
-def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> Path:
+def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
     same = copyable(timeline, target)
-    segments = []
-    for i, p in enumerate(timeline):
-        if same:
-            segment = work / f"seg{i:04d}.mp4"
-            ffmpeg(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
-                   f"trimming {p.shot}")
-        else:
-            segment = conformed(p, target, work, cache)
-        segments.append(segment)
-    listing = work / "segments.txt"
-    listing.write_text("".join(f"file '{s.as_posix()}'\n" for s in segments))
-    video = work / "video.mp4"
-    ffmpeg(["-f", "concat", "-safe", 0, "-i", listing, "-c", "copy", *BITEXACT, video], "joining the clips")
-    return video
+
+    def prepare(item) -> Path:
+        i, p = item
+        if not same:
+            return conformed(p, target, work, cache)
+        segment = work / f"seg{i:04d}.mp4"
+        ffmpeg(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
+               f"trimming {p.shot}")
+        return segment
+
+    with ThreadPoolExecutor(max_workers=COPIES if same else PARALLEL) as pool:
+        parts = list(pool.map(prepare, enumerate(timeline)))
+    return _concat_input(work, parts)
+
+
+def _concat_input(work: Path, files: list[Path]) -> list:
+    listing = work / "parts.txt"
+    listing.write_text("".join(f"file '{f.as_posix()}'\n" for f in files))
+    return ["-f", "concat", "-safe", 0, "-i", listing]
 
 
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache) -> Path:
@@ -131,47 +159,87 @@ def _sha(path: Path) -> str:
     return file_sha256(path)
 
 
-def _graph(timeline: list[Piece], target: Target, work: Path) -> Path:
-    inputs, parts = [], []
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the film's picture made from one shot (a body) or two (a blend)."""
+
+    first: int  # frame index in the film where it starts
+    frames: int
+    inputs: tuple  # (piece, local start in the piece's visible part)
+    blend: float = 0.0  # a crossfade between the two inputs over this many seconds
+
+
+def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
+    """Bodies and blends, on one frame grid so their frame counts add up exactly."""
+    starts, at = [], 0.0
     for i, p in enumerate(timeline):
-        inputs += ["-i", p.path]
-        # Transitions blend in RGB, as the reference engine does: a blend of
-        # YUV pictures differs from one of RGB pictures wherever colours clip.
-        chain = (f"[{i}:v:0]trim=start={p.source_in:.6f}:end={p.source_out:.6f},setpts=PTS-STARTPTS,"
-                 f"{normalize(target, 'gbrp')}")
-        if p.fade_in:
-            chain += f",fade=t=in:st=0:d={p.fade_in:.6f}"
-        if p.fade_out:
-            chain += f",fade=t=out:st={p.visible - p.fade_out:.6f}:d={p.fade_out:.6f}"
-        parts.append(chain + f",settb={_tb(target)}[v{i}]")
-    acc, length = "v0", timeline[0].visible
-    for i, p in enumerate(timeline[1:], 1):
-        if p.crossfade_in:
-            parts.append(f"[{acc}][v{i}]xfade=transition=fade:duration={p.crossfade_in:.6f}"
-                         f":offset={length - p.crossfade_in:.6f}[x{i}]")
-            length += p.visible - p.crossfade_in
-        else:
-            parts.append(f"[{acc}][v{i}]concat=n=2:v=1:a=0,settb={_tb(target)}[x{i}]")
-            length += p.visible
-        acc = f"x{i}"
-    parts.append(f"[{acc}]format=yuv420p[picture]")
-    video = work / "video.mp4"
-    script = work / "video.graph"
-    script.write_text(";\n".join(parts))
-    ffmpeg([*inputs, "-/filter_complex", script, "-map", "[picture]", *x264(target),
-            "-video_track_timescale", _timescale(target), *BITEXACT, video], "cutting the picture")
-    return video
+        at -= p.crossfade_in
+        starts.append(at)
+        at += p.visible
+    frame = lambda t: round(t * fps)  # noqa: E731
+    out = []
+    for i, p in enumerate(timeline):
+        nxt = timeline[i + 1] if i + 1 < len(timeline) else None
+        body_from = starts[i] + p.crossfade_in
+        body_to = starts[i + 1] if nxt else starts[i] + p.visible
+        if frame(body_to) > frame(body_from):
+            out.append(Segment(frame(body_from), frame(body_to) - frame(body_from), ((p, body_from - starts[i]),)))
+        if nxt and nxt.crossfade_in:
+            end = starts[i + 1] + nxt.crossfade_in
+            out.append(Segment(frame(body_to), frame(end) - frame(body_to),
+                               ((p, body_to - starts[i]), (nxt, 0.0)), blend=nxt.crossfade_in))
+    return out
+
+
+def _picture(piece: Piece, local: float, index: int, target: Target, label: str) -> str:
+    # Pictures are faded and blended in RGB, as the reference engine does: a
+    # blend of YUV pictures differs from one of RGB pictures where colours clip.
+    chain = (f"[{index}:v:0]trim=start={piece.source_in + local:.6f}:end={piece.source_out:.6f},"
+             f"setpts=PTS-STARTPTS,{normalize(target, 'gbrp')}")
+    if piece.fade_in and local < piece.fade_in:
+        chain += f",fade=t=in:st={-local:.6f}:d={piece.fade_in:.6f}"
+    if piece.fade_out:
+        chain += f",fade=t=out:st={piece.visible - piece.fade_out - local:.6f}:d={piece.fade_out:.6f}"
+    return chain + f",settb={_tb(target)}[{label}]"
+
+
+def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
+    inputs, parts = [], []
+    for k, (piece, local) in enumerate(seg.inputs):
+        inputs += ["-i", piece.path]
+        parts.append(_picture(piece, local, k, target, f"p{k}"))
+    if seg.blend:
+        parts.append(f"[p0][p1]xfade=transition=fade:duration={seg.blend:.6f}:offset=0,format=yuv420p[picture]")
+    else:
+        parts.append("[p0]format=yuv420p[picture]")
+    out = work / f"part{n:04d}.mp4"
+    ffmpeg([*inputs, "-filter_complex", ";".join(parts), "-map", "[picture]", "-frames:v", seg.frames,
+            *x264(target), "-video_track_timescale", _timescale(target), *BITEXACT, out],
+           f"cutting the picture at frame {seg.first}")
+    return out
+
+
+def _graph(timeline: list[Piece], target: Target, work: Path) -> list:
+    """Transitions: each stretch encoded once from the original clips (two at
+    most, so memory does not grow with the film), in parallel, then joined by
+    stream copy: every segment comes from the same encoder settings."""
+    parts = segments(timeline, target.fps)
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        files = list(pool.map(lambda args: _encode_segment(*args, target, work), enumerate(parts)))
+    return _concat_input(work, files)
 
 
 # -- sound --
 
-def make_audio(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path) -> Path:
+def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None, first_input: int) -> tuple[list, list[str]]:
+    """Inputs and filter graph of the film's sound, labelled ``[sound]``; the
+    graph's inputs are numbered from ``first_input``."""
     inputs, parts = [], []
     fmt = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     for i, p in enumerate(timeline):
-        inputs += ["-i", p.path]
         if p.sound:
-            parts.append(f"[{i}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
+            inputs += ["-vn", "-i", p.path]
+            parts.append(f"[{first_input + len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
                          f"apad=whole_dur={p.duration:.6f}[a{i}]")
         else:
             parts.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{p.duration:.6f}[a{i}]")
@@ -185,18 +253,14 @@ def make_audio(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Pa
     length = cut.duration
     if music is not None and cut.music is not None:
         m = cut.music
-        inputs += ["-i", music]
-        parts.append(f"[{len(timeline)}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
+        inputs += ["-vn", "-i", music]
+        parts.append(f"[{first_input + len(inputs) // 3 - 1}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
                      f"volume='{music_gain_expr(cut, timeline)}':eval=frame,"
                      f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={max(0.0, length - m.fade_out):.6f}:d={m.fade_out:.6f}[m]")
         parts.append(f"[{acc}][m]amix=inputs=2:duration=first:normalize=0[mix]")
         acc = "mix"
-    audio = work / "audio.wav"
-    script = work / "audio.graph"
-    script.write_text(";\n".join(parts))
-    ffmpeg([*inputs, "-/filter_complex", script, "-map", f"[{acc}]", "-t", f"{length:.6f}",
-            "-c:a", "pcm_f32le", "-ar", AUDIO_RATE, *BITEXACT, audio], "mixing the sound")
-    return audio
+    parts.append(f"[{acc}]atrim=0:{length:.6f}[sound]")
+    return inputs, parts
 
 
 def music_gain_expr(cut: CutPlan, timeline: list[Piece]) -> str:
