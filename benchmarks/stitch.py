@@ -64,7 +64,8 @@ def run_stitch(story: Path) -> tuple[float, float]:
         "t = time.perf_counter()\n"
         f"code = main(['stitch', {str(story)!r}, '--provider', 'preview'])\n"
         "wall = time.perf_counter() - t\n"
-        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        # VmHWM, not RUSAGE_SELF: Linux carries the parent's peak across fork+exec into ru_maxrss.
+        "own = int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
         "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
         "print('RESULT', wall, max(own, kids) / 1024, code)\n"
     )

@@ -41,8 +41,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show the jobs a storyboard needs and what they cost")
     p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
     p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
+    p.add_argument("--out", metavar="FILE", help="save the plan (canonical JSON) for `render --plan`")
     _provider_options(p)
     p.set_defaults(run=cmd_plan)
+
+    p = sub.add_parser("status", help="which shots are cached, paid for, new or changed, and what is left to pay")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    _provider_options(p)
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("diff", help="what a change to a film changes, and what re-rendering costs")
+    p.add_argument("sides", nargs="+", metavar="SIDE",
+                   help="OLD NEW (each a storyboard path or REV:path), or with --base just PATH")
+    p.add_argument("--base", metavar="REV", help="compare PATH in the working tree with PATH at git revision REV")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when something needs re-rendering")
+    _provider_options(p)
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("init", help="start a story project (storyboard, refs/, git files, editor schema)")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR")
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("textconv", help="a storyboard as reviewable text (git's diff driver)")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(run=cmd_textconv)
 
     p = sub.add_parser("render", help="render the shots that are not cached (pays for them), then record them")
     p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
@@ -55,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
                    help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+    p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"], help="the stitch engine")
     p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
     p.set_defaults(run=cmd_render)
@@ -166,12 +192,102 @@ def cmd_validate(args) -> int:
 def cmd_plan(args) -> int:
     compiled = _compile(args, args.path)
     _print_warnings(compiled)
-    if args.json:
+    if args.out:
+        _write_atomic(Path(args.out), compiled.plan.to_json())
+        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {_dollars(compiled.plan.total_cost)}")
+    elif args.json:
         sys.stdout.write(compiled.plan.to_json())
     else:
         from .display import print_plan
 
         print_plan(compiled.plan)
+    return EXIT_OK
+
+
+def _dollars(amount) -> str:
+    from .prices import dollars
+
+    return dollars(amount)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def cmd_status(args) -> int:
+    import json
+
+    from .review import cache_for, status
+
+    compiled = _compile(args, args.path)
+    _print_warnings(compiled)
+    rows = status(compiled, cache_for(compiled, args.cache))
+    todo = [r for r in rows if r.state in ("new", "changed")]
+    from .prices import exact
+
+    owed = exact(sum((r.cost for r in todo if r.cost is not None), start=compiled.plan.total_cost * 0))
+    unpriced = [r.shot for r in todo if r.cost is None]
+    if args.json:
+        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key,
+                                     "cost": None if r.cost is None else str(r.cost)} for r in rows],
+                          "to_render": len(todo), "cost": str(owed), "unpriced": unpriced}, indent=2))
+        return EXIT_OK
+    width = max(len(r.shot) for r in rows)
+    for r in rows:
+        cost = f"  {_dollars(r.cost)}" if r.state in ("new", "changed") else ""
+        print(f"{r.shot:<{width}}  {r.state:<8}{cost}")
+    paid = sum(1 for r in rows if r.state == "paid")
+    line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {_dollars(owed)}"
+    if unpriced:
+        line += f" (and unpriced: {', '.join(unpriced)})"
+    print(line + ".")
+    if paid:
+        print(f"{paid} shot{'s' if paid != 1 else ''} paid for but not in this cache: whoever has the clips can re-cut.")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from .diff import as_json, as_markdown, as_text
+    from .review import base_spec, diff_sides
+
+    if args.base:
+        if len(args.sides) != 1:
+            raise UsageError("with --base, give one storyboard PATH")
+        old, new = base_spec(args.base, args.sides[0]), args.sides[0]
+    elif len(args.sides) == 2:
+        old, new = args.sides
+    else:
+        raise UsageError("give OLD and NEW, or --base REV PATH")
+    d = diff_sides(old, new, provider=args.provider, base_url=os.environ.get("WAVESPEED_BASE_URL") or None,
+                   prices=args.prices)
+    if args.format == "json":
+        sys.stdout.write(as_json(d))
+    elif args.format == "markdown":
+        sys.stdout.write(as_markdown(d, new))
+    else:
+        sys.stdout.write(as_text(d))
+    return EXIT_FAILED if args.exit_code and d.needs_render else EXIT_OK
+
+
+def cmd_init(args) -> int:
+    from .scaffold import init_project
+
+    for path in init_project(Path(args.dir)):
+        print(f"created {path}")
+    return EXIT_OK
+
+
+def cmd_textconv(args) -> int:
+    from .scaffold import textconv
+
+    sys.stdout.write(textconv(Path(args.file)))
     return EXIT_OK
 
 
@@ -183,10 +299,16 @@ def cmd_render(args) -> int:
     from .run import render_project
 
     options = Options(args.concurrency, args.rate, args.max_cost, args.keep_going)
+    saved = None
+    if args.plan:
+        from .review import load_saved_plan
+
+        saved = load_saved_plan(args.plan)
+        args.provider = saved.provider
     result = render_project(
         args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
         options=options, resubmit=tuple(args.resubmit), progress=Progress,
-        engine=None if args.no_stitch else args.engine,
+        engine=None if args.no_stitch else args.engine, saved_plan=saved,
     )
     _print_warnings(result.compiled)
     for warning in result.warnings:

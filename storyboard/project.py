@@ -171,21 +171,25 @@ def compile_project(
     base_url: str | None = None,
     prices: str | None = None,
     strict: bool = False,
+    display: str | None = None,
 ) -> Compiled:
-    """Compile the storyboard at ``arg``; raise every problem at once."""
+    """Compile the storyboard at ``arg``; raise every problem at once.
+
+    ``display`` is how messages name the file (default: as given)."""
     with _gc_paused():
-        return _compile_project(arg, provider, base_url, prices, strict)
+        return _compile_project(arg, provider, base_url, prices, strict, display)
 
 
-def _compile_project(arg: str, provider: str, base_url: str | None, prices: str | None, strict: bool) -> Compiled:
+def _compile_project(arg: str, provider: str, base_url: str | None, prices: str | None, strict: bool,
+                     display: str | None) -> Compiled:
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider `{provider}`; choose one of: {', '.join(PROVIDERS)}")
     try:
         origin = provider_origin(provider, base_url)
     except ValueError as exc:
         raise StoryboardError(f"WAVESPEED_BASE_URL: {exc}") from None
-    path, display = find_storyboard(arg)
-    doc = read_document(path, display)
+    path, shown = find_storyboard(arg)
+    doc = read_document(path, display or shown)
     sb, salvage = load_storyboard(doc)
     reporter = doc.reporter
     if sb is None:

@@ -18,7 +18,7 @@ from .errors import UsageError
 from .journal import Journal
 from .lock import LockEntry, lock_path, read_lock, write_lock
 from .plan import DEFAULT_BASE_URL
-from .project import Compiled, compile_project
+from .project import Compiled, compile_project, find_storyboard
 from .render import Events, Options, Renderer, Report
 from .storage import LocalStorage
 from .uploads import UploadBook
@@ -52,12 +52,21 @@ def render_project(
     transport=None,
     clock=None,
     engine: str | None = "ffmpeg",
+    saved_plan=None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
+    if saved_plan is not None:
+        provider = saved_plan.provider
+        if prices is None and saved_plan.price_list.source != "built-in":
+            prices = str(find_storyboard(arg)[0].resolve().parent / saved_plan.price_list.source)
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
+    if saved_plan is not None:
+        from .review import check_saved_plan
+
+        check_saved_plan(saved_plan, compiled.plan)
     plan, root = compiled.plan, compiled.root
     warnings: list[str] = []
     clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)
