@@ -64,20 +64,29 @@ def normalize(target: Target, pix_fmt: str = "yuv420p") -> str:
 
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
              cache: ClipCache) -> None:
-    length = cut.duration
-    video = make_video(timeline, target, work, cache)
-    if cut.loudness is None:  # nothing to measure: mix straight into the film
-        inputs, graph = audio_graph(cut, timeline, music, first_input=1)
-        sound = [*inputs, "-/filter_complex", _script(work, "audio", graph), "-map", "[sound]"]
-    else:
-        inputs, graph = audio_graph(cut, timeline, music, first_input=0)
-        mix = work / "audio.wav"
-        ffmpeg([*inputs, "-/filter_complex", _script(work, "audio", graph), "-map", "[sound]",
-                "-t", f"{length:.6f}", "-c:a", "pcm_f32le", "-ar", AUDIO_RATE, *BITEXACT, mix], "mixing the sound")
-        sound = ["-i", mix, "-map", "1:a:0", "-af", f"volume={loudness_gain(mix, cut.loudness):.4f}dB"]
-    ffmpeg([*video, *sound, "-map", "0:v:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
-            "-ar", AUDIO_RATE, "-ac", 2, "-t", f"{length:.6f}", "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out],
-           "muxing the film")
+    # Picture and sound are independent until the final mux: make them side by side.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sound = pool.submit(make_sound, cut, timeline, music, work)
+        video = make_video(timeline, target, work, cache)
+        audio = sound.result()
+    ffmpeg([*video, "-i", audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}",
+            "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+
+
+def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path) -> Path:
+    """The film's sound, mixed, brought to the loudness target and encoded (AAC)."""
+    inputs, graph = audio_graph(cut, timeline, music)
+    script = _script(work, "audio", graph)
+    encoded = work / "sound.m4a"
+    aac = ["-c:a", "aac", "-b:a", "192k", "-ar", AUDIO_RATE, "-ac", 2, *BITEXACT, "-f", "mp4", encoded]
+    if cut.loudness is None:
+        ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", *aac], "mixing the sound")
+        return encoded
+    mix = work / "sound.wav"
+    ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", "-c:a", "pcm_f32le", "-ar", AUDIO_RATE,
+            *BITEXACT, mix], "mixing the sound")
+    ffmpeg(["-i", mix, "-af", f"volume={loudness_gain(mix, cut.loudness):.4f}dB", *aac], "encoding the sound")
+    return encoded
 
 
 def _script(work: Path, name: str, parts: list[str]) -> Path:
@@ -232,15 +241,14 @@ def _graph(timeline: list[Piece], target: Target, work: Path) -> list:
 
 # -- sound --
 
-def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None, first_input: int) -> tuple[list, list[str]]:
-    """Inputs and filter graph of the film's sound, labelled ``[sound]``; the
-    graph's inputs are numbered from ``first_input``."""
+def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tuple[list, list[str]]:
+    """Inputs and filter graph of the film's sound, labelled ``[sound]``."""
     inputs, parts = [], []
     fmt = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     for i, p in enumerate(timeline):
         if p.sound:
             inputs += ["-vn", "-i", p.path]
-            parts.append(f"[{first_input + len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
+            parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
                          f"apad=whole_dur={p.duration:.6f}[a{i}]")
         else:
             parts.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{p.duration:.6f}[a{i}]")
@@ -255,7 +263,7 @@ def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None, first_i
     if music is not None and cut.music is not None:
         m = cut.music
         inputs += ["-vn", "-i", music]
-        parts.append(f"[{first_input + len(inputs) // 3 - 1}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
+        parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
                      f"volume='{music_gain_expr(cut, timeline)}':eval=frame,"
                      f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={max(0.0, length - m.fade_out):.6f}:d={m.fade_out:.6f}[m]")
         parts.append(f"[{acc}][m]amix=inputs=2:duration=first:normalize=0[mix]")
