@@ -20,10 +20,35 @@ class Storage(Protocol):
         """The bytes stored under ``name``, or None."""
 
     def put(self, name: str, data: bytes) -> None:
-        """Store ``data`` under ``name``, replacing what was there, atomically."""
+        self._write(self._path(name), lambda out: out.write(data))
 
     def put_file_if_absent(self, name: str, source: Path) -> bool:
-        """Store a copy of ``source`` unless ``name`` exists; True if stored."""
+        target = self._path(name)
+        if target.exists():
+            return False
+
+        def copy(out) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+
+        self._write(target, copy)
+        return True
+
+    @staticmethod
+    def _write(target: Path, fill) -> None:
+        """Write through a temporary file in the same folder, synced, then renamed."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, _FILE_MODE)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
 
     def exists(self, name: str) -> bool: ...
 
