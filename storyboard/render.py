@@ -252,7 +252,7 @@ class Renderer:
                 self.events(job.shot, "uploading", job.media.get(digest, ""))
                 path = self.root / job.media[digest]
                 ctype = CONTENT_TYPES.get(path.suffix[1:].lower(), "application/octet-stream")
-                url = await self._retrying("upload", job, lambda: self.provider.upload(path, ctype))
+                url = await self._retrying("upload", job, lambda p=path, c=ctype: self.provider.upload(p, c))
                 if self.uploads:
                     self.uploads.put(self.provider.origin, digest, url)
             urls[digest] = url
