@@ -71,13 +71,13 @@ def main() -> None:
         warm.mkdir()
         (warm / "storyboard.yaml").write_text("version: 1\nshots:\n  - id: w\n    prompt: Job number 0.\n")
         env = {"WAVESPEED_BASE_URL": url, "WAVESPEED_API_KEY": "bench"}
-        render_project(str(warm), env=env, options=Options(concurrency=1, rate=0))
+        render_project(str(warm), env=env, options=Options(concurrency=1, rate=0), engine=None)
 
         project = work / "film"
         project.mkdir()
         (project / "storyboard.yaml").write_text(storyboard(args.jobs))
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = render_project(str(project), env=env, options=Options(concurrency=args.concurrency, rate=0))
+        result = render_project(str(project), env=env, options=Options(concurrency=args.concurrency, rate=0), engine=None)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         done = result.report.count("done")
         ideal = math.ceil(args.jobs / args.concurrency) * args.task_seconds

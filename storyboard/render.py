@@ -227,11 +227,11 @@ class Renderer:
         state = await self._poll(job, task_id, outcome.resumed)
         slot.release()  # the task is over: its place on the account is free while we download
         if state.status != "completed" or not state.outputs:
-            self.journal.forget(job.key)  # a failed task is refunded and is no more
+            await asyncio.to_thread(self.journal.forget, job.key)  # a failed task is refunded and is no more
             reason = state.error or f"the task ended as {state.status}"
             raise JobFailed(f"the provider says: {reason}")
         clip = await self._fetch(job, task_id, state.outputs[0])
-        self.journal.forget(job.key)
+        await asyncio.to_thread(self.journal.forget, job.key)
         return clip
 
     async def _retrying(self, what: str, job: Job, call):
@@ -263,18 +263,19 @@ class Renderer:
         await self.limiter.acquire()
         self.events(job.shot, "submitting", "")
         origin = self.provider.origin
-        self.journal.submitting(job.key, job.shot, job.model, origin)
+        # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
+        await asyncio.to_thread(self.journal.submitting, job.key, job.shot, job.model, origin)
         try:
             task_id = await self._retrying("submit", job, lambda: self.provider.submit(job.model, body))
         except NoTask as exc:
-            self.journal.forget(job.key)
+            await asyncio.to_thread(self.journal.forget, job.key)
             raise JobFailed(str(exc)) from None
         except JobFailed:
-            self.journal.forget(job.key)  # only Retryable errors got here: no task was ever created
+            await asyncio.to_thread(self.journal.forget, job.key)  # only Retryable errors got here: no task existed
             raise
         except MaybeTask as exc:
             raise JobFailed(in_doubt(job, str(exc))) from None
-        self.journal.submitted(job.key, job.shot, job.model, origin, task_id)
+        await asyncio.to_thread(self.journal.submitted, job.key, job.shot, job.model, origin, task_id)
         outcome.paid = job.cost or Decimal(0)
         self.events(job.shot, "submitted", task_id)
         return task_id
