@@ -90,6 +90,10 @@ class _Slot:
         self.release()
 
 
+class _Skipped(Exception):
+    """Not started, because an earlier shot failed (without --keep-going)."""
+
+
 class JobFailed(Exception):
     def __init__(self, message: str):
         super().__init__(message)
@@ -187,6 +191,9 @@ class Renderer:
                     outcome.clip = await self._render_remote(job, outcome, slot)
                 outcome.state = "done"
                 self.events(job.shot, "done", "")
+            except _Skipped:
+                self.events(job.shot, "skipped", "an earlier shot failed")
+                return Outcome(job, "skipped", message="not started: an earlier shot failed")
             except (JobFailed, ProviderError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
                 self.events(job.shot, "failed", outcome.message)
@@ -225,11 +232,11 @@ class Renderer:
             task_id, outcome.resumed = entry.task_id, True
             self.events(job.shot, "processing", "resumed")
         state = await self._poll(job, task_id, outcome.resumed)
-        slot.release()  # the task is over: its place on the account is free while we download
         if state.status != "completed" or not state.outputs:
             await asyncio.to_thread(self.journal.forget, job.key)  # a failed task is refunded and is no more
             reason = state.error or f"the task ended as {state.status}"
-            raise JobFailed(f"the provider says: {reason}")
+            raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
+        slot.release()  # the task is over: its place on the account is free while we download
         clip = await self._fetch(job, task_id, state.outputs[0])
         await asyncio.to_thread(self.journal.forget, job.key)
         return clip
@@ -261,6 +268,8 @@ class Renderer:
     async def _submit(self, job: Job, outcome: Outcome) -> str:
         body = await self._prepare(job)
         await self.limiter.acquire()
+        if self.stopping:  # another shot failed while this one waited: spend nothing more
+            raise _Skipped
         self.events(job.shot, "submitting", "")
         origin = self.provider.origin
         # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
