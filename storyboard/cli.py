@@ -356,6 +356,8 @@ def cmd_cache_verify(args) -> int:
     from .cache import ClipCache, cache_dir
     from .project import find_storyboard
 
+    if not args.cache and not Path(args.path).exists():
+        raise StoryboardError(f"{args.path}: no such file or folder")
     folder = Path(args.cache) if args.cache else cache_dir(find_storyboard(args.path)[0].resolve().parent)
     if not folder.is_dir():
         print(f"error: {folder}: no cache there", file=sys.stderr)
@@ -415,6 +417,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine said no (permissions, a full disk): not a bug of ours
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted: submitted tasks stay in the journal; run the same command again to resume them",
               file=sys.stderr)

@@ -27,7 +27,10 @@ def _git(args: list[str], cwd: Path, *, binary: bool = False):
 
 
 def repo_root(cwd: Path) -> Path:
-    return Path(_git(["rev-parse", "--show-toplevel"], cwd).strip())
+    try:
+        return Path(_git(["rev-parse", "--show-toplevel"], cwd).strip())
+    except StoryboardError:
+        raise StoryboardError(f"{cwd}: not inside a git repository, and a revision (REV:path or --base) was asked for") from None
 
 
 def split_revision(spec: str) -> tuple[str, str] | None:
