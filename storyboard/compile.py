@@ -132,7 +132,6 @@ def _transition(t: Transition | None) -> TransitionPlan:
 
 def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, reporter: Reporter) -> CutPlan:
     _check_output(sb.cut.output, reporter)
-    _check_format(sb, reporter)
     by_shot = {job.shot: job for job in jobs}
     shots: list[CutShot] = []
     for n, (shot, result) in enumerate(zip(sb.shots, built)):
@@ -150,7 +149,12 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
     _check_overlaps(sb, shots, reporter)
     total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
     return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total),
-                   format=FormatPlan(**sb.cut.format.model_dump()), loudness=sb.cut.loudness)
+                   format=_format(sb), loudness=sb.cut.loudness)
+
+
+def _format(sb: Storyboard) -> FormatPlan:
+    width, height = (int(n) for n in sb.cut.resolution.split("x")) if sb.cut.resolution else (None, None)
+    return FormatPlan(width=width, height=height, fps=sb.cut.fps, quality=sb.cut.quality)
 
 
 def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) -> None:
@@ -173,16 +177,6 @@ def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) ->
                 f"the {t.duration:g} s {t.type} is longer than what is left of shot `{before.shot}` "
                 f"({before.duration:g} s{after})",
             )
-
-
-def _check_format(sb: Storyboard, reporter: Reporter) -> None:
-    fmt = sb.cut.format
-    if (fmt.width is None) != (fmt.height is None):
-        reporter.error(("cut", "format"), "give both `width` and `height`, or neither (then the clips' size is used)")
-    for name in ("width", "height"):
-        value = getattr(fmt, name)
-        if value is not None and value % 2:
-            reporter.error(("cut", "format", name), f"{value} is odd; H.264 in yuv420p needs an even {name}")
 
 
 def _check_output(output: str, reporter: Reporter) -> None:

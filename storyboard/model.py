@@ -179,20 +179,24 @@ class Music(_Model):
     fade_out: Seconds = Field(default=0, description="Seconds of fade out at the end.")
 
 
-class OutputFormat(_Model):
-    """The film's picture format; by default that of the clips."""
-
-    width: int | None = Field(default=None, ge=16, le=7680, description="Width in pixels (even).")
-    height: int | None = Field(default=None, ge=16, le=4320, description="Height in pixels (even).")
-    fps: float | None = Field(default=None, gt=0, le=120, description="Frames per second.")
-    quality: int = Field(default=18, ge=0, le=51, description="x264 CRF: lower is better and larger; 18 is near-lossless.")
+def _resolution(value: str) -> str:
+    m = re.fullmatch(r"(\d{2,5})x(\d{2,5})", value.strip())
+    if not m:
+        raise ValueError(f"`{value}` is not a resolution; write WIDTHxHEIGHT, e.g. 1280x720")
+    if int(m.group(1)) % 2 or int(m.group(2)) % 2:
+        raise ValueError(f"`{value}`: H.264 in yuv420p needs an even width and height")
+    return f"{int(m.group(1))}x{int(m.group(2))}"
 
 
 class Cut(_Model):
     """How the clips become the final film."""
 
     output: str = Field(default="renders/final.mp4", description="The film, relative to the storyboard.")
-    format: OutputFormat = Field(default_factory=OutputFormat, description="The film's resolution, fps and quality.")
+    resolution: Annotated[str, AfterValidator(_resolution)] | None = Field(
+        default=None, description="The film's size, WIDTHxHEIGHT (e.g. 1280x720); default: the clips' own."
+    )
+    fps: float | None = Field(default=None, gt=0, le=120, description="Frames per second; default: the clips' own.")
+    quality: int = Field(default=18, ge=0, le=51, description="x264 CRF: lower is better and larger; 18 is near-lossless.")
     loudness: float | None = Field(
         default=-16.0, ge=-70, le=-5,
         description="Integrated loudness target in LUFS (EBU R128); null leaves the level alone.",

@@ -41,7 +41,7 @@ shots:
   - {{id: four, prompt: four, duration: 3, sound: true{t4}}}
 cut:
   output: renders/film.mp4
-  format: {{quality: 12}}  # tiny, busy test pictures: keep re-encoding loss low
+  quality: 12  # tiny, busy test pictures: keep re-encoding loss low
 {music}"""
 
 
@@ -223,3 +223,22 @@ def test_stitch_command_needs_no_key_and_no_network(project, cli):
     result = cli("stitch", str(compiled.path), "--provider", "preview")
     assert result.code == 0, result.err
     assert (compiled.root / "renders" / "film.mp4").is_file()
+
+
+def test_the_cut_can_set_resolution_and_fps(project):
+    compiled, cache = film_project(project)
+    text = compiled.path.read_text().replace("  quality: 12", "  quality: 12\n  resolution: 320x180\n  fps: 30")
+    compiled.path.write_text(text)
+    compiled = compile_project(str(compiled.path), provider="preview")
+    film = cut(compiled, cache)
+    info = probe(film)
+    assert (info.width, info.height, info.fps) == (320, 180, Fraction(30))
+    s = streams(film)
+    assert abs(s[0][0] - compiled.plan.cut.duration) <= 1 / 30 + 1e-6
+
+
+def test_bad_resolution_is_reported(project, cli):
+    path = project("version: 1\nshots:\n  - {id: a, prompt: x}\ncut:\n  resolution: 1281x720\n")
+    result = cli("validate", str(path))
+    assert result.code == 1
+    assert f"{path}:5:15: cut.resolution: `1281x720`: H.264 in yuv420p needs an even width and height" in result.err
