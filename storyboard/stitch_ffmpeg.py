@@ -203,20 +203,22 @@ def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
 def _picture(piece: Piece, local: float, index: int, target: Target, label: str, rgb: bool) -> str:
     # Fades and blends are made in RGB, as the reference engine makes them: a
     # blend of YUV pictures differs from one of RGB pictures where colours clip.
+    # The input was opened at its start point (-ss), so times here count from it.
     fades = ""
     if piece.fade_in and local < piece.fade_in:
         fades += f",fade=t=in:st={-local:.6f}:d={piece.fade_in:.6f}"
     if piece.fade_out:
         fades += f",fade=t=out:st={piece.visible - piece.fade_out - local:.6f}:d={piece.fade_out:.6f}"
     pix_fmt = "gbrp" if rgb or fades else "yuv420p"
-    return (f"[{index}:v:0]trim=start={piece.source_in + local:.6f}:end={piece.source_out:.6f},"
-            f"setpts=PTS-STARTPTS,{normalize(target, pix_fmt)}{fades},settb={_tb(target)}[{label}]")
+    return (f"[{index}:v:0]trim=end={piece.visible - local:.6f},setpts=PTS-STARTPTS,"
+            f"{normalize(target, pix_fmt)}{fades},settb={_tb(target)}[{label}]")
 
 
 def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
     inputs, parts = [], []
     for k, (piece, local) in enumerate(seg.inputs):
-        inputs += ["-i", piece.path]
+        # Seek on input: decoding starts at the keyframe before the point, not at the clip's start.
+        inputs += ["-ss", f"{piece.source_in + local:.6f}", "-an", "-i", piece.path]
         parts.append(_picture(piece, local, k, target, f"p{k}", rgb=bool(seg.blend)))
     if seg.blend:
         parts.append(f"[p0][p1]xfade=transition=fade:duration={seg.blend:.6f}:offset=0,format=yuv420p[picture]")
