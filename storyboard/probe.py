@@ -7,6 +7,7 @@ their ``signature``s are equal.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class ClipInfo:
     acodec: str | None = None
     rate: int | None = None
     layout: str | None = None
+    setup: str = ""  # digest of the H.264 decoder setup (avcC: SPS and PPS), when read from the boxes
 
     @property
     def has_audio(self) -> bool:
@@ -48,7 +50,7 @@ class ClipInfo:
     def signature(self) -> tuple:
         """Everything that must match for a stream-copy concat to be sound."""
         return (self.vcodec, self.profile, self.width, self.height, self.pix_fmt, self.fps, self.tbn,
-                self.acodec, self.rate, self.layout)
+                self.setup, self.acodec, self.rate, self.layout)
 
 
 def _fields(text: str) -> list[str]:
@@ -113,5 +115,118 @@ def _probe(path: str, size: int, mtime: int) -> ClipInfo:
 
 
 def probe(path: Path) -> ClipInfo:
+    """A clip's facts: from its MP4 boxes when they can be read, else from ffmpeg."""
     st = path.stat()
-    return _probe(str(path), st.st_size, st.st_mtime_ns)
+    return read_mp4(path) or _probe(str(path), st.st_size, st.st_mtime_ns)
+
+
+# -- reading MP4 boxes directly: no process per clip, and the codec's own setup --
+
+_PROFILES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10", 122: "High 4:2:2",
+             244: "High 4:4:4 Predictive"}
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def read_mp4(path: Path) -> ClipInfo | None:
+    """The facts ``probe`` gives, read from the MP4 boxes; None when the file
+    is not an H.264 MP4 this reader understands (then ffmpeg is asked)."""
+    from .media import _boxes
+
+    try:
+        with open(path, "rb") as f:
+            size = path.stat().st_size
+            moov = next(((b, e) for box, b, e in _boxes(f, 0, size) if box == b"moov"), None)
+            if moov is None:
+                return None
+            tracks, duration = [], None
+            for box, body, end in _boxes(f, *moov):
+                if box == b"mvhd":
+                    from .media import _mvhd_duration
+
+                    duration = _mvhd_duration(f, body)
+                elif box == b"trak":
+                    tracks.append(_track(f, body, end))
+    except (OSError, ValueError, IndexError):
+        return None
+    video = next((t for t in tracks if t and t["kind"] == b"vide"), None)
+    audio = next((t for t in tracks if t and t["kind"] == b"soun"), None)
+    if duration is None or video is None or video.get("codec") != "h264" or not video.get("delta"):
+        return None
+    info = dict(duration=duration, vcodec="h264", profile=video["profile"], width=video["width"],
+                height=video["height"], pix_fmt=video["pix_fmt"], fps=Fraction(video["timescale"], video["delta"]),
+                tbn=video["timescale"], setup=video["setup"])
+    if audio is not None:
+        if audio.get("codec") != "aac":
+            return None
+        info.update(acodec="aac", rate=audio["rate"], layout=_LAYOUTS.get(audio["channels"], f"{audio['channels']} channels"))
+    return ClipInfo(**info)
+
+
+def _children(f, body: int, end: int) -> dict[bytes, tuple[int, int]]:
+    from .media import _boxes
+
+    return {box: (b, e) for box, b, e in _boxes(f, body, end)}
+
+
+def _track(f, body: int, end: int) -> dict | None:
+    mdia = _children(f, body, end).get(b"mdia")
+    if mdia is None:
+        return None
+    parts = _children(f, *mdia)
+    if b"hdlr" not in parts or b"mdhd" not in parts or b"minf" not in parts:
+        return None
+    f.seek(parts[b"hdlr"][0] + 8)
+    track = {"kind": f.read(4)}
+    f.seek(parts[b"mdhd"][0])
+    header = f.read(32)
+    track["timescale"] = int.from_bytes(header[20:24] if header[0] == 1 else header[12:16], "big")
+    stbl = _children(f, *parts[b"minf"]).get(b"stbl")
+    if stbl is None:
+        return None
+    tables = _children(f, *stbl)
+    if b"stts" in tables:
+        f.seek(tables[b"stts"][0] + 8)
+        entries = f.read(8)
+        track["delta"] = int.from_bytes(entries[4:8], "big") if len(entries) == 8 else 0
+    if b"stsd" in tables:
+        _sample_entry(f, tables[b"stsd"][0] + 8, tables[b"stsd"][1], track)
+    return track
+
+
+def _sample_entry(f, start: int, end: int, track: dict) -> None:
+    from .media import _boxes
+
+    for fourcc, body, entry_end in _boxes(f, start, end):
+        f.seek(body)
+        head = f.read(78)
+        if fourcc in (b"avc1", b"avc3") and len(head) == 78:
+            track.update(codec="h264", width=int.from_bytes(head[24:26], "big"),
+                         height=int.from_bytes(head[26:28], "big"))
+            avcc = _children(f, body + 78, entry_end).get(b"avcC")
+            if avcc:
+                f.seek(avcc[0])
+                setup = f.read(avcc[1] - avcc[0])
+                idc = setup[1]
+                track.update(profile=_PROFILES.get(idc, str(idc)), setup=hashlib.sha256(setup).hexdigest()[:16],
+                             pix_fmt="yuv420p" if idc <= 110 else "")
+        elif fourcc == b"mp4a" and len(head) >= 28:
+            track.update(codec="aac" if _is_aac(f, body + 28, entry_end) else "mp4a",
+                         channels=int.from_bytes(head[16:18], "big"), rate=int.from_bytes(head[24:26], "big"))
+        return  # the first entry describes the track
+
+
+def _is_aac(f, start: int, end: int) -> bool:
+    esds = _children(f, start, end).get(b"esds")
+    if esds is None:
+        return False
+    f.seek(esds[0] + 4)
+    data = f.read(esds[1] - esds[0] - 4)
+    at = data.find(b"\x04")  # DecoderConfigDescriptor; its object type 0x40 is MPEG-4 audio
+    while at != -1:
+        i = at + 1
+        while i < len(data) and data[i] & 0x80:
+            i += 1
+        if i + 1 < len(data) and data[i + 1] == 0x40:
+            return True
+        at = data.find(b"\x04", at + 1)
+    return False

@@ -109,7 +109,7 @@ def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCac
 def copyable(timeline: list[Piece], target: Target) -> bool:
     first = timeline[0].info
     return all(
-        p.info.signature[:7] == first.signature[:7] and p.info.vcodec == "h264" and p.info.pix_fmt == "yuv420p"
+        p.info.signature[:8] == first.signature[:8] and p.info.vcodec == "h264" and p.info.pix_fmt == "yuv420p"
         and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps)
         for p in timeline
     )

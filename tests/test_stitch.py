@@ -242,3 +242,22 @@ def test_bad_resolution_is_reported(project, cli):
     result = cli("validate", str(path))
     assert result.code == 1
     assert f"{path}:5:15: cut.resolution: `1281x720`: H.264 in yuv420p needs an even width and height" in result.err
+
+
+def test_mp4_reader_agrees_with_ffmpeg(tmp_path):
+    from storyboard.probe import _probe, read_mp4
+
+    variants = [{}, {"size": (320, 180)}, {"fps": 30, "rate": None}, {"rate": 44100}]
+    setups = []
+    for i, options in enumerate(variants):
+        clip = make_clip(tmp_path / f"c{i}.mp4", 3.04, **options)
+        ours = read_mp4(clip)
+        theirs = _probe(str(clip), clip.stat().st_size, clip.stat().st_mtime_ns)
+        assert ours is not None
+        for name in ("vcodec", "width", "height", "pix_fmt", "fps", "tbn", "acodec", "rate", "layout"):
+            assert getattr(ours, name) == getattr(theirs, name), name
+        assert abs(ours.duration - theirs.duration) < 0.05
+        setups.append(ours.setup)
+    # The decoder setup (SPS/PPS) is part of what must match for a stream-copy join.
+    assert setups[0] == setups[3] and setups[0] != setups[1]
+    assert read_mp4(tmp_path / "c0.mp4").signature != read_mp4(tmp_path / "c1.mp4").signature
