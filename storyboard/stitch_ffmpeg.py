@@ -1,6 +1,7 @@
 """The default stitch engine: the ffmpeg binary that moviepy ships.
 
-Picture: a film of hard cuts between clips of one identical format is
+Picture: a film of hard cuts between clips of one identical format (down to
+the H.264 setup, SPS and PPS) is
 joined by stream copy (each clip trimmed to its planned length, also by
 copy). Clips of other formats are conformed once to the target and cached by
 (clip digest, target, length); then every clip is conformed, so the concat
