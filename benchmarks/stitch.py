@@ -1,6 +1,7 @@
 """Stitching speed and memory, side by side with moviepy, in one run.
 
-Makes 20 clips of 5 s at 1280x720, 24 fps, with sound, then times:
+Makes 20 clips of 5 s at 1280x720, 24 fps, with sound (H.264 without B-frames,
+so that hard cuts can be joined by stream copy), then times:
   1. moviepy concatenate_videoclips(...).write_videofile(...)   vs  storyboard stitch, hard cuts
   2. moviepy with 0.5 s crossfades (method="compose")            vs  the ffmpeg engine, same crossfades
 and prints each ratio (targets: hard cuts >= 50x, crossfades >= 4x). Then the
@@ -36,7 +37,9 @@ def make_clips(folder: Path, n: int) -> list[Path]:
         path = folder / f"clip{i:02d}.mp4"
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={FPS}:d={SECONDS + 0.04}",
                         "-f", "lavfi", "-i", f"sine=f={200 + 20 * i}:r=48000:d={SECONDS + 0.04}",
-                        "-vf", f"hue=h={i * 17}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+                        # No B-frames: only clips stored in display order are cut by stream copy
+                        # (see stitch_ffmpeg.copyable); others are conformed, frame-exactly.
+                        "-vf", f"hue=h={i * 17}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-bf", "0",
                         "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", str(path)], check=True)
         clips.append(path)
     return clips

@@ -41,6 +41,8 @@ class ClipInfo:
     rate: int | None = None
     layout: str | None = None
     setup: str = ""  # digest of the H.264 decoder setup (avcC: SPS and PPS), when read from the boxes
+    priming: int | None = None  # AAC samples the edit list skips at the start (None: unknown)
+    reordered: bool | None = None  # frames are stored out of display order (B-frames); None: unknown
 
     @property
     def has_audio(self) -> bool:
@@ -154,11 +156,13 @@ def read_mp4(path: Path) -> ClipInfo | None:
         return None
     info = dict(duration=duration, vcodec="h264", profile=video["profile"], width=video["width"],
                 height=video["height"], pix_fmt=video["pix_fmt"], fps=Fraction(video["timescale"], video["delta"]),
-                tbn=video["timescale"], setup=video["setup"])
+                tbn=video["timescale"], setup=video["setup"], reordered=video["reordered"])
     if audio is not None:
         if audio.get("codec") != "aac":
             return None
-        info.update(acodec="aac", rate=audio["rate"], layout=_LAYOUTS.get(audio["channels"], f"{audio['channels']} channels"))
+        priming = audio["skip"] if audio["timescale"] == audio["rate"] else None
+        info.update(acodec="aac", rate=audio["rate"], priming=priming,
+                    layout=_LAYOUTS.get(audio["channels"], f"{audio['channels']} channels"))
     return ClipInfo(**info)
 
 
@@ -169,14 +173,16 @@ def _children(f, body: int, end: int) -> dict[bytes, tuple[int, int]]:
 
 
 def _track(f, body: int, end: int) -> dict | None:
-    mdia = _children(f, body, end).get(b"mdia")
+    boxes = _children(f, body, end)
+    mdia = boxes.get(b"mdia")
     if mdia is None:
         return None
+    skip = _edit_skip(f, boxes)
     parts = _children(f, *mdia)
     if b"hdlr" not in parts or b"mdhd" not in parts or b"minf" not in parts:
         return None
     f.seek(parts[b"hdlr"][0] + 8)
-    track = {"kind": f.read(4)}
+    track = {"kind": f.read(4), "skip": skip}
     f.seek(parts[b"mdhd"][0])
     header = f.read(32)
     track["timescale"] = int.from_bytes(header[20:24] if header[0] == 1 else header[12:16], "big")
@@ -188,9 +194,28 @@ def _track(f, body: int, end: int) -> dict | None:
         f.seek(tables[b"stts"][0] + 8)
         entries = f.read(8)
         track["delta"] = int.from_bytes(entries[4:8], "big") if len(entries) == 8 else 0
+    track["reordered"] = b"ctts" in tables  # composition offsets: decode order is not display order
     if b"stsd" in tables:
         _sample_entry(f, tables[b"stsd"][0] + 8, tables[b"stsd"][1], track)
     return track
+
+
+def _edit_skip(f, boxes: dict) -> int:
+    """Media time the track's edit list starts at (an AAC encoder's priming), in its timescale."""
+    edts = boxes.get(b"edts")
+    elst = _children(f, *edts).get(b"elst") if edts else None
+    if elst is None:
+        return 0
+    f.seek(elst[0])
+    data = f.read(min(elst[1] - elst[0], 8 + 20 * 4))
+    version, count = data[0], int.from_bytes(data[4:8], "big")
+    step = 20 if version == 1 else 12
+    for n in range(count):
+        entry = data[8 + n * step: 8 + (n + 1) * step]
+        media_time = int.from_bytes(entry[8:16] if version == 1 else entry[4:8], "big", signed=True)
+        if media_time >= 0:  # -1 is an empty edit (a delay), not a skip
+            return media_time
+    return 0
 
 
 def _sample_entry(f, start: int, end: int, track: dict) -> None:
@@ -210,23 +235,46 @@ def _sample_entry(f, start: int, end: int, track: dict) -> None:
                 track.update(profile=_PROFILES.get(idc, str(idc)), setup=hashlib.sha256(setup).hexdigest()[:16],
                              pix_fmt="yuv420p" if idc <= 110 else "")
         elif fourcc == b"mp4a" and len(head) >= 28:
-            track.update(codec="aac" if _is_aac(f, body + 28, entry_end) else "mp4a",
+            track.update(codec="aac" if _is_aac_lc(f, body + 28, entry_end) else "mp4a",
                          channels=int.from_bytes(head[16:18], "big"), rate=int.from_bytes(head[24:26], "big"))
         return  # the first entry describes the track
 
 
-def _is_aac(f, start: int, end: int) -> bool:
+def _is_aac_lc(f, start: int, end: int) -> bool:
+    """MPEG-4 audio (object type 0x40) of the AAC-LC kind (1024-sample frames)."""
     esds = _children(f, start, end).get(b"esds")
     if esds is None:
         return False
     f.seek(esds[0] + 4)
     data = f.read(esds[1] - esds[0] - 4)
-    at = data.find(b"\x04")  # DecoderConfigDescriptor; its object type 0x40 is MPEG-4 audio
-    while at != -1:
-        i = at + 1
-        while i < len(data) and data[i] & 0x80:
+    config = _descriptor(data, 0x04)
+    if config is None or not config or config[0] != 0x40:
+        return False
+    specific = _descriptor(config[13:], 0x05)
+    return bool(specific) and specific[0] >> 3 == 2
+
+
+def _descriptor(data: bytes, tag: int) -> bytes | None:
+    """The body of the first MPEG-4 descriptor with ``tag`` (ES_Descriptor's own fields skipped)."""
+    i = 0
+    while i < len(data):
+        current = data[i]
+        i += 1
+        length = 0
+        for _ in range(4):
+            byte = data[i]
             i += 1
-        if i + 1 < len(data) and data[i + 1] == 0x40:
-            return True
-        at = data.find(b"\x04", at + 1)
-    return False
+            length = (length << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        body = data[i:i + length]
+        if current == tag:
+            return body
+        if current == 0x03:  # ES_Descriptor: ES_ID (2), flags (1), then nested descriptors
+            flags = body[2]
+            skip = 3 + (2 if flags & 0x80 else 0) + ((1 + body[3]) if flags & 0x40 else 0) + (2 if flags & 0x20 else 0)
+            found = _descriptor(body[skip:], tag)
+            if found is not None:
+                return found
+        i += length
+    return None

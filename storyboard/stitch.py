@@ -86,7 +86,7 @@ def pieces(cut: CutPlan, clips: list[Path], infos: list[ClipInfo]) -> list[Piece
             fade_out=t_out / 2 if kind_out == "fade" else 0.0,
             crossfade_in=t_in if kind_in == "crossfade" else 0.0,
             sound_in=t_in, sound_out=t_out,
-            sound=info.has_audio and not cs.mute and cs.audio != "none",
+            sound=info.has_audio and not cs.mute,
         ))
     return out
 

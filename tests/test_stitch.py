@@ -20,12 +20,12 @@ FPS = 24
 
 
 def make_clip(path: Path, seconds: float, *, size=(160, 90), fps=24, rate: int | None = 48000, hue=0,
-              tone=440) -> Path:
+              tone=440, preset="ultrafast") -> Path:
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
            "-f", "lavfi", "-i", f"testsrc2=s={size[0]}x{size[1]}:r={fps}:d={seconds}"]
     if rate:
         cmd += ["-f", "lavfi", "-i", f"sine=f={tone}:r={rate}:d={seconds}"]
-    cmd += ["-vf", f"hue=h={hue},gblur=sigma=1.5", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-threads", "1"]
+    cmd += ["-vf", f"hue=h={hue},gblur=sigma=1.5", "-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", "-threads", "1"]
     if rate:
         cmd += ["-c:a", "aac", "-ac", "2"]
     subprocess.run(cmd + [str(path)], check=True)
@@ -261,3 +261,35 @@ def test_mp4_reader_agrees_with_ffmpeg(tmp_path):
     # The decoder setup (SPS/PPS) is part of what must match for a stream-copy join.
     assert setups[0] == setups[3] and setups[0] != setups[1]
     assert read_mp4(tmp_path / "c0.mp4").signature != read_mp4(tmp_path / "c1.mp4").signature
+
+
+def test_plain_cuts_without_levelling_copy_the_sound_without_drift(project, monkeypatch):
+    from storyboard import stitch_ffmpeg
+
+    compiled, cache = film_project(project)
+    compiled.path.write_text(compiled.path.read_text().replace("  quality: 12", "  quality: 12\n  loudness: null"))
+    compiled = compile_project(str(compiled.path), provider="preview")
+    calls = []
+    real = stitch_ffmpeg.ffmpeg
+    monkeypatch.setattr(stitch_ffmpeg, "ffmpeg", lambda args, what: calls.append(what) or real(args, what))
+    film = cut(compiled, cache)
+    assert "trimming the sound" in calls and "mixing the sound" not in calls  # nothing re-encoded
+    check_exact(film, compiled.plan.cut.duration)
+    # the sound of each shot starts where its picture does: shot three's tone is there at 6.1 s
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "6.1", "-t", "0.2", "-i", str(film), "-f", "s16le",
+                          "-ac", "1", "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    samples = np.frombuffer(pcm, np.int16).astype(float)
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert abs(np.argmax(spectrum) * 8000 / len(samples) - 500) < 15  # shot three's tone is 500 Hz
+
+
+def test_clips_with_b_frames_are_cut_frame_exactly(project):
+    # Generated clips usually have B-frames; a copy cut would keep a frame too many per clip.
+    variants = {shot: {"preset": "veryfast"} for shot in ("one", "two", "three", "four")}
+    compiled, cache = film_project(project, variants=variants)
+    assert probe(cache.get(compiled.plan.cut.shots[0].key).path).reordered is True
+    film = cut(compiled, cache)
+    check_exact(film, compiled.plan.cut.duration)
+    # shot four starts at 10 s: its first picture is the film's frame at 10 s, not a frame later
+    first = frame(cache.get(compiled.plan.cut.shots[3].key).path, 0.0)
+    assert psnr(frame(film, 10.0), first) > 30 > psnr(frame(film, 10.0 + 1 / FPS), first) - 5
