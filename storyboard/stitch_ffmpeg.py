@@ -11,7 +11,8 @@ blend of two shots) is encoded exactly once from the original clips, two at
 a time in parallel, and the stretches are joined by stream copy: no chain of
 re-encodes, and memory that does not grow with the number of clips. Sound:
 one filter graph (trims, silence for clips without sound, crossfades, the
-music bed), measured once for loudness, then encoded with a fixed gain.
+music bed), measured once for loudness, then encoded with a fixed gain; or,
+for plain cuts with nothing to mix or level, copied in whole AAC frames.
 Every encoder setting is fixed and bit-exact (one x264 thread per encode),
 so cutting twice gives the same bytes on any machine.
 """
