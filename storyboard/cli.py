@@ -230,9 +230,11 @@ def cmd_status(args) -> int:
     _print_warnings(compiled)
     rows = status(compiled, cache_for(compiled, args.cache))
     todo = [r for r in rows if r.state in ("new", "changed")]
+    from decimal import Decimal
+
     from .prices import exact
 
-    owed = exact(sum((r.cost for r in todo if r.cost is not None), start=compiled.plan.total_cost * 0))
+    owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
         print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key,

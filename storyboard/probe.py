@@ -15,6 +15,8 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
+from .media import _boxes, _mvhd_duration
+
 
 class ProbeError(Exception):
     pass
@@ -132,8 +134,6 @@ _LAYOUTS = {1: "mono", 2: "stereo"}
 def read_mp4(path: Path) -> ClipInfo | None:
     """The facts ``probe`` gives, read from the MP4 boxes; None when the file
     is not an H.264 MP4 this reader understands (then ffmpeg is asked)."""
-    from .media import _boxes
-
     try:
         with open(path, "rb") as f:
             size = path.stat().st_size
@@ -143,8 +143,6 @@ def read_mp4(path: Path) -> ClipInfo | None:
             tracks, duration = [], None
             for box, body, end in _boxes(f, *moov):
                 if box == b"mvhd":
-                    from .media import _mvhd_duration
-
                     duration = _mvhd_duration(f, body)
                 elif box == b"trak":
                     tracks.append(_track(f, body, end))
@@ -167,8 +165,6 @@ def read_mp4(path: Path) -> ClipInfo | None:
 
 
 def _children(f, body: int, end: int) -> dict[bytes, tuple[int, int]]:
-    from .media import _boxes
-
     return {box: (b, e) for box, b, e in _boxes(f, body, end)}
 
 
@@ -219,8 +215,6 @@ def _edit_skip(f, boxes: dict) -> int:
 
 
 def _sample_entry(f, start: int, end: int, track: dict) -> None:
-    from .media import _boxes
-
     for fourcc, body, entry_end in _boxes(f, start, end):
         f.seek(body)
         head = f.read(78)

@@ -122,7 +122,7 @@ def verify_clip(path: Path, planned: float) -> str | None:
     return None
 
 
-def budget_check(plan: Plan, uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
+def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
     """The money this render may spend; refuses, before any request, above ``max_cost``."""
     to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
     unpriced = [j.shot for j in to_pay if j.cost is None]
@@ -168,7 +168,7 @@ class Renderer:
                 uncached.append(job)
         if not uncached:
             return report
-        budget_check(self.plan, uncached, self.journal, self.options.max_cost)
+        budget_check(uncached, self.journal, self.options.max_cost)
         slots = asyncio.Semaphore(max(1, self.options.concurrency))
         results = await asyncio.gather(*(self._guarded(job, slots) for job in uncached))
         report.outcomes += results

@@ -269,7 +269,7 @@ class ShotBuilder:
     def _images(self, g, pspec: ParamSpec, given, characters) -> list[str] | None:
         refs: list[str] = []
         from_characters = 0
-        for name, c in characters:
+        for _, c in characters:
             from_characters += len(c.images)
             refs += c.images
         refs += g.value if g else []

@@ -232,7 +232,7 @@ class Segment:
 def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
     """Bodies and blends, on one frame grid so their frame counts add up exactly."""
     starts, at = [], 0.0
-    for i, p in enumerate(timeline):
+    for p in timeline:
         at -= p.crossfade_in
         starts.append(at)
         at += p.visible

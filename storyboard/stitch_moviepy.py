@@ -39,7 +39,7 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
     with ExitStack() as stack:
         layers, sounds = [], []
         position = 0.0  # where the next picture layer starts
-        for i, p in enumerate(timeline):
+        for p in timeline:
             source = stack.enter_context(VideoFileClip(str(p.path), audio=p.sound))
             picture = _fit(source.subclipped(p.source_in, p.source_out).without_audio(), target)
             effects = []
