@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from storyboard import template
-from storyboard.project import compile_project
+from storyboard.format import template
+from storyboard.plan.project import compile_project
 
 IMAGES = 50
 IMAGE_BYTES = 2 * 1024 * 1024

@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from storyboard.render import Options
-from storyboard.run import render_project
+from storyboard.render.executor import Options
+from storyboard.render.run import render_project
 
 
 def free_port() -> int:

@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from storyboard.cache import ClipCache, cache_dir
-from storyboard.probe import ffmpeg_exe
-from storyboard.project import compile_project
+from storyboard.store.cache import ClipCache, cache_dir
+from storyboard.cut.probe import ffmpeg_exe
+from storyboard.plan.project import compile_project
 
 SIZE, FPS, SECONDS = "1280x720", 24, 5
 

@@ -98,12 +98,12 @@ def test_exit_codes(cli, tmp_path, monkeypatch):
     assert cli("plan", str(tmp_path / "missing.yaml")).code == 1
     assert cli("plan", str(tmp_path / "missing.yaml")).err == f"error: {tmp_path / 'missing.yaml'}: no such file\n"
 
-    import storyboard.project
+    import storyboard.plan.project
 
     def boom(*a, **k):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(storyboard.project, "compile_project", boom)
+    monkeypatch.setattr(storyboard.plan.project, "compile_project", boom)
     result = cli("plan", "x")
     assert result.code == 3 and "internal error" in result.err and "Traceback" not in result.err
     assert "Traceback" in cli("--debug", "plan", "x").err
@@ -111,7 +111,7 @@ def test_exit_codes(cli, tmp_path, monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(storyboard.project, "compile_project", interrupt)
+    monkeypatch.setattr(storyboard.plan.project, "compile_project", interrupt)
     assert cli("plan", "x").code == 130
 
 

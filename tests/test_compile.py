@@ -9,13 +9,13 @@ import pytest
 
 from conftest import PNG_1, PNG_2, MP4_4S
 from storyboard.catalog import load_catalog
-from storyboard.compile import Target, compile_plan
-from storyboard.media import MediaInfo
-from storyboard.model import Storyboard
-from storyboard.plan import CutPlan, CutShot, Job, Plan, PriceListRef, Source, TransitionPlan, job_key
-from storyboard.prices import builtin_prices
-from storyboard.project import compile_project
-from storyboard.source import Reporter, SourceMap
+from storyboard.plan.compile import Target, compile_plan
+from storyboard.format.media import MediaInfo
+from storyboard.format.model import Storyboard
+from storyboard.plan.types import CutPlan, CutShot, Job, Plan, PriceListRef, Source, TransitionPlan, job_key
+from storyboard.plan.prices import builtin_prices
+from storyboard.plan.project import compile_project
+from storyboard.format.source import Reporter, SourceMap
 
 REAL = "https://api.wavespeed.ai"
 R2V = "kwaivgi/kling-video-o3-pro/reference-to-video"

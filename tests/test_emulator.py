@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from storyboard.emulator import Emulator, Fault
-from storyboard.media import inspect_file
+from storyboard.providers.emulator import Emulator, Fault
+from storyboard.format.media import inspect_file
 
 MODEL = "kwaivgi/kling-video-o3-pro/reference-to-video"
 AUTH = {"Authorization": "Bearer any-key"}

@@ -6,8 +6,8 @@ import hashlib
 import os
 
 from conftest import DATA, EXAMPLES, PNG_1, PNG_2
-from storyboard.media import MediaIndex, inspect_file
-from storyboard.project import compile_project
+from storyboard.format.media import MediaIndex, inspect_file
+from storyboard.plan.project import compile_project
 
 
 def test_digest_is_sha256_of_the_bytes(tmp_path):
@@ -56,7 +56,7 @@ def test_replan_reads_no_media(lighthouse, monkeypatch):
     compile_project(str(lighthouse))
     assert (lighthouse / ".storyboard" / "media.json").is_file()
     calls = []
-    import storyboard.media as media
+    import storyboard.format.media as media
 
     real = media.inspect_file
     monkeypatch.setattr(media, "inspect_file", lambda p: calls.append(p) or real(p))

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import EXAMPLES
 from storyboard.errors import InvalidStoryboard
-from storyboard.prices import builtin_prices, dollars, job_cost, load_price_list
+from storyboard.plan.prices import builtin_prices, dollars, job_cost, load_price_list
 
 R2V = "kwaivgi/kling-video-o3-pro/reference-to-video"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-from storyboard.progress import Progress
-from storyboard.project import compile_project
+from storyboard.cli.progress import Progress
+from storyboard.plan.project import compile_project
 
 
 def test_live_table_on_a_terminal_shows_states_and_money(lighthouse):

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from storyboard.emulator import Emulator, Fault
-from storyboard.media import inspect_file
-from storyboard.render import Options
-from storyboard.run import render_project
+from storyboard.providers.emulator import Emulator, Fault
+from storyboard.format.media import inspect_file
+from storyboard.render.executor import Options
+from storyboard.render.run import render_project
 
 KEY = "sk-test-DO-NOT-LEAK-4f1c9a"
 FAST = Options(concurrency=6, rate=0)

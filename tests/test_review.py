@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, PNG_2
-from storyboard.emulator import Emulator
-from storyboard.render import Options
-from storyboard.run import render_project
+from storyboard.providers.emulator import Emulator
+from storyboard.render.executor import Options
+from storyboard.render.run import render_project
 
 KEY = "sk-review-test"
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLES, ROOT
-from storyboard.project import compile_project
-from storyboard.schemas import SCHEMAS, schema_text
+from storyboard.plan.project import compile_project
+from storyboard.review.schemas import SCHEMAS, schema_text
 
 jsonschema = pytest.importorskip("jsonschema")
 

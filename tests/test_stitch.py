@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from storyboard.cache import ClipCache, cache_dir
+from storyboard.store.cache import ClipCache, cache_dir
 from storyboard.errors import StoryboardError
-from storyboard.probe import ffmpeg_exe, probe
-from storyboard.project import compile_project
-from storyboard.stitch import StitchError, stitch
+from storyboard.cut.probe import ffmpeg_exe, probe
+from storyboard.plan.project import compile_project
+from storyboard.cut.stitch import StitchError, stitch
 
 FPS = 24
 
@@ -136,7 +136,7 @@ def test_fade_is_darkest_at_the_midpoint(project):
 
 
 def test_uniform_hard_cuts_are_joined_without_reencoding(project, monkeypatch):
-    from storyboard import stitch_ffmpeg
+    from storyboard.cut import ffmpeg_engine as stitch_ffmpeg
 
     compiled, cache = film_project(project)
     calls = []
@@ -186,7 +186,7 @@ def test_missing_clip_names_the_shot_and_how_to_render(project, cli):
 
 
 def test_a_failed_stitch_leaves_no_file(project, monkeypatch):
-    from storyboard import stitch_ffmpeg
+    from storyboard.cut import ffmpeg_engine as stitch_ffmpeg
 
     compiled, cache = film_project(project)
     real = stitch_ffmpeg.ffmpeg
@@ -245,7 +245,7 @@ def test_bad_resolution_is_reported(project, cli):
 
 
 def test_mp4_reader_agrees_with_ffmpeg(tmp_path):
-    from storyboard.probe import _probe, read_mp4
+    from storyboard.cut.probe import _probe, read_mp4
 
     variants = [{}, {"size": (320, 180)}, {"fps": 30, "rate": None}, {"rate": 44100}]
     setups = []
@@ -264,7 +264,7 @@ def test_mp4_reader_agrees_with_ffmpeg(tmp_path):
 
 
 def test_plain_cuts_without_levelling_copy_the_sound_without_drift(project, monkeypatch):
-    from storyboard import stitch_ffmpeg
+    from storyboard.cut import ffmpeg_engine as stitch_ffmpeg
 
     compiled, cache = film_project(project)
     compiled.path.write_text(compiled.path.read_text().replace("  quality: 12", "  quality: 12\n  loudness: null"))

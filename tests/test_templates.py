@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storyboard.template import CharacterRef, TemplateProblem, Templates, names_used
+from storyboard.format.template import CharacterRef, TemplateProblem, Templates, names_used
 
 T = Templates({"era": "1920s", "n": 3}, {"keeper": CharacterRef("keeper", "Old Tom", "grey beard")})
 
@@ -49,7 +49,7 @@ def test_names_used():
     ],
 )
 def test_simple_substitution_renders_as_jinja_does(source):
-    from storyboard.template import _ENV, _simple_parts
+    from storyboard.format.template import _ENV, _simple_parts
 
     assert _simple_parts(source) is not None
     assert T.render(source) == _ENV.from_string(source).render(T.context)

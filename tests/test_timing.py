@@ -6,13 +6,13 @@ import asyncio
 import random
 from decimal import Decimal
 
-from storyboard.cache import ClipCache
-from storyboard.journal import Journal
-from storyboard.plan import Job, Source
+from storyboard.store.cache import ClipCache
+from storyboard.render.journal import Journal
+from storyboard.plan.types import Job, Source
 from storyboard.providers import Retryable, TaskState
-from storyboard.render import Options, Renderer
-from storyboard.storage import LocalStorage
-from storyboard.timing import FakeClock, RateLimiter, poll_interval
+from storyboard.render.executor import Options, Renderer
+from storyboard.store.storage import LocalStorage
+from storyboard.render.timing import FakeClock, RateLimiter, poll_interval
 
 from conftest import MP4_4S
 
@@ -67,7 +67,7 @@ class FakeProvider:
 
 
 def test_executor_honours_retry_after_and_never_really_sleeps(tmp_path):
-    from storyboard.plan import Plan, CutPlan, PriceListRef
+    from storyboard.plan.types import Plan, CutPlan, PriceListRef
 
     job = Job(shot="s", key="a" * 64, model="m", request={"prompt": "x", "duration": 4}, duration=4,
               cost=Decimal("0.5"), source=Source(file="s.yaml", line=1, column=1))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from storyboard.errors import StoryboardError
-from storyboard.load import MAX_FILE_BYTES, read_document
-from storyboard.source import Reporter
-from storyboard.yamlsrc import parse_yaml
+from storyboard.format.load import MAX_FILE_BYTES, read_document
+from storyboard.format.source import Reporter
+from storyboard.format.yamlsrc import parse_yaml
 
 
 def parse(text: str):

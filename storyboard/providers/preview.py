@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..plan import Job
+from ..plan.types import Job
 from . import ProviderError
 
 SIZES = {"16:9": (640, 360), "9:16": (360, 640), "1:1": (480, 480)}

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import StoryboardError
-from ..plan import origin_of
+from ..plan.types import origin_of
 from . import MaybeTask, NoTask, ProviderError, Retryable, TaskState
 
 MAX_DOWNLOAD_BYTES = 2 * 1024**3  # a 15 s clip is tens of MB; 2 GB is no clip

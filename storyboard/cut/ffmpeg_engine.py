@@ -1,0 +1,348 @@
+"""The default stitch engine: the ffmpeg binary that moviepy ships.
+
+Picture: a film of hard cuts between clips of one identical format (down to
+the H.264 setup, SPS and PPS) is
+joined by stream copy (each clip trimmed to its planned length, also by
+copy). Clips of other formats are conformed once to the target and cached by
+(clip digest, target, length); then every clip is conformed, so the concat
+never mixes formats (ffmpeg exits 0 on such a concat and writes a broken
+file). With transitions, every stretch of the picture (a shot's body, or a
+blend of two shots) is encoded exactly once from the original clips, two at
+a time in parallel, and the stretches are joined by stream copy: no chain of
+re-encodes, and memory that does not grow with the number of clips. Sound:
+one filter graph (trims, silence for clips without sound, crossfades, the
+music bed), measured once for loudness, then encoded with a fixed gain; or,
+for plain cuts with nothing to mix or level, copied in whole AAC frames.
+Every encoder setting is fixed and bit-exact (one x264 thread per encode),
+so cutting twice gives the same bytes on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from ..store.cache import ClipCache
+from ..plan.types import CutPlan
+from .probe import ffmpeg_exe
+from .stitch import AUDIO_RATE, Piece, StitchError, Target
+
+BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+            "-map_metadata", "-1", "-map_chapters", "-1"]
+CONFORM_VERSION = 1
+COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
+PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
+
+
+def ffmpeg(args: list, what: str) -> str:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *[str(a) for a in args]]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-4:])
+        raise StitchError(f"ffmpeg failed while {what}:\n{tail}")
+    return result.stderr
+
+
+def x264(target: Target) -> list:
+    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", target.quality, "-pix_fmt", "yuv420p",
+            "-threads", "1", "-x264-params", "threads=1"]
+
+
+def fps_text(target: Target) -> str:
+    return f"{target.fps.numerator}/{target.fps.denominator}"
+
+
+def normalize(target: Target, pix_fmt: str = "yuv420p") -> str:
+    w, h = target.width, target.height
+    return (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
+            f"setsar=1,fps={fps_text(target)},format={pix_fmt}")
+
+
+def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
+             cache: ClipCache) -> None:
+    # Picture and sound are independent until the final mux: make them side by side.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if sound_copyable(cut, timeline):
+            sound = pool.submit(copy_sound, timeline, work)
+        else:
+            sound = pool.submit(lambda: ["-i", make_sound(cut, timeline, music, work)])
+        video = make_video(timeline, target, work, cache)
+        audio = sound.result()
+    ffmpeg([*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}",
+            "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+
+
+AAC_FRAME = 1024  # samples in an AAC-LC frame
+SOUND_BATCH = 8  # clips per process when the sound is copied
+
+
+def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:
+    """Hard cuts between clips whose AAC-LC sound is all alike, with nothing
+    to mix (no music, no silence) and no level to set: the sound can be copied."""
+    first = timeline[0].info
+    return (cut.loudness is None and cut.music is None
+            and all(p.sound and not p.sound_in and p.info.priming is not None for p in timeline)
+            and all((p.info.acodec, p.info.rate, p.info.layout) == ("aac", first.rate, first.layout) for p in timeline))
+
+
+def copy_sound(timeline: list[Piece], work: Path) -> list:
+    """Each clip's sound, by stream copy, as whole AAC frames. How many frames
+    each clip gives is chosen so that the sound's running end (after each
+    clip's priming, which the player skips) stays within half a frame (11 ms
+    at 48 kHz) of the planned cut: trimmed, and no drift."""
+    rate = timeline[0].info.rate
+    jobs, end, samples = [], 0.0, 0
+    for i, p in enumerate(timeline):
+        end += p.duration
+        need = round(end * rate) - samples
+        frames = max(1, round((need + p.info.priming) / AAC_FRAME))
+        samples += frames * AAC_FRAME - p.info.priming
+        jobs.append((p.path, frames, work / f"sound{i:04d}.m4a"))
+    # A few clips per process: fewer processes, and memory that does not grow with the film.
+    batches = [jobs[i:i + SOUND_BATCH] for i in range(0, len(jobs), SOUND_BATCH)]
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        list(pool.map(_copy_sound_batch, batches))
+    return _concat_input(work, [part for _, _, part in jobs], "sounds")
+
+
+def _copy_sound_batch(batch: list) -> None:
+    inputs, outputs = [], []
+    for i, (path, frames, part) in enumerate(batch):
+        inputs += ["-vn", "-i", path]
+        outputs += ["-map", f"{i}:a:0", "-c", "copy", "-frames:a", frames, *BITEXACT, part]
+    ffmpeg([*inputs, *outputs], "trimming the sound")
+
+
+def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path) -> Path:
+    """The film's sound, mixed, brought to the loudness target and encoded (AAC)."""
+    inputs, graph = audio_graph(cut, timeline, music)
+    script = _script(work, "audio", graph)
+    encoded = work / "sound.m4a"
+    aac = ["-c:a", "aac", "-b:a", "192k", "-ar", AUDIO_RATE, "-ac", 2, *BITEXACT, "-f", "mp4", encoded]
+    if cut.loudness is None:
+        ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", *aac], "mixing the sound")
+        return encoded
+    mix = work / "sound.wav"
+    ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", "-c:a", "pcm_f32le", "-ar", AUDIO_RATE,
+            *BITEXACT, mix], "mixing the sound")
+    ffmpeg(["-i", mix, "-af", f"volume={loudness_gain(mix, cut.loudness):.4f}dB", *aac], "encoding the sound")
+    return encoded
+
+
+def _script(work: Path, name: str, parts: list[str]) -> Path:
+    path = work / f"{name}.graph"
+    path.write_text(";\n".join(parts))
+    return path
+
+
+# -- picture --
+
+def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+    """The picture as ffmpeg input arguments: a concat list of parts that all
+    share one format, read by stream copy straight into the film."""
+    hard_cuts = all(not (p.crossfade_in or p.fade_in or p.fade_out) for p in timeline)
+    if hard_cuts:
+        return _concat(timeline, target, work, cache)
+    return _graph(timeline, target, work)
+
+
+def copyable(timeline: list[Piece], target: Target) -> bool:
+    """Clips that can be trimmed and joined by stream copy, frame-exactly: one
+    format down to the H.264 setup, and frames stored in display order. (With
+    B-frames a copy cut at the planned length keeps a frame too many, since
+    later frames may depend on it, and the film drifts by a frame a clip.)"""
+    first = timeline[0].info
+    return all(
+        p.info.signature[:8] == first.signature[:8] and p.info.vcodec == "h264" and p.info.pix_fmt == "yuv420p"
+        and p.info.reordered is False
+        and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps)
+        for p in timeline
+    )
+
+
+def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+    same = copyable(timeline, target)
+
+    def prepare(item) -> Path:
+        i, p = item
+        if not same:
+            return conformed(p, target, work, cache)
+        segment = work / f"seg{i:04d}.mp4"
+        ffmpeg(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
+               f"trimming {p.shot}")
+        return segment
+
+    with ThreadPoolExecutor(max_workers=COPIES if same else PARALLEL) as pool:
+        parts = list(pool.map(prepare, enumerate(timeline)))
+    return _concat_input(work, parts)
+
+
+def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:
+    listing = work / f"{name}.txt"
+    listing.write_text("".join(f"file '{f.as_posix()}'\n" for f in files))
+    return ["-f", "concat", "-safe", 0, "-i", listing]
+
+
+def conformed(p: Piece, target: Target, work: Path, cache: ClipCache) -> Path:
+    """The clip re-encoded to the target and trimmed, made once and kept in the cache."""
+    digest = p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+    spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
+            "fps": fps_text(target), "q": target.quality, "d": p.duration}
+    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
+    kept = cache.storage.local_copy(name)
+    if kept is not None:
+        return kept
+    made = work / f"conform-{digest[:12]}.mp4"
+    ffmpeg(["-i", p.path, "-map", "0:v:0", "-vf", f"trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}",
+            *x264(target), "-video_track_timescale", _timescale(target), *BITEXACT, made], f"conforming {p.shot}")
+    cache.storage.put_file_if_absent(name, made)
+    return cache.storage.local_copy(name) or made
+
+
+def _tb(target: Target) -> str:
+    return f"{target.fps.denominator}/{target.fps.numerator}"
+
+
+def _timescale(target: Target) -> int:
+    return target.fps.numerator * 512 // target.fps.denominator if target.fps.denominator == 1 else 90000
+
+
+def _sha(path: Path) -> str:
+    from ..store.cache import file_sha256
+
+    return file_sha256(path)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the film's picture made from one shot (a body) or two (a blend)."""
+
+    first: int  # frame index in the film where it starts
+    frames: int
+    inputs: tuple  # (piece, local start in the piece's visible part)
+    blend: float = 0.0  # a crossfade between the two inputs over this many seconds
+
+
+def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
+    """Bodies and blends, on one frame grid so their frame counts add up exactly."""
+    starts, at = [], 0.0
+    for p in timeline:
+        at -= p.crossfade_in
+        starts.append(at)
+        at += p.visible
+    frame = lambda t: round(t * fps)  # noqa: E731
+    out = []
+    for i, p in enumerate(timeline):
+        nxt = timeline[i + 1] if i + 1 < len(timeline) else None
+        body_from = starts[i] + p.crossfade_in
+        body_to = starts[i + 1] if nxt else starts[i] + p.visible
+        if frame(body_to) > frame(body_from):
+            out.append(Segment(frame(body_from), frame(body_to) - frame(body_from), ((p, body_from - starts[i]),)))
+        if nxt and nxt.crossfade_in:
+            end = starts[i + 1] + nxt.crossfade_in
+            out.append(Segment(frame(body_to), frame(end) - frame(body_to),
+                               ((p, body_to - starts[i]), (nxt, 0.0)), blend=nxt.crossfade_in))
+    return out
+
+
+def _picture(piece: Piece, local: float, index: int, target: Target, label: str, rgb: bool) -> str:
+    # Fades and blends are made in RGB, as the reference engine makes them: a
+    # blend of YUV pictures differs from one of RGB pictures where colours clip.
+    # The input was opened at its start point (-ss), so times here count from it.
+    fades = ""
+    if piece.fade_in and local < piece.fade_in:
+        fades += f",fade=t=in:st={-local:.6f}:d={piece.fade_in:.6f}"
+    if piece.fade_out:
+        fades += f",fade=t=out:st={piece.visible - piece.fade_out - local:.6f}:d={piece.fade_out:.6f}"
+    pix_fmt = "gbrp" if rgb or fades else "yuv420p"
+    return (f"[{index}:v:0]trim=end={piece.visible - local:.6f},setpts=PTS-STARTPTS,"
+            f"{normalize(target, pix_fmt)}{fades},settb={_tb(target)}[{label}]")
+
+
+def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
+    inputs, parts = [], []
+    for k, (piece, local) in enumerate(seg.inputs):
+        # Seek on input: decoding starts at the keyframe before the point, not at the clip's start.
+        inputs += ["-ss", f"{piece.source_in + local:.6f}", "-an", "-i", piece.path]
+        parts.append(_picture(piece, local, k, target, f"p{k}", rgb=bool(seg.blend)))
+    if seg.blend:
+        parts.append(f"[p0][p1]xfade=transition=fade:duration={seg.blend:.6f}:offset=0,format=yuv420p[picture]")
+    else:
+        parts.append("[p0]format=yuv420p[picture]")
+    out = work / f"part{n:04d}.mp4"
+    ffmpeg([*inputs, "-filter_complex", ";".join(parts), "-map", "[picture]", "-frames:v", seg.frames,
+            *x264(target), "-video_track_timescale", _timescale(target), *BITEXACT, out],
+           f"cutting the picture at frame {seg.first}")
+    return out
+
+
+def _graph(timeline: list[Piece], target: Target, work: Path) -> list:
+    """Transitions: each stretch encoded once from the original clips (two at
+    most, so memory does not grow with the film), in parallel, then joined by
+    stream copy: every segment comes from the same encoder settings."""
+    parts = segments(timeline, target.fps)
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        files = list(pool.map(lambda args: _encode_segment(*args, target, work), enumerate(parts)))
+    return _concat_input(work, files)
+
+
+# -- sound --
+
+def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tuple[list, list[str]]:
+    """Inputs and filter graph of the film's sound, labelled ``[sound]``."""
+    inputs, parts = [], []
+    fmt = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    for i, p in enumerate(timeline):
+        if p.sound:
+            inputs += ["-vn", "-i", p.path]
+            parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
+                         f"apad=whole_dur={p.duration:.6f}[a{i}]")
+        else:
+            parts.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{p.duration:.6f}[a{i}]")
+    acc = "a0"
+    for i, p in enumerate(timeline[1:], 1):
+        if p.sound_in:
+            parts.append(f"[{acc}][a{i}]acrossfade=d={p.sound_in:.6f}:c1=tri:c2=tri[s{i}]")
+        else:
+            parts.append(f"[{acc}][a{i}]concat=n=2:v=0:a=1[s{i}]")
+        acc = f"s{i}"
+    length = cut.duration
+    if music is not None and cut.music is not None:
+        m = cut.music
+        inputs += ["-vn", "-i", music]
+        parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
+                     f"volume='{music_gain_expr(cut, timeline)}':eval=frame,"
+                     f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={max(0.0, length - m.fade_out):.6f}:d={m.fade_out:.6f}[m]")
+        parts.append(f"[{acc}][m]amix=inputs=2:duration=first:normalize=0[mix]")
+        acc = "mix"
+    parts.append(f"[{acc}]atrim=0:{length:.6f}[sound]")
+    return inputs, parts
+
+
+def music_gain_expr(cut: CutPlan, timeline: list[Piece]) -> str:
+    spans = [f"between(t,{p.start:.6f},{p.start + p.duration:.6f})" for p in timeline if p.sound]
+    if not spans or cut.music.duck == 1:
+        return f"{cut.music.volume:.6f}"
+    return f"{cut.music.volume:.6f}*if({'+'.join(spans)},{cut.music.duck:.6f},1)"
+
+
+def loudness_gain(audio: Path, target: float | None) -> float:
+    """dB to bring the mix to ``target`` LUFS, no further than a true peak of -1 dBTP."""
+    if target is None:
+        return 0.0
+    text = ffmpeg(["-i", audio, "-af", "ebur128=peak=true", "-f", "null", "-"], "measuring loudness")
+    summary = text.rsplit("Summary:", 1)[-1]
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if not integrated or integrated.group(1) == "-inf" or float(integrated.group(1)) <= -69.9:
+        return 0.0  # silence: nothing to bring up
+    gain = target - float(integrated.group(1))
+    if peak and peak.group(1) != "-inf":
+        gain = min(gain, -1.0 - float(peak.group(1)))
+    return round(gain, 2)

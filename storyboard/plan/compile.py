@@ -1,0 +1,202 @@
+"""A validated storyboard and its media digests to a ``Plan``: a pure function.
+
+No network, no clock, no environment: the provider, its origin and the price
+list come in as arguments. Every rule the storyboard breaks is reported to
+the reporter (with its position); the caller raises them all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePosixPath
+
+from ..catalog import Catalog
+from ..format.media import MediaInfo
+from ..format.model import Storyboard, Transition
+from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
+from .prices import PriceList, exact, job_cost
+from ..format.rules import BuiltShot, ShotBuilder, ShotContext
+from ..format.source import Reporter
+from ..format.template import CharacterRef, Templates
+
+DEFAULT_TRANSITION_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the jobs go and how they are priced."""
+
+    provider: str
+    origin: str
+    prices: PriceList
+    price_source: str  # "built-in" or the price list's path relative to the project
+
+
+def compile_plan(
+    sb: Storyboard,
+    *,
+    storyboard_file: str,
+    media: dict[str, MediaInfo],
+    catalog: Catalog,
+    target: Target,
+    reporter: Reporter,
+    skip_shots: frozenset[int] = frozenset(),
+    broken_characters: frozenset[str] = frozenset(),
+) -> Plan:
+    """The plan for ``sb``; problems go to ``reporter``.
+
+    ``skip_shots`` and ``broken_characters`` name what failed structural
+    validation already (reported): they are left out, not reported again.
+    """
+    _check_names(sb, reporter, skip_shots)
+    ctx = ShotContext(sb, catalog, media, _templates(sb), reporter, set(broken_characters))
+    jobs: list[Job] = []
+    built: list[BuiltShot | None] = []
+    for n, shot in enumerate(sb.shots):
+        result = None if n in skip_shots else ShotBuilder(ctx, n, shot).build()
+        built.append(result)
+        if result is not None:
+            jobs.append(_job(sb, n, result, target, storyboard_file, reporter))
+    unpriced = [job.shot for job in jobs if job.cost is None]
+    total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
+    return Plan(
+        storyboard=storyboard_file,
+        title=sb.title,
+        provider=target.provider,
+        origin=target.origin,
+        price_list=PriceListRef(
+            name=target.prices.name, as_of=target.prices.as_of.isoformat(), source=target.price_source
+        ),
+        total_cost=total,
+        unpriced=unpriced,
+        jobs=jobs,
+        cut=_cut(sb, jobs, built, media, reporter),
+    )
+
+
+def _templates(sb: Storyboard) -> Templates:
+    characters = {
+        key: CharacterRef(key, c.name if c.name is not None else key, c.description)
+        for key, c in sb.characters.items()
+    }
+    return Templates(sb.vars, characters)
+
+
+def _check_names(sb: Storyboard, reporter: Reporter, skip: frozenset[int]) -> None:
+    first: dict[str, int] = {}
+    for n, shot in enumerate(sb.shots):
+        if n in skip:
+            continue
+        if shot.id in first:
+            line = reporter.source.position(("shots", first[shot.id], "id"))[0]
+            reporter.error(("shots", n, "id"), f"duplicate shot id `{shot.id}` (first used on line {line})")
+        else:
+            first[shot.id] = n
+    for key in sb.vars:
+        if key in sb.characters:
+            reporter.error(("vars", key), f"`{key}` is both a var and a character; rename one", key=True)
+
+
+def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter) -> Job:
+    if target.provider == "preview":
+        cost: Decimal | None = Decimal(0)
+    else:
+        cost = job_cost(
+            target.prices, built.model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
+        )
+        if cost is None:
+            reporter.warning(
+                ("shots", n),
+                f"the price list `{target.prices.name}` has no price for `{built.model}`: this shot's cost is unknown",
+            )
+    line, column = reporter.source.position(("shots", n))
+    return Job(
+        shot=sb.shots[n].id,
+        key=job_key(target.provider, target.origin, built.model, built.request),
+        model=built.model,
+        request=built.request,
+        media=dict(sorted(built.media.items())),
+        duration=built.duration,
+        cost=cost,
+        source=Source(file=file, line=line, column=column),
+    )
+
+
+def _transition(t: Transition | None) -> TransitionPlan:
+    if t is None or t.type == "cut":
+        return TransitionPlan(type="cut", duration=0)
+    duration = DEFAULT_TRANSITION_SECONDS if t.duration is None else t.duration
+    return TransitionPlan(type=t.type, duration=duration)
+
+
+def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, reporter: Reporter) -> CutPlan:
+    _check_output(sb.cut.output, reporter)
+    by_shot = {job.shot: job for job in jobs}
+    shots: list[CutShot] = []
+    for n, (shot, result) in enumerate(zip(sb.shots, built)):
+        if result is None or shot.id not in by_shot:
+            continue
+        transition = _transition(shot.transition or sb.cut.transition)
+        if shot.transition and shot.transition.type == "cut" and shot.transition.duration:
+            reporter.warning(("shots", n, "transition", "duration"), "a cut has no duration; it is ignored")
+        if not shots:
+            if shot.transition and shot.transition.type != "cut":
+                reporter.warning(("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")
+            transition = TransitionPlan(type="cut", duration=0)
+        shots.append(CutShot(shot=shot.id, key=by_shot[shot.id].key, duration=result.duration,
+                             transition=transition, audio=result.audio, mute=shot.mute))
+    _check_overlaps(sb, shots, reporter)
+    total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
+    return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total),
+                   format=_format(sb), loudness=sb.cut.loudness)
+
+
+def _format(sb: Storyboard) -> FormatPlan:
+    width, height = (int(n) for n in sb.cut.resolution.split("x")) if sb.cut.resolution else (None, None)
+    return FormatPlan(width=width, height=height, fps=sb.cut.fps, quality=sb.cut.quality)
+
+
+def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) -> None:
+    """Each transition overlaps two shots: it must fit in both, after the
+    transition that already overlaps the earlier one."""
+    index = {shot.id: n for n, shot in enumerate(sb.shots)}
+    for before, cs in zip(shots, shots[1:]):
+        t = cs.transition
+        if t.duration == 0:
+            continue
+        n = index[cs.shot]
+        where = ("shots", n, "transition") if sb.shots[n].transition else ("cut", "transition")
+        taken = before.transition.duration
+        if t.duration > cs.duration:
+            reporter.error(where, f"the {t.duration:g} s {t.type} is longer than shot `{cs.shot}` ({cs.duration:g} s)")
+        elif taken + t.duration > before.duration:
+            after = f" after the {taken:g} s transition into it" if taken else ""
+            reporter.error(
+                where,
+                f"the {t.duration:g} s {t.type} is longer than what is left of shot `{before.shot}` "
+                f"({before.duration:g} s{after})",
+            )
+
+
+def _check_output(output: str, reporter: Reporter) -> None:
+    path = PurePosixPath(output)
+    if path.is_absolute() or ".." in path.parts or "\\" in output:
+        reporter.error(("cut", "output"), f"`{output}` must be a path inside the project folder, relative to the storyboard")
+    elif not path.suffix:
+        reporter.error(("cut", "output"), f"`{output}` needs a file extension such as .mp4")
+
+
+def _music(sb: Storyboard, media: dict[str, MediaInfo]) -> MusicPlan | None:
+    music = sb.cut.music
+    if music is None:
+        return None
+    info = media.get(music.file)
+    return MusicPlan(
+        file=music.file,
+        digest=info.digest if info else "",
+        volume=music.volume,
+        duck=music.duck,
+        fade_in=music.fade_in,
+        fade_out=music.fade_out,
+    )

@@ -1,0 +1,85 @@
+"""Price lists as data, and the cost of a job in exact decimals.
+
+The built-in list is WaveSpeed's current one (seed ``000_*``); a user's list
+is a YAML file of the same shape, named by ``--prices`` or the storyboard's
+``prices:``. Money is ``Decimal`` throughout and rounded only for display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..catalog import read_data
+from ..errors import InvalidStoryboard
+from ..format.load import read_document, validate
+
+BUILTIN = "built-in"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ModelPrice(_Data):
+    """The price of one model."""
+
+    per_second: Decimal = Field(ge=0, description="US dollars per second of generated video.")
+    multipliers: dict[Literal["video", "sound"], Decimal] = Field(
+        default_factory=dict,
+        description="`video`: with a reference video (overrides sound); `sound`: with generated sound.",
+    )
+
+
+class PriceList(_Data):
+    """A provider's prices on a given date."""
+
+    name: str = Field(min_length=1, description="A name for this price list; plans name the list they used.")
+    as_of: dt.date = Field(description="The date these prices were read.")
+    currency: Literal["USD"] = Field(default="USD", description="Prices are in US dollars.")
+    models: dict[str, ModelPrice] = Field(description="Prices by model id.")
+
+
+def builtin_prices() -> PriceList:
+    return PriceList.model_validate(read_data("prices-wavespeed.yaml"))
+
+
+def load_price_list(path: Path, display: str) -> PriceList:
+    """A user's price list; every problem reported with its position in that file."""
+    doc = read_document(path, display, what="price list")
+    prices = validate(PriceList, doc.data, doc.reporter) if doc.data is not None else None
+    if prices is None or doc.reporter.has_errors:
+        raise InvalidStoryboard(doc.reporter.diagnostics)
+    return prices
+
+
+def job_cost(prices: PriceList, model: str, seconds: int | float, *, video: bool, sound: bool) -> Decimal | None:
+    """What one job costs, or None when the list has no price for the model."""
+    price = prices.models.get(model)
+    if price is None:
+        return None
+    multiplier = Decimal(1)
+    if video:
+        multiplier = price.multipliers.get("video", multiplier)
+    elif sound:
+        multiplier = price.multipliers.get("sound", multiplier)
+    return exact(price.per_second * Decimal(str(seconds)) * multiplier)
+
+
+def exact(amount: Decimal) -> Decimal:
+    """The same amount without trailing zeros or an exponent: 0.5600 → 0.56."""
+    if amount == 0:
+        return Decimal(0)
+    normal = amount.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+
+
+def dollars(amount: Decimal | None) -> str:
+    """Money as people read it: to a tenth of a cent, as the seed's table does."""
+    if amount is None:
+        return "unpriced"
+    return "$" + str(amount.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))

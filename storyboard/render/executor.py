@@ -1,0 +1,340 @@
+"""The render executor: a plan's jobs to clips in the cache, each paid for once.
+
+For every job not in the cache: upload its media, wait for a slot (at most
+``concurrency`` tasks at once) and for the rate limit (``rate`` submits in any
+60 s), journal it, submit, journal the task id, poll until the task ends,
+download, verify and cache the clip, and only then forget the journal entry.
+A rerun after a crash resumes every journalled task instead of paying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from ..store.cache import CachedClip, ClipCache
+from ..errors import BudgetExceeded
+from .journal import SUBMITTING, Journal
+from ..format.media import inspect_file
+from ..plan.types import Job, Plan
+from ..plan.prices import dollars
+from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
+from .timing import Clock, PollPacer, RateLimiter, backoff
+from .uploads import UploadBook, media_digests, with_urls
+
+Events = Callable[[str, str, str], None]  # (shot, state, detail)
+
+MAX_ATTEMPTS = 6
+MAX_POLL_SECONDS = 3600.0
+LocalRender = Callable[[Job, list[Path], Path], None]
+
+
+@dataclass
+class Options:
+    concurrency: int = 3
+    rate: int = 5
+    max_cost: Decimal | None = None
+    keep_going: bool = False
+
+
+@dataclass
+class Outcome:
+    job: Job
+    state: str  # cached | done | failed | skipped
+    clip: CachedClip | None = None
+    message: str = ""
+    paid: Decimal = Decimal(0)  # spent in this run
+    resumed: bool = False
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def spent(self) -> Decimal:
+        return sum((o.paid for o in self.outcomes), Decimal(0))
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.state == "failed"]
+
+
+class _Slot:
+    """One of ``concurrency`` places, held from submit until the task ends
+    (not through the download), released once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore):
+        self.semaphore = semaphore
+        self.held = False
+
+    async def __aenter__(self) -> "_Slot":
+        await self.semaphore.acquire()
+        self.held = True
+        return self
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+    async def __aexit__(self, *exc) -> None:
+        self.release()
+
+
+class _Skipped(Exception):
+    """Not started, because an earlier shot failed (without --keep-going)."""
+
+
+class JobFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def in_doubt(job: Job, cause: str) -> str:
+    return (
+        f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
+        f"WaveSpeed dashboard; to submit again anyway (perhaps paying twice), run "
+        f"`storyboard render PATH --resubmit {job.shot}`"
+    )
+
+
+def verify_clip(path: Path, planned: float) -> str | None:
+    """Why the downloaded file is not a usable clip of about ``planned`` s, or None."""
+    if not path.exists() or path.stat().st_size == 0:
+        return "the download is empty"
+    info = inspect_file(path)
+    if info.kind != "video":
+        return f"the download is not a video ({info.format})"
+    if info.duration is None:
+        return "the download is not a complete MP4 (no length could be read)"
+    if planned and not planned - max(0.5, 0.1 * planned) <= info.duration <= planned + max(2.0, 0.2 * planned):
+        return f"the clip is {info.duration:g} s long, not about {planned:g} s"
+    return None
+
+
+def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
+    """The money this render may spend; refuses, before any request, above ``max_cost``."""
+    to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
+    unpriced = [j.shot for j in to_pay if j.cost is None]
+    cost = sum((j.cost for j in to_pay if j.cost is not None), Decimal(0))
+    if max_cost is not None:
+        if unpriced:
+            raise BudgetExceeded(
+                f"cannot keep to --max-cost: the price list has no price for {', '.join(unpriced)}; "
+                f"the priced jobs alone would cost {dollars(cost)}"
+            )
+        if cost > max_cost:
+            raise BudgetExceeded(
+                f"this render would spend {dollars(cost)} on {len(to_pay)} job(s), more than --max-cost "
+                f"{dollars(max_cost)}; nothing was sent"
+            )
+    return cost
+
+
+class Renderer:
+    def __init__(self, plan: Plan, root: Path, cache: ClipCache, *, options: Options, events: Events,
+                 provider: RemoteProvider | None = None, local: LocalRender | None = None,
+                 journal: Journal | None = None, uploads: UploadBook | None = None,
+                 clock: Clock | None = None, rng: random.Random | None = None):
+        self.plan, self.root, self.cache = plan, root, cache
+        self.options, self.events = options, events
+        self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
+        self.clock = clock or Clock()
+        self.rng = rng or random.Random()
+        self.limiter = RateLimiter(options.rate, self.clock)
+        self.pacer = PollPacer()
+        self.stopping = False
+
+    async def run(self) -> Report:
+        """Render every uncached job; refuses (BudgetExceeded) before any request."""
+        report = Report()
+        uncached = []
+        for job in self.plan.jobs:
+            clip = self.cache.get(job.key)
+            if clip:
+                report.outcomes.append(Outcome(job, "cached", clip))
+                self.events(job.shot, "cached", "")
+            else:
+                uncached.append(job)
+        if not uncached:
+            return report
+        budget_check(uncached, self.journal, self.options.max_cost)
+        slots = asyncio.Semaphore(max(1, self.options.concurrency))
+        results = await asyncio.gather(*(self._guarded(job, slots) for job in uncached))
+        report.outcomes += results
+        order = {job.shot: i for i, job in enumerate(self.plan.jobs)}
+        report.outcomes.sort(key=lambda o: order[o.job.shot])
+        return report
+
+    async def _guarded(self, job: Job, slots: asyncio.Semaphore) -> Outcome:
+        self.events(job.shot, "queued", "")
+        slot = _Slot(slots)
+        async with slot:
+            if self.stopping:
+                self.events(job.shot, "skipped", "an earlier shot failed")
+                return Outcome(job, "skipped", message="not started: an earlier shot failed")
+            outcome = Outcome(job, "failed")
+            try:
+                if self.local is not None:
+                    outcome.clip = await self._render_local(job)
+                else:
+                    outcome.clip = await self._render_remote(job, outcome, slot)
+                outcome.state = "done"
+                self.events(job.shot, "done", "")
+            except _Skipped:
+                self.events(job.shot, "skipped", "an earlier shot failed")
+                return Outcome(job, "skipped", message="not started: an earlier shot failed")
+            except (JobFailed, ProviderError) as exc:
+                outcome.message = getattr(exc, "message", None) or str(exc)
+                self.events(job.shot, "failed", outcome.message)
+                if not self.options.keep_going:
+                    self.stopping = True
+            return outcome
+
+    # -- local (preview) --
+
+    async def _render_local(self, job: Job) -> CachedClip:
+        self.events(job.shot, "processing", "")
+        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+            dest = Path(tmp) / "clip.mp4"
+            await asyncio.to_thread(self.local, job, self._image_paths(job), dest)
+            problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+            if problem:
+                raise JobFailed(f"the preview clip is unusable: {problem}")
+            return await asyncio.to_thread(self._store, job, dest, "local")
+
+    def _image_paths(self, job: Job) -> list[Path]:
+        refs = [job.media[d] for d in media_digests(job.request) if d in job.media]
+        return [self.root / r for r in dict.fromkeys(refs) if CONTENT_TYPES.get(Path(r).suffix[1:].lower(), "")
+                .startswith("image/")]
+
+    # -- remote (wavespeed, or the emulator) --
+
+    async def _render_remote(self, job: Job, outcome: Outcome, slot: "_Slot") -> CachedClip:
+        if self.provider is None:
+            raise JobFailed("the cached clip is unusable and WAVESPEED_API_KEY is not set to fetch it again")
+        entry = self.journal.get(job.key)
+        if entry is None:
+            task_id = await self._submit(job, outcome)
+        elif entry.state == SUBMITTING:
+            raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back"))
+        else:
+            task_id, outcome.resumed = entry.task_id, True
+            self.events(job.shot, "processing", "resumed")
+        state = await self._poll(job, task_id, outcome.resumed)
+        if state.status != "completed" or not state.outputs:
+            await asyncio.to_thread(self.journal.forget, job.key)  # a failed task is refunded and is no more
+            reason = state.error or f"the task ended as {state.status}"
+            raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
+        slot.release()  # the task is over: its place on the account is free while we download
+        clip = await self._fetch(job, task_id, state.outputs[0])
+        await asyncio.to_thread(self.journal.forget, job.key)
+        return clip
+
+    async def _retrying(self, what: str, job: Job, call):
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return await call()
+            except Retryable as exc:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise JobFailed(f"{what} kept failing: {exc}") from None
+                self.events(job.shot, "retrying", str(exc))
+                await self.clock.sleep(exc.retry_after if exc.retry_after is not None else backoff(attempt, self.rng))
+
+    async def _prepare(self, job: Job) -> dict:
+        urls = {}
+        for digest in dict.fromkeys(media_digests(job.request)):
+            url = self.uploads.get(self.provider.origin, digest) if self.uploads else None
+            if url is None:
+                self.events(job.shot, "uploading", job.media.get(digest, ""))
+                path = self.root / job.media[digest]
+                ctype = CONTENT_TYPES.get(path.suffix[1:].lower(), "application/octet-stream")
+                url = await self._retrying("upload", job, lambda p=path, c=ctype: self.provider.upload(p, c))
+                if self.uploads:
+                    self.uploads.put(self.provider.origin, digest, url)
+            urls[digest] = url
+        return with_urls(job.request, urls)
+
+    async def _submit(self, job: Job, outcome: Outcome) -> str:
+        body = await self._prepare(job)
+        await self.limiter.acquire()
+        if self.stopping:  # another shot failed while this one waited: spend nothing more
+            raise _Skipped
+        self.events(job.shot, "submitting", "")
+        origin = self.provider.origin
+        # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
+        await asyncio.to_thread(self.journal.submitting, job.key, job.shot, job.model, origin)
+        try:
+            task_id = await self._retrying("submit", job, lambda: self.provider.submit(job.model, body))
+        except NoTask as exc:
+            await asyncio.to_thread(self.journal.forget, job.key)
+            raise JobFailed(str(exc)) from None
+        except JobFailed:
+            await asyncio.to_thread(self.journal.forget, job.key)  # only Retryable errors got here: no task existed
+            raise
+        except MaybeTask as exc:
+            raise JobFailed(in_doubt(job, str(exc))) from None
+        await asyncio.to_thread(self.journal.submitted, job.key, job.shot, job.model, origin, task_id)
+        outcome.paid = job.cost or Decimal(0)
+        self.events(job.shot, "submitted", task_id)
+        return task_id
+
+    async def _poll(self, job: Job, task_id: str, resumed: bool = False):
+        started = self.clock.now()
+        kind = (job.model, job.duration)
+        failures = 0
+        running_at = 0.0
+        while True:
+            elapsed = self.clock.now() - started
+            if elapsed > MAX_POLL_SECONDS:
+                raise JobFailed(f"task {task_id} is still running after {elapsed:.0f} s; run again to resume it")
+            await self.clock.sleep(self.pacer.delay(kind, elapsed))
+            asked_at = self.clock.now() - started
+            try:
+                state = await self.provider.result(task_id)
+            except Retryable as exc:
+                failures += 1
+                if failures >= MAX_ATTEMPTS * 2:
+                    raise JobFailed(f"polling task {task_id} kept failing ({exc}); run again to resume it") from None
+                await self.clock.sleep(exc.retry_after if exc.retry_after is not None else backoff(failures, self.rng))
+                continue
+            failures = 0
+            if state.final:
+                if not resumed:  # a resumed task's start is unknown: learn nothing from it
+                    self.pacer.finished(kind, running_at)
+                return state
+            running_at = asked_at
+            self.events(job.shot, state.status or "processing", "")
+
+    def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
+        """Into the cache (off the event loop: hashing and fsync block)."""
+        duration = inspect_file(clip).duration or job.duration
+        return self.cache.put(job.key, clip, duration=duration, model=job.model,
+                              provider=self.plan.provider, task_id=task_id)
+
+    async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
+        problem = ""
+        for attempt in range(MAX_ATTEMPTS):
+            self.events(job.shot, "downloading", "")
+            with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+                dest = Path(tmp) / "clip.mp4"
+                try:
+                    await self.provider.download(url, dest)
+                    problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+                except Retryable as exc:
+                    problem = str(exc)
+                if not problem:
+                    return await asyncio.to_thread(self._store, job, dest, task_id)
+            self.events(job.shot, "retrying", problem)
+            await self.clock.sleep(backoff(attempt, self.rng))
+        raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

@@ -1,0 +1,68 @@
+"""The journal of submitted tasks: written before money can be spent.
+
+A job is journalled as ``submitting`` before its submit request is sent, and
+as ``submitted`` with its task id as soon as the id is known, before the
+first poll. So after a crash a rerun knows, for each job, either that a task
+exists (resume polling it) or that one may exist (stop and ask), and never
+silently pays twice. An entry is removed once its clip is in the cache, or
+once the provider said for certain that no task exists or that it failed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from ..store.storage import Storage
+
+SUBMITTING = "submitting"
+SUBMITTED = "submitted"
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    shot: str
+    model: str
+    origin: str
+    state: str
+    task_id: str = ""
+
+
+class Journal:
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"journal/{key}.json"
+
+    def get(self, key: str) -> Entry | None:
+        raw = self.storage.get(self._name(key))
+        if raw is None:
+            return None
+        try:
+            return Entry(**json.loads(raw))
+        except (ValueError, TypeError):
+            # An unreadable entry may stand for a real task: treat it as "may exist".
+            return Entry(key, "?", "?", "?", SUBMITTING)
+
+    def _write(self, entry: Entry) -> None:
+        self.storage.put(self._name(entry.key), json.dumps(asdict(entry), sort_keys=True, indent=1).encode())
+
+    def submitting(self, key: str, shot: str, model: str, origin: str) -> None:
+        self._write(Entry(key, shot, model, origin, SUBMITTING))
+
+    def submitted(self, key: str, shot: str, model: str, origin: str, task_id: str) -> None:
+        self._write(Entry(key, shot, model, origin, SUBMITTED, task_id))
+
+    def forget(self, key: str) -> None:
+        self.storage.delete(self._name(key))
+
+    def entries(self) -> list[Entry]:
+        out = []
+        for name in self.storage.list("journal/"):
+            entry = self.get(name.removeprefix("journal/").removesuffix(".json"))
+            if entry:
+                out.append(entry)
+        return out

@@ -1,0 +1,138 @@
+"""``storyboard render``: compile, then render what is not cached, then record it.
+
+Gathers the pieces (cache, journal, provider, uploads, progress) around the
+executor in ``render`` and writes the lock and the clips afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from ..store.cache import ClipCache, cache_dir
+from ..errors import UsageError
+from .journal import Journal
+from .lock import LockEntry, lock_path, read_lock, write_lock
+from ..plan.types import DEFAULT_BASE_URL
+from ..plan.project import Compiled, compile_project, find_storyboard
+from .executor import Events, Options, Renderer, Report
+from ..store.storage import LocalStorage
+from .uploads import UploadBook
+
+STATE = ".storyboard"
+
+
+@dataclass
+class RenderResult:
+    compiled: Compiled
+    report: Report
+    film: Path | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def state_storage(root: Path) -> LocalStorage:
+    return LocalStorage(root / STATE)
+
+
+def render_project(
+    arg: str,
+    *,
+    provider: str = "wavespeed",
+    prices: str | None = None,
+    strict: bool = False,
+    cache: str | None = None,
+    options: Options | None = None,
+    resubmit: tuple[str, ...] = (),
+    progress: Callable[..., object] | None = None,
+    env: dict | None = None,
+    transport=None,
+    clock=None,
+    engine: str | None = "ffmpeg",
+    saved_plan=None,
+) -> RenderResult:
+    """Render what is not cached, record it in the lock, and cut the film with
+    ``engine`` (None: do not cut) when every shot has its clip."""
+    env = os.environ if env is None else env
+    base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
+    if saved_plan is not None:
+        provider = saved_plan.provider
+        if prices is None and saved_plan.price_list.source != "built-in":
+            prices = str(find_storyboard(arg)[0].resolve().parent / saved_plan.price_list.source)
+    compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
+    if saved_plan is not None:
+        from ..review.status import check_saved_plan
+
+        check_saved_plan(saved_plan, compiled.plan)
+    plan, root = compiled.plan, compiled.root
+    warnings: list[str] = []
+    clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)
+    journal = Journal(state_storage(root))
+    for shot in resubmit:
+        job = plan.job(shot)
+        if job is None:
+            raise UsageError(f"--resubmit {shot}: there is no such shot in {compiled.path.name}")
+        journal.forget(job.key)
+    remote = local = None
+    if provider == "preview":
+        from ..providers.preview import render_card
+
+        local = render_card
+    else:
+        from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
+
+        # The key is needed only for what is not cached; check it before anything is sent.
+        if env.get(KEY_VARIABLE, "").strip() or any(clip_cache.record(j.key) is None for j in plan.jobs):
+            remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
+    options = options or Options()
+    estimate = sum((j.cost for j in plan.jobs if j.cost is not None and clip_cache.record(j.key) is None), Decimal(0))
+
+    async def go(events: Events) -> Report:
+        renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
+                            journal=journal, uploads=UploadBook(root), clock=clock)
+        try:
+            return await renderer.run()
+        finally:
+            if remote is not None:
+                await remote.aclose()
+
+    report = Report()
+    try:
+        if progress is None:
+            report = asyncio.run(go(lambda *a: None))
+        else:
+            with progress(plan, estimate) as events:
+                report = asyncio.run(go(events))
+    finally:
+        if provider != "preview" and report.outcomes:
+            _update_lock(compiled, report)
+    film = None
+    if engine and report.outcomes and not report.failed and not report.count("skipped"):
+        film = _stitch(compiled, clip_cache, arg, engine)
+    return RenderResult(compiled, report, film, warnings)
+
+
+def _update_lock(compiled: Compiled, report: Report) -> None:
+    path = lock_path(compiled.path)
+    lock = read_lock(path)
+    shots = {job.shot for job in compiled.plan.jobs}
+    entries = {shot: entry for shot, entry in lock.shots.items() if shot in shots}
+    for outcome in report.outcomes:
+        if outcome.clip is None:
+            continue
+        record = outcome.clip.record
+        entries[outcome.job.shot] = LockEntry(
+            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
+            clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost,
+        )
+    lock.shots = entries
+    write_lock(path, lock)
+
+
+def _stitch(compiled: Compiled, clip_cache: ClipCache, storyboard: str, engine: str) -> Path:
+    from ..cut.stitch import stitch
+
+    return stitch(compiled.plan, compiled.root, clip_cache, storyboard=storyboard, engine=engine)

@@ -1,0 +1,61 @@
+"""Local media to URLs the provider can fetch: each file uploaded once per
+content digest and origin, remembered for a few days (uploads are kept ~7)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ..format.media import STATE_DIR
+
+KEEP_SECONDS = 6 * 24 * 3600
+
+
+class UploadBook:
+    """``.storyboard/uploads.json``: (origin, digest) → URL and when it was made."""
+
+    def __init__(self, root: Path, wall_clock=time.time):
+        self.path = root / STATE_DIR / "uploads.json"
+        self.now = wall_clock
+        try:
+            self.entries: dict[str, dict] = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def get(self, origin: str, digest: str) -> str | None:
+        entry = self.entries.get(f"{origin} {digest}")
+        if isinstance(entry, dict) and self.now() - entry.get("at", 0) < KEEP_SECONDS:
+            return entry.get("url")
+        return None
+
+    def put(self, origin: str, digest: str, url: str) -> None:
+        self.entries[f"{origin} {digest}"] = {"url": url, "at": int(self.now())}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".uploads-")
+            with os.fdopen(fd, "w") as out:
+                json.dump(self.entries, out, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def media_digests(request: dict) -> list[str]:
+    """The ``sha256:…`` placeholders in a request, in order."""
+    out = []
+    for value in request.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith("sha256:"):
+                out.append(item)
+    return out
+
+
+def with_urls(request: dict, urls: dict[str, str]) -> dict:
+    """The request with every digest placeholder replaced by its uploaded URL."""
+    def swap(v):
+        return urls.get(v, v) if isinstance(v, str) else v
+
+    return {k: [swap(i) for i in v] if isinstance(v, list) else swap(v) for k, v in request.items()}

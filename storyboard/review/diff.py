@@ -1,0 +1,259 @@
+"""Plan-to-plan differences, Terraform-style, with what re-rendering costs.
+
+A shot whose job key changed must be re-rendered (and paid for); a shot whose
+key is the same but whose place in the cut changed (its transition, its
+sound, its position) is "re-cut only, $0". Pure: two plans in, a ``PlanDiff``
+out, and three ways to print it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ..plan.types import CutShot, Job, Plan
+from ..plan.prices import exact
+
+ADDED, REMOVED, CHANGED, RECUT, UNCHANGED = "added", "removed", "changed", "re-cut only", "unchanged"
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+    def text(self) -> str:
+        return f"{self.field}: {_show(self.before)} → {_show(self.after)}"
+
+
+@dataclass
+class ShotDiff:
+    shot: str
+    status: str
+    old_key: str | None = None
+    new_key: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    cost: Decimal = Decimal(0)  # what re-rendering it costs now
+    old_cost: Decimal = Decimal(0)
+    new_cost: Decimal = Decimal(0)
+
+    @property
+    def reason(self) -> str:
+        if self.status == ADDED:
+            return "new shot"
+        if self.status == REMOVED:
+            return "shot removed"
+        return "; ".join(c.text() for c in self.changes) or "no change"
+
+
+@dataclass
+class PlanDiff:
+    shots: list[ShotDiff]
+    film: list[Change]
+    old_total: Decimal
+    new_total: Decimal
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.shots if s.status == status)
+
+    @property
+    def rerender_cost(self) -> Decimal:
+        return sum((s.cost for s in self.shots), Decimal(0))
+
+    @property
+    def needs_render(self) -> bool:
+        return any(s.status in (ADDED, CHANGED) for s in self.shots)
+
+    @property
+    def recut(self) -> int:
+        return self.count(RECUT) + (1 if self.film else 0)
+
+    def summary(self) -> str:
+        text = (f"Plan: {self.count(ADDED)} to add, {self.count(CHANGED)} to change, {self.count(REMOVED)} to remove. "
+                f"Re-render cost {money(self.rerender_cost)}; film total {money(self.old_total)} → {money(self.new_total)}.")
+        if self.recut:
+            text += f" {self.recut} re-cut only."
+        return text
+
+
+def money(amount: Decimal | None) -> str:
+    """Dollars to a tenth of a cent, without a trailing zero: $1.68, $0.403."""
+    if amount is None:
+        return "unpriced"
+    if amount == 0:
+        return "$0"
+    text = str(Decimal(amount).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+    return "$" + (text[:-1] if text.endswith("0") else text)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 70 else value[:67] + "..."
+        return json.dumps(shown, ensure_ascii=False)
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _media_name(job: Job, value: Any) -> Any:
+    """A request value with local media named by path (and digest) instead of digest alone."""
+    if isinstance(value, list):
+        return [_media_name(job, v) for v in value]
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return f"{job.media.get(value, '?')} ({value[7:19]})"
+    return value
+
+
+def request_changes(old: Job, new: Job) -> list[Change]:
+    changes = []
+    if old.model != new.model:
+        changes.append(Change("model", old.model, new.model))
+    for name in sorted(set(old.request) | set(new.request)):
+        before, after = old.request.get(name), new.request.get(name)
+        if before == after:
+            continue
+        changes.append(Change(name, _media_name(old, before), _media_name(new, after)))
+    return [_bytes_note(c) for c in changes]
+
+
+def _bytes_note(change: Change) -> Change:
+    """Same path, other digest: say so in words."""
+    def path(v):
+        return v.split(" (", 1)[0] if isinstance(v, str) else v
+
+    before, after = change.before, change.after
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        same = all(path(b) == path(a) for b, a in zip(before, after))
+        if same:
+            changed = [path(a) for b, a in zip(before, after) if b != a]
+            return Change(change.field, "", f"{', '.join(changed)} (bytes changed)")
+    if isinstance(before, str) and isinstance(after, str) and path(before) == path(after) and before != after:
+        return Change(change.field, "", f"{path(after)} (bytes changed)")
+    return change
+
+
+def _transition(cs: CutShot) -> str:
+    t = cs.transition
+    return "cut" if t.type == "cut" else f"{t.type} {t.duration:g} s"
+
+
+def cut_changes(old: CutShot, new: CutShot, old_pos: int, new_pos: int) -> list[Change]:
+    changes = []
+    if _transition(old) != _transition(new):
+        changes.append(Change("transition", _transition(old), _transition(new)))
+    if old.mute != new.mute:
+        changes.append(Change("mute", old.mute, new.mute))
+    if old_pos != new_pos:
+        changes.append(Change("position", old_pos + 1, new_pos + 1))
+    return changes
+
+
+def film_changes(old: Plan, new: Plan) -> list[Change]:
+    changes = []
+    if old.title != new.title:
+        changes.append(Change("title", old.title, new.title))
+    before = old.cut.model_dump(mode="json", exclude={"shots", "duration"})
+    after = new.cut.model_dump(mode="json", exclude={"shots", "duration"})
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            changes.append(Change(f"cut.{name}", before.get(name), after.get(name)))
+    return changes
+
+
+def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+    old_jobs = {j.shot: j for j in old.jobs}
+    new_jobs = {j.shot: j for j in new.jobs}
+    old_cut = {c.shot: (i, c) for i, c in enumerate(old.cut.shots)}
+    new_cut = {c.shot: (i, c) for i, c in enumerate(new.cut.shots)}
+    # Positions among the shots both sides have, so adding one does not "move" the rest.
+    common = [s for s in (c.shot for c in new.cut.shots) if s in old_cut]
+    old_order = {s: i for i, s in enumerate(sorted(common, key=lambda s: old_cut[s][0]))}
+    new_order = {s: i for i, s in enumerate(common)}
+    shots = []
+    for job in new.jobs:
+        before = old_jobs.get(job.shot)
+        cost = job.cost or Decimal(0)
+        if before is None:
+            shots.append(ShotDiff(job.shot, ADDED, None, job.key, [], cost, Decimal(0), cost))
+            continue
+        d = ShotDiff(job.shot, UNCHANGED, before.key, job.key, old_cost=before.cost or Decimal(0), new_cost=cost)
+        if before.key != job.key:
+            d.status, d.cost = CHANGED, cost
+            d.changes = request_changes(before, job)
+            if not d.changes:
+                d.changes = [Change("job", "(provider or origin)", "(changed)")]
+        if job.shot in old_cut and job.shot in new_cut:
+            recut = cut_changes(old_cut[job.shot][1], new_cut[job.shot][1], old_order[job.shot], new_order[job.shot])
+            d.changes += recut
+            if recut and d.status == UNCHANGED:
+                d.status = RECUT
+        shots.append(d)
+    for job in old.jobs:
+        if job.shot not in new_jobs:
+            shots.append(ShotDiff(job.shot, REMOVED, job.key, None, [], Decimal(0), job.cost or Decimal(0), Decimal(0)))
+    return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost)
+
+
+# -- output --
+
+_SIGN = {ADDED: "+", REMOVED: "-", CHANGED: "~", RECUT: "~"}
+
+
+def as_text(d: PlanDiff) -> str:
+    lines = []
+    for s in d.shots:
+        if s.status == UNCHANGED:
+            continue
+        if s.status == ADDED:
+            lines.append(f"+ shot {s.shot}: to render, {money(s.cost)}")
+        elif s.status == REMOVED:
+            lines.append(f"- shot {s.shot}: removed")
+        elif s.status == CHANGED:
+            lines.append(f"~ shot {s.shot}: to re-render, {money(s.cost)}")
+        else:
+            lines.append(f"~ shot {s.shot}: re-cut only, $0")
+        lines += [f"    ~ {c.text()}" for c in s.changes]
+    if d.film:
+        lines.append("~ film: re-cut only, $0")
+        lines += [f"    ~ {c.text()}" for c in d.film]
+    if not lines:
+        lines.append("No changes.")
+    return "\n".join(lines + ["", d.summary()]) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def as_markdown(d: PlanDiff, title: str = "") -> str:
+    head = f"### Storyboard plan: {title}\n\n" if title else "### Storyboard plan\n\n"
+    rows = ["| | shot | change | reason | cost |", "|---|---|---|---|---|"]
+    for s in d.shots:
+        if s.status == UNCHANGED:
+            continue
+        change = {ADDED: "add", REMOVED: "remove", CHANGED: "re-render", RECUT: "re-cut only"}[s.status]
+        cost = money(s.cost) if s.status in (ADDED, CHANGED) else "$0"
+        rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {_cell(s.reason)} | {cost} |")
+    if d.film:
+        rows.append(f"| ~ | *(film)* | re-cut only | {_cell('; '.join(c.text() for c in d.film))} | $0 |")
+    table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
+    return head + table + f"**{d.summary()}**\n"
+
+
+def as_json(d: PlanDiff) -> str:
+    data = {
+        "summary": {"add": d.count(ADDED), "change": d.count(CHANGED), "remove": d.count(REMOVED),
+                    "recut_only": d.recut, "rerender_cost": str(exact(d.rerender_cost)),
+                    "old_total": str(exact(d.old_total)), "new_total": str(exact(d.new_total)), "text": d.summary()},
+        "shots": [
+            {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
+             "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in s.changes],
+             "cost": str(exact(s.cost)), "cost_delta": str(exact(s.new_cost - s.old_cost))}
+            for s in d.shots
+        ],
+        "film": [{"field": c.field, "before": c.before, "after": c.after} for c in d.film],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
