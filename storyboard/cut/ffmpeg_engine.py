@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,23 +29,12 @@ from pathlib import Path
 
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
-from .probe import ffmpeg_exe
-from .stitch import AUDIO_RATE, Piece, StitchError, Target
+from .ffmpeg_tools import BITEXACT, ffmpeg, loudness_gain
+from .timeline import AUDIO_RATE, Piece, Target
 
-BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-            "-map_metadata", "-1", "-map_chapters", "-1"]
 CONFORM_VERSION = 1
 COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
 PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
-
-
-def ffmpeg(args: list, what: str) -> str:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *[str(a) for a in args]]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-4:])
-        raise StitchError(f"ffmpeg failed while {what}:\n{tail}")
-    return result.stderr
 
 
 def x264(target: Target) -> list:
@@ -330,19 +318,3 @@ def music_gain_expr(cut: CutPlan, timeline: list[Piece]) -> str:
     if not spans or cut.music.duck == 1:
         return f"{cut.music.volume:.6f}"
     return f"{cut.music.volume:.6f}*if({'+'.join(spans)},{cut.music.duck:.6f},1)"
-
-
-def loudness_gain(audio: Path, target: float | None) -> float:
-    """dB to bring the mix to ``target`` LUFS, no further than a true peak of -1 dBTP."""
-    if target is None:
-        return 0.0
-    text = ffmpeg(["-i", audio, "-af", "ebur128=peak=true", "-f", "null", "-"], "measuring loudness")
-    summary = text.rsplit("Summary:", 1)[-1]
-    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
-    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
-    if not integrated or integrated.group(1) == "-inf" or float(integrated.group(1)) <= -69.9:
-        return 0.0  # silence: nothing to bring up
-    gain = target - float(integrated.group(1))
-    if peak and peak.group(1) != "-inf":
-        gain = min(gain, -1.0 - float(peak.group(1)))
-    return round(gain, 2)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
-from .stitch import AUDIO_RATE, Piece, Target
+from .ffmpeg_tools import loudness_gain
+from .timeline import AUDIO_RATE, Piece, Target
 
 MOVIEPY_BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
 
@@ -32,8 +33,6 @@ def _fit(clip, target: Target):
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
              cache: ClipCache) -> None:
     from moviepy import AudioFileClip, CompositeAudioClip, CompositeVideoClip, VideoFileClip, afx, vfx
-
-    from .ffmpeg_engine import loudness_gain
 
     length = cut.duration
     with ExitStack() as stack:

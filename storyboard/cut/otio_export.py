@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..plan.types import Plan
-from .stitch import Piece, Target
+from .timeline import Piece, Target
 
 
 def write_otio(plan: Plan, timeline: list[Piece], target: Target, music: Path | None, path: Path) -> None:
