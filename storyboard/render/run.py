@@ -17,7 +17,7 @@ from ..store.cache import ClipCache, cache_dir
 from ..errors import UsageError
 from .journal import Journal
 from .lock import LockEntry, lock_path, read_lock, write_lock
-from ..plan.types import DEFAULT_BASE_URL
+from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
@@ -53,9 +53,14 @@ def render_project(
     clock=None,
     engine: str | None = "ffmpeg",
     saved_plan=None,
+    accept_plan: Callable[[Plan], None] | None = None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
-    ``engine`` (None: do not cut) when every shot has its clip."""
+    ``engine`` (None: do not cut) when every shot has its clip.
+
+    ``saved_plan`` sets the provider and price list to compile with;
+    ``accept_plan`` is shown the compiled plan before anything is spent and
+    raises to refuse it (the CLI passes the saved-plan check from review)."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     if saved_plan is not None:
@@ -63,10 +68,8 @@ def render_project(
         if prices is None and saved_plan.price_list.source != "built-in":
             prices = str(find_storyboard(arg)[0].resolve().parent / saved_plan.price_list.source)
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
-    if saved_plan is not None:
-        from ..review.status import check_saved_plan
-
-        check_saved_plan(saved_plan, compiled.plan)
+    if accept_plan is not None:
+        accept_plan(compiled.plan)
     plan, root = compiled.plan, compiled.root
     warnings: list[str] = []
     clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)

@@ -1,0 +1,83 @@
+"""What the command modules share: exit codes, option groups, argument types,
+compiling a project for a command, and printing its warnings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_BUDGET", "EXIT_INTERRUPTED", "dollars",
+           "provider_options", "positive", "non_negative", "money", "compile_for", "print_warnings", "write_atomic"]
+
+
+def dollars(amount) -> str:
+    """Money as the plan shows it (imported late: ``--help`` should not load the format)."""
+    from ..plan.prices import dollars as show
+
+    return show(amount)
+
+
+def provider_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
+                   help="where the jobs go; part of every job key (default: wavespeed)")
+    p.add_argument("--prices", metavar="FILE", help="a price list (YAML) to cost the plan with")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def money(text: str):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"not an amount of dollars: {text!r}")
+    return value
+
+
+def compile_for(args, path: str):
+    """The project at ``path`` compiled with the command's provider, prices and strictness."""
+    from ..plan.project import compile_project
+
+    return compile_project(
+        path,
+        provider=args.provider,
+        base_url=os.environ.get("WAVESPEED_BASE_URL") or None,
+        prices=args.prices,
+        strict=args.strict,
+    )
+
+
+def print_warnings(compiled) -> None:
+    for warning in compiled.warnings:
+        print(warning.format(), file=sys.stderr)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

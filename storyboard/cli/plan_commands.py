@@ -1,0 +1,81 @@
+"""Commands of the format and plan stages: ``validate``, ``plan``, ``schema``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import InvalidStoryboard, StoryboardError
+from .common import (EXIT_FAILED, EXIT_OK, compile_for, dollars, print_warnings, provider_options, write_atomic)
+
+
+def register(sub) -> None:
+    """Add this stage's commands to the parser."""
+    p = sub.add_parser("validate", help="check storyboards; print their errors with file:line:col")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="storyboard files or project folders")
+    provider_options(p)
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("plan", help="show the jobs a storyboard needs and what they cost")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
+    p.add_argument("--out", metavar="FILE", help="save the plan (canonical JSON) for `render --plan`")
+    provider_options(p)
+    p.set_defaults(run=cmd_plan)
+
+    p = sub.add_parser("schema", help="print the storyboard JSON Schema, or write every schema")
+    p.add_argument("--write", action="store_true", help="regenerate every file in the schemas folder")
+    p.add_argument("--dir", default="schemas", help="the schemas folder for --write (default: ./schemas)")
+    p.set_defaults(run=cmd_schema)
+
+
+def cmd_validate(args) -> int:
+    status = EXIT_OK
+    for path in args.paths:
+        try:
+            compiled = compile_for(args, path)
+        except InvalidStoryboard as exc:
+            print(exc, file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        except StoryboardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        print_warnings(compiled)
+        plan = compiled.plan
+        shots = len(plan.jobs)
+        warned = f", {len(compiled.warnings)} warning{'s' if len(compiled.warnings) != 1 else ''}" if compiled.warnings else ""
+        print(
+            f"{path}: ok: {shots} shot{'s' if shots != 1 else ''}, {len(compiled.storyboard.characters)} "
+            f"character{'s' if len(compiled.storyboard.characters) != 1 else ''}, "
+            f"{plan.cut.duration:g} s, {dollars(plan.total_cost)}{warned}"
+        )
+    return status
+
+
+def cmd_plan(args) -> int:
+    compiled = compile_for(args, args.path)
+    print_warnings(compiled)
+    if args.out:
+        write_atomic(Path(args.out), compiled.plan.to_json())
+        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {dollars(compiled.plan.total_cost)}")
+    elif args.json:
+        sys.stdout.write(compiled.plan.to_json())
+    else:
+        from .display import print_plan
+
+        print_plan(compiled.plan)
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from ..review.schemas import schema_text, write_schemas
+    from ..format.model import Storyboard
+
+    if args.write:
+        for path in write_schemas(Path(args.dir)):
+            print(path)
+    else:
+        sys.stdout.write(schema_text(Storyboard))
+    return EXIT_OK

@@ -1,0 +1,155 @@
+"""Commands of the render and cut stages: ``render``, ``stitch``, ``cache``, ``emulate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import StoryboardError, UsageError
+from .common import (EXIT_FAILED, EXIT_OK, compile_for, dollars, money, non_negative, positive, print_warnings, provider_options)
+
+
+def register(sub) -> None:
+    """Add this stage's commands to the parser."""
+    p = sub.add_parser("render", help="render the shots that are not cached (pays for them), then record them")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    provider_options(p)
+    p.add_argument("--concurrency", type=positive, default=3, help="tasks at once (default 3)")
+    p.add_argument("--rate", type=non_negative, default=5,
+                   help="submits in any 60 s (default 5, WaveSpeed's lowest tier; 0 for no limit)")
+    p.add_argument("--max-cost", type=money, metavar="USD", help="refuse to start if the uncached cost is more")
+    p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
+                   help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+    p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
+    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"], help="the stitch engine")
+    p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
+    p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("stitch", help="cut the film from cached clips (no network, no API key)")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
+                   help="whose clips to cut; part of every job key (default: wavespeed)")
+    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
+                   help="ffmpeg (fast, the default) or moviepy (the reference)")
+    p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
+    p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    p.set_defaults(run=cmd_stitch, prices=None, strict=False)
+
+    p = sub.add_parser("cache", help="look after the clip cache")
+    cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    v = cache_sub.add_parser("verify", help="re-hash every clip and report what is wrong")
+    v.add_argument("path", nargs="?", default=".", metavar="PATH", help="a project (default: here)")
+    v.add_argument("--cache", metavar="DIR", help="the cache folder to check")
+    v.set_defaults(run=cmd_cache_verify)
+
+    p = sub.add_parser("emulate", help="serve a local emulator of the WaveSpeed API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--task-seconds", type=float, default=2.0, help="how long each task runs (default 2)")
+    p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
+                   help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
+    p.set_defaults(run=cmd_emulate)
+
+
+def cmd_render(args) -> int:
+    from ..errors import Diagnostic
+    from .progress import Progress
+    from ..render.executor import Options
+    from ..render.run import render_project
+
+    options = Options(args.concurrency, args.rate, args.max_cost, args.keep_going)
+    saved = None
+    if args.plan:
+        from ..review.saved import check_saved_plan, load_saved_plan
+
+        saved = load_saved_plan(args.plan)
+        args.provider = saved.provider
+    result = render_project(
+        args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
+        options=options, resubmit=tuple(args.resubmit), progress=Progress,
+        engine=None if args.no_stitch else args.engine, saved_plan=saved,
+        accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
+    )
+    print_warnings(result.compiled)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    report, plan = result.report, result.compiled.plan
+    index = {shot.id: n for n, shot in enumerate(result.compiled.storyboard.shots)}
+    display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
+    for outcome in report.failed:
+        src = outcome.job.source
+        print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]", outcome.message).format(),
+              file=sys.stderr)
+    resumed = sum(1 for o in report.outcomes if o.resumed)
+    new = report.count("done")
+    print(
+        f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}: {new} rendered"
+        + (f" ({resumed} resumed)" if resumed else "")
+        + f", {report.count('cached')} from the cache, {len(report.failed)} failed"
+        + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
+        + f". Spent this run: {dollars(report.spent)}."
+    )
+    if result.film:
+        print(f"Film: {result.film} ({plan.cut.duration:g} s)")
+    return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+
+
+def cmd_stitch(args) -> int:
+    from ..store.cache import ClipCache, cache_dir
+    from ..cut.stitch import stitch
+
+    compiled = compile_for(args, args.path)
+    print_warnings(compiled)
+    warnings: list[str] = []
+    cache = ClipCache.at(cache_dir(compiled.root, args.cache), warnings.append)
+    output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
+                    output=Path(args.output) if args.output else None, otio=Path(args.otio) if args.otio else None)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
+    if args.otio:
+        print(f"timeline: {args.otio}")
+    return EXIT_OK
+
+
+def cmd_cache_verify(args) -> int:
+    from ..store.cache import ClipCache, cache_dir
+    from ..plan.project import find_storyboard
+
+    if not args.cache and not Path(args.path).exists():
+        raise StoryboardError(f"{args.path}: no such file or folder")
+    folder = Path(args.cache) if args.cache else cache_dir(find_storyboard(args.path)[0].resolve().parent)
+    if not folder.is_dir():
+        print(f"error: {folder}: no cache there", file=sys.stderr)
+        return EXIT_FAILED
+    cache = ClipCache.at(folder)
+    problems = cache.verify()
+    for problem in problems:
+        print(f"{folder}/{problem}", file=sys.stderr)
+    objects, keys = cache.counts()
+    print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_emulate(args) -> int:
+    from ..providers.emulator import Emulator, Fault
+
+    try:
+        faults = [Fault.parse(f) for f in args.fault]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults)
+    except OSError as exc:
+        raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
+    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY=any-key", flush=True)
+    try:
+        emulator.serve()
+    finally:
+        emulator.stop()
+    return EXIT_OK

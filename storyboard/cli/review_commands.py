@@ -1,0 +1,109 @@
+"""Commands of the review stage: ``status``, ``diff``, ``init``, ``textconv``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from .common import EXIT_FAILED, EXIT_OK, compile_for, dollars, print_warnings, provider_options
+
+
+def register(sub) -> None:
+    """Add this stage's commands to the parser."""
+    p = sub.add_parser("status", help="which shots are cached, paid for, new or changed, and what is left to pay")
+    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    provider_options(p)
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("diff", help="what a change to a film changes, and what re-rendering costs")
+    p.add_argument("sides", nargs="+", metavar="SIDE",
+                   help="OLD NEW (each a storyboard path or REV:path), or with --base just PATH")
+    p.add_argument("--base", metavar="REV", help="compare PATH in the working tree with PATH at git revision REV")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when something needs re-rendering")
+    provider_options(p)
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("init", help="start a story project (storyboard, refs/, git files, editor schema)")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR")
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("textconv", help="a storyboard as reviewable text (git's diff driver)")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(run=cmd_textconv)
+
+
+def cmd_status(args) -> int:
+    import json
+
+    from ..review.status import cache_for, status
+
+    compiled = compile_for(args, args.path)
+    print_warnings(compiled)
+    rows = status(compiled, cache_for(compiled, args.cache))
+    todo = [r for r in rows if r.state in ("new", "changed")]
+    from decimal import Decimal
+
+    from ..plan.prices import exact
+
+    owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
+    unpriced = [r.shot for r in todo if r.cost is None]
+    if args.json:
+        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key,
+                                     "cost": None if r.cost is None else str(r.cost)} for r in rows],
+                          "to_render": len(todo), "cost": str(owed), "unpriced": unpriced}, indent=2))
+        return EXIT_OK
+    width = max(len(r.shot) for r in rows)
+    for r in rows:
+        cost = f"  {dollars(r.cost)}" if r.state in ("new", "changed") else ""
+        print(f"{r.shot:<{width}}  {r.state:<8}{cost}")
+    paid = sum(1 for r in rows if r.state == "paid")
+    line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
+    if unpriced:
+        line += f" (and unpriced: {', '.join(unpriced)})"
+    print(line + ".")
+    if paid:
+        print(f"{paid} shot{'s' if paid != 1 else ''} paid for but not in this cache: whoever has the clips can re-cut.")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from ..review.diff import as_json, as_markdown, as_text
+    from ..review.compare import base_spec, diff_sides
+
+    if args.base:
+        if len(args.sides) != 1:
+            raise UsageError("with --base, give one storyboard PATH")
+        old, new = base_spec(args.base, args.sides[0]), args.sides[0]
+    elif len(args.sides) == 2:
+        old, new = args.sides
+    else:
+        raise UsageError("give OLD and NEW, or --base REV PATH")
+    d = diff_sides(old, new, provider=args.provider, base_url=os.environ.get("WAVESPEED_BASE_URL") or None,
+                   prices=args.prices)
+    if args.format == "json":
+        sys.stdout.write(as_json(d))
+    elif args.format == "markdown":
+        sys.stdout.write(as_markdown(d, new))
+    else:
+        sys.stdout.write(as_text(d))
+    return EXIT_FAILED if args.exit_code and d.needs_render else EXIT_OK
+
+
+def cmd_init(args) -> int:
+    from ..review.scaffold import init_project
+
+    for path in init_project(Path(args.dir)):
+        print(f"created {path}")
+    return EXIT_OK
+
+
+def cmd_textconv(args) -> int:
+    from ..review.scaffold import textconv
+
+    sys.stdout.write(textconv(Path(args.file)))
+    return EXIT_OK

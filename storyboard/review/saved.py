@@ -1,0 +1,43 @@
+"""Saved plans (``plan --out``): reading one, and refusing to render it when
+the storyboard no longer compiles to exactly it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import StoryboardError
+from ..plan.types import Plan
+from .diff import ADDED, CHANGED, REMOVED, diff_plans
+
+
+def check_saved_plan(saved: Plan, current: Plan) -> None:
+    """Refuse, naming what changed, when ``current`` is not exactly ``saved``."""
+    if saved.to_json() == current.to_json():
+        return
+    d = diff_plans(saved, current)
+    changed = [f"{s.shot} ({s.status})" for s in d.shots if s.status in (ADDED, CHANGED, REMOVED)]
+    recut = [s.shot for s in d.shots if s.status == "re-cut only"]
+    what = []
+    if changed:
+        what.append("shots " + ", ".join(changed))
+    if recut:
+        what.append("the cut of " + ", ".join(recut))
+    if d.film:
+        what.append("the film's " + ", ".join(c.field for c in d.film))
+    if saved.price_list != current.price_list or (not what and saved.total_cost != current.total_cost):
+        what.append(f"the price list ({saved.price_list.name} → {current.price_list.name})")
+    if not what:
+        what.append("the plan's details")
+    raise StoryboardError(
+        f"the saved plan is stale: the storyboard now compiles differently in {'; '.join(what)}. "
+        "Make and review a new plan with `storyboard plan PATH --out FILE`."
+    )
+
+
+def load_saved_plan(path: str) -> Plan:
+    try:
+        return Plan.model_validate_json(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise StoryboardError(f"{path}: no such plan file") from None
+    except ValueError as exc:
+        raise StoryboardError(f"{path}: not a plan saved by `storyboard plan --out` ({str(exc).splitlines()[0]})") from None
