@@ -38,7 +38,7 @@ def make_clips(folder: Path, n: int) -> list[Path]:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={FPS}:d={SECONDS + 0.04}",
                         "-f", "lavfi", "-i", f"sine=f={200 + 20 * i}:r=48000:d={SECONDS + 0.04}",
                         # No B-frames: only clips stored in display order are cut by stream copy
-                        # (see stitch_ffmpeg.copyable); others are conformed, frame-exactly.
+                        # (see storyboard.cut.ffmpeg_engine.copyable); others are conformed, frame-exactly.
                         "-vf", f"hue=h={i * 17}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-bf", "0",
                         "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", str(path)], check=True)
         clips.append(path)

@@ -5,7 +5,7 @@
      ├── UsageError            bad command-line input found after parsing; exit 2
      └── BudgetExceeded        the budget guard refused to spend; exit 4
 
-Library code raises; only ``cli.py`` prints and picks exit codes.
+Library code raises; only the ``cli`` package prints and picks exit codes.
 """
 
 from __future__ import annotations

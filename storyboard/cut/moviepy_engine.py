@@ -1,7 +1,7 @@
 """The reference stitch engine: moviepy 2's own API, feature for feature.
 
 Slow, but simple enough to trust: it is the oracle the ffmpeg engine is
-tested against. The timeline model is the one in ``stitch``.
+tested against. The timeline model is the one in ``timeline``.
 """
 
 from __future__ import annotations

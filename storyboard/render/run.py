@@ -1,7 +1,7 @@
 """``storyboard render``: compile, then render what is not cached, then record it.
 
 Gathers the pieces (cache, journal, provider, uploads, progress) around the
-executor in ``render`` and writes the lock and the clips afterwards.
+executor in ``executor`` and writes the lock and the clips afterwards.
 """
 
 from __future__ import annotations
