@@ -245,10 +245,22 @@ class ShotBuilder:
 
     def _render(self, source: str, path: tuple) -> str:
         try:
-            return self.ctx.templates.render(source)
+            text = self.ctx.templates.render(source)
         except TemplateProblem as problem:
             self.report.error(path, str(problem))
             return source
+        self._check_text(text, source, path)
+        return text
+
+    def _check_text(self, text: str, source: str, path: tuple) -> None:
+        """A prompt the provider would refuse is refused here, before anything is paid."""
+        if not text.strip():
+            what = "renders to nothing" if source.strip() else "is empty"
+            self.report.error(path, f"the prompt {what}; describe the shot")
+            return
+        limit = self.spec.params["prompt"].max_chars if "prompt" in self.spec.params else None
+        if limit is not None and len(text) > limit:
+            self.report.error(path, f"the prompt is {len(text):,} characters long; the model takes at most {limit:,}")
 
     def _warn_unlisted_characters(self, g: Given, characters) -> None:
         try:

@@ -4,6 +4,13 @@ A character's key renders its name (``{{ keeper }}`` → ``Old Tom``: Kling
 wants element names written naturally); ``{{ keeper.description }}`` and the
 storyboard's ``vars`` are there too. Nothing else is: a template cannot reach
 Python internals, and a name that is not defined is an error, not "".
+
+A prompt is part of a job key, so a template must be a pure function of the
+storyboard: Jinja's ``random`` filter and ``lipsum`` are not there, printing
+an object whose text names a memory address is refused, and the sandbox is
+immutable (``lst.append`` cannot change a variable for later shots). A
+template's work is bounded (``limits``): loop iterations, the size of every
+string or list it builds, numbers passed to calls, and the prompt's length.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+from .template_limits import MAX_OUTPUT, NOT_AVAILABLE, PromptEnvironment, TemplateLimit, budget, guard_loops
+
+_ENV = PromptEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _MARKERS = ("{{", "{%", "{#")
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+                       "add", "discard", "sort", "reverse", "difference_update", "intersection_update"})
 # `{{ name }}` and `{{ name.attribute }}`: most prompts use nothing else, and
 # substituting them directly is ~100x cheaper than compiling a Jinja template.
 _SIMPLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))? *\}\}")
@@ -54,10 +65,18 @@ def _parse(source: str):
     try:
         ast = _ENV.parse(source)
         names = frozenset(meta.find_undeclared_variables(ast))
-        return _ENV.from_string(ast), names
+        return _ENV.from_string(guard_loops(ast)), names
     except TemplateSyntaxError as exc:
+        missing_filter = re.match(r"No filter named '(\w+)'", exc.message or "")
+        if missing_filter and missing_filter.group(1) in NOT_AVAILABLE:
+            raise TemplateProblem(_not_available(f"the `{missing_filter.group(1)}` filter")) from None
         where = f" (line {exc.lineno} of the prompt)" if "\n" in source.strip() else ""
         raise TemplateProblem(f"template syntax error: {exc.message}{where}") from None
+
+
+def _not_available(what: str) -> str:
+    return (f"{what} is not available in prompts: a prompt is part of the job key, so the same storyboard "
+            "must always give the same prompt")
 
 
 @lru_cache(maxsize=4096)
@@ -99,10 +118,21 @@ class Templates:
         template, names = _parse(source)
         missing = sorted(n for n in names if n not in self.context and n not in _ENV.globals)
         if missing:
+            if missing[0] in NOT_AVAILABLE:
+                raise TemplateProblem(_not_available(f"`{missing[0]}`"))
             raise TemplateProblem(self._undefined(missing[0]))
         try:
-            return template.render(self.context)
+            with budget():
+                return _bounded_output(template.generate(self.context))
+        except TemplateLimit as exc:
+            raise TemplateProblem(f"template error: {exc}") from None
         except SecurityError as exc:
+            mutation = re.search(r"attribute '(\w+)' of '(\w+)' object", str(exc))
+            if mutation and mutation.group(1) in _MUTATORS:
+                raise TemplateProblem(
+                    f"a template cannot change a {mutation.group(2)} (`.{mutation.group(1)}`): the same value is "
+                    "used by later shots, and each prompt must depend on the storyboard alone"
+                ) from None
             raise TemplateProblem(
                 f"the template tries to reach Python internals ({exc}); prompts may use only vars and characters"
             ) from None
@@ -110,6 +140,8 @@ class Templates:
             raise TemplateProblem(f"template error: {_undefined_message(exc)}") from None
         except TemplateError as exc:
             raise TemplateProblem(f"template error: {exc.message or exc}") from None
+        except RecursionError:
+            raise TemplateProblem("template error: a macro calls itself without end") from None
         except Exception as exc:  # an expression that fails at render time, e.g. 1/0
             raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
 
@@ -133,6 +165,16 @@ class Templates:
         close = difflib.get_close_matches(name, list(self.context), n=1, cutoff=0.6)
         hint = f"; did you mean `{close[0]}`?" if close else "; define it under `vars` or `characters`"
         return f"`{{{{ {name} }}}}` is not defined{hint}"
+
+
+def _bounded_output(chunks) -> str:
+    out, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise TemplateLimit(f"the prompt it renders is longer than {MAX_OUTPUT:,} characters")
+        out.append(chunk)
+    return "".join(out)
 
 
 def _undefined_message(exc: UndefinedError) -> str:
