@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import StoryboardError
+from .files import FileTooLarge, NotRegularFile, read_bounded
 from .source import Reporter, SourceMap
 from .yamlsrc import parse_yaml
 
@@ -42,11 +43,13 @@ def read_document(path: Path, display: str, *, what: str = "storyboard") -> Docu
     """Read and parse ``path``; ``display`` is how messages name the file."""
     reporter = Reporter(display)
     try:
+        raw = read_bounded(path, MAX_FILE_BYTES)
+    except FileTooLarge:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            reporter.at(1, 1, f"the file is {size / 2**20:.1f} MiB; a {what} may be at most {MAX_FILE_BYTES // 2**20} MiB")
-            return Document(path, None, reporter)
-        raw = path.read_bytes()
+        reporter.at(1, 1, f"the file is {size / 2**20:.1f} MiB; a {what} may be at most {MAX_FILE_BYTES // 2**20} MiB")
+        return Document(path, None, reporter)
+    except NotRegularFile as exc:
+        raise StoryboardError(f"{display}: is {exc.kind}, not a {what} file") from None
     except IsADirectoryError:
         raise StoryboardError(f"{display}: is a folder, not a {what} file") from None
     except FileNotFoundError:
@@ -68,7 +71,9 @@ def read_document(path: Path, display: str, *, what: str = "storyboard") -> Docu
         reporter.at(1, 1, f"the file is empty: a {what} needs at least `version: 1` and `shots`"
                     if what == "storyboard" else f"the file is empty: expected a {what}")
     elif data is not None and not isinstance(data, dict):
-        reporter.error((), f"a {what} is a mapping of keys, not {describe(data)}")
+        # Only the user's own storyboard is quoted: a file named as a price list
+        # may be anything (a `.env`), and its content must not reach the screen.
+        reporter.error((), f"a {what} is a mapping of keys, not {describe(data, quote=what == 'storyboard')}")
         data = None
     return Document(path, data, reporter)
 
@@ -85,6 +90,8 @@ def validate(model: type[M], data: Any, reporter: Reporter, prefix: tuple = ()) 
 
 def report_pydantic_error(model: type[BaseModel], error: dict, reporter: Reporter, prefix: tuple = ()) -> None:
     loc = tuple(error["loc"])
+    if prefix + loc in reporter.flagged:
+        return
     kind = error["type"]
     value = error.get("input")
     if loc and loc[-1] == "[key]":  # a dict key failed its own validator
@@ -106,7 +113,7 @@ def _message(kind: str, value: Any, error: dict) -> str:
     if kind in ("string_type",):
         hint = " (put it in quotes)" if isinstance(value, (int, float, bool)) else ""
         return f"must be text, got {got}{hint}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
+    if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
         return f"must be a whole number, got {got}"
     if kind in ("float_type", "float_parsing", "finite_number", "decimal_type", "decimal_parsing"):
         return f"must be a number, got {got}"
@@ -139,8 +146,11 @@ def _strip(msg: str) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def describe(value: Any) -> str:
-    """A value as a person would name it in a message."""
+def describe(value: Any, *, quote: bool = True) -> str:
+    """A value as a person would name it in a message (without its text
+    unless ``quote``)."""
+    if not quote and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return "text" if isinstance(value, str) else "a number"
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -148,6 +158,8 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f'"{shown}"'
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return f"a number of {len(str(abs(value))):,} digits"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

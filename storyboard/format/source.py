@@ -48,6 +48,7 @@ class Reporter:
         self.file = file
         self.source = source or SourceMap()
         self.diagnostics: list[Diagnostic] = []
+        self.flagged: set[Path] = set()  # values already reported as unreadable: no second error there
 
     def _add(self, severity: str, path: Path, message: str, key: bool) -> None:
         line, column = self.source.position(path, key=key)

@@ -10,11 +10,17 @@ when present) only *compose* the node graph, and build the data ourselves:
 - aliases are allowed, but a document that expands past a limit (an alias
   bomb) or refers to itself is refused before anything is built;
 - ``16:9`` written without quotes stays the text ``16:9`` instead of
-  YAML 1.1's base-60 integer 969.
+  YAML 1.1's base-60 integer 969, and a number written with a leading zero
+  (``0307212335131305``, an element id) stays as written instead of
+  becoming YAML 1.1's octal: YAML 1.2 reads it as decimal, so it is
+  ambiguous, and an id must not silently become another number;
+- a scalar that its tag cannot build (``!!bool x``, an empty ``!!int``, a
+  number of thousands of digits) is an error at its position, never a crash.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -26,12 +32,18 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 64
 MAX_VALUES = 1_000_000
+MAX_NUMBER_TEXT = 100  # digits: no setting needs more, and a long one is echoed nowhere
 
 _Y = "tag:yaml.org,2002:"
 MERGE = _Y + "merge"
 _SCALAR_TAGS = {_Y + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _SEQ, _MAP = _Y + "seq", _Y + "map"
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+$")
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
 
 
 class _Refused(Exception):
@@ -134,7 +146,11 @@ class _Builder:
             return total
 
         if size(root, 0) > MAX_VALUES:
-            shared = [i for i, n in refs.items() if n > 1] or [id(root)]
+            shared = [i for i, n in refs.items() if n > 1]
+            if not shared:  # simply large: no alias is to blame
+                self.reporter.at(1, 1, f"the document holds {len(nodes):,} values; a storyboard may hold at most "
+                                       f"{MAX_VALUES:,} (split the film into several storyboards)")
+                raise _Refused
             worst = nodes[max(shared, key=lambda i: sizes[i] * refs[i])]
             self.reporter.at(
                 *_mark(worst),
@@ -172,12 +188,21 @@ class _Builder:
             return node.value
         if tag.endswith((":int", ":float")) and ":" in node.value and not node.style:
             return node.value  # YAML 1.1 base 60: keep `16:9` as written
+        if tag.endswith(":int") and _LEADING_ZERO.match(node.value) and not node.style:
+            return node.value  # YAML 1.1 octal, 1.2 decimal: keep it as written
+        if tag.endswith((":int", ":float")) and len(node.value) > MAX_NUMBER_TEXT:
+            return self.bad_scalar(node, path, f"a number of {len(node.value):,} digits is too long to be a setting")
         constructor = _CONSTRUCTOR.yaml_constructors[tag]
         try:
             return constructor(_CONSTRUCTOR, node)
-        except (ValueError, yaml.YAMLError):
-            self.reporter.error(path, f"`{node.value}` is not a valid {_show_tag(tag)[2:]}")
-            return node.value
+        except Exception:  # PyYAML raises ValueError, KeyError or IndexError for bad scalars
+            shown = f"`{_shorten(node.value)}`" if node.value else "an empty value"
+            return self.bad_scalar(node, path, f"{shown} is not a valid {_show_tag(tag)[2:]}")
+
+    def bad_scalar(self, node: ScalarNode, path: tuple, message: str) -> Any:
+        self.reporter.error(path, message)
+        self.reporter.flagged.add(path)  # one error for this value is enough
+        return node.value
 
     def mapping(self, node: MappingNode, path: tuple, depth: int) -> dict:
         result: dict[str, Any] = {}
