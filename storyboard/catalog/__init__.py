@@ -40,6 +40,7 @@ class ParamSpec(_Data):
     not_with: str | None = None
     length: Range | None = None
     max_items: int | None = None
+    max_chars: int | None = None
 
 
 class ModelSpec(_Data):
@@ -60,9 +61,17 @@ class ModelSpec(_Data):
         return param in self.params
 
 
+class Limits(_Data):
+    """What the provider takes in one upload, in bytes."""
+
+    image_bytes: int | None = None
+    video_bytes: int | None = None
+
+
 class Catalog(_Data):
     provider: str
     default_model: str
+    limits: Limits = Field(default_factory=Limits)
     models: dict[str, ModelSpec]
 
     def get(self, model_id: str) -> ModelSpec | None:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from ..catalog import load_catalog
+from .files import regular_file_kind
 from .media import MediaIndex, MediaInfo
 from .model import Storyboard
 from .source import Reporter
@@ -45,6 +47,7 @@ def resolve_media(sb: Storyboard, root: Path, index: MediaIndex, reporter: Repor
     """Info for every local file the storyboard names, by the reference as written."""
     found: dict[str, MediaInfo] = {}
     failed: dict[str, str] = {}
+    warned: set[str] = set()
     real_root = root.resolve()
     for path, ref, (kinds, word) in media_refs(sb):
         if is_url(ref):
@@ -62,10 +65,30 @@ def resolve_media(sb: Storyboard, root: Path, index: MediaIndex, reporter: Repor
             info = found[ref]
             what = "a file of unknown type" if info.kind == "unknown" else f"{_article(info.kind)} {info.kind} ({info.format})"
             reporter.error(path, f"`{ref}` is {what}; {word} is expected here")
+        elif ref not in warned and path[0] != "cut":
+            warned.add(ref)
+            _warn_size(found[ref], ref, path, reporter)
     return found
 
 
+def _warn_size(info: MediaInfo, ref: str, path: tuple, reporter: Reporter) -> None:
+    limits = load_catalog().limits
+    limit = limits.image_bytes if info.kind == "image" else limits.video_bytes if info.kind == "video" else None
+    if limit is not None and info.size > limit:
+        reporter.warning(path, f"`{ref}` is {_size(info.size)}; the provider takes {info.kind}s of at most "
+                               f"{_size(limit)}, so the upload or the task will likely be refused")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
+    if "\0" in ref:
+        return "the path contains a NUL character, which no file name can hold"
     if "://" in ref:
         return f"`{ref}`: only https:// and http:// URLs can be sent to a provider"
     pure = PurePosixPath(ref)
@@ -74,17 +97,19 @@ def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
     target = root / ref
     try:
         real = target.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return f"`{ref}` cannot be resolved (a symlink loop?)"
     if not real.is_relative_to(real_root):
         lexical = Path(os.path.normpath(real_root / ref))
         via = " through a symlink" if lexical.is_relative_to(real_root) else ""
         return f"`{ref}` points{via} outside the project folder; keep referenced files inside it"
-    if not real.exists():
+    try:
+        kind = regular_file_kind(real)
+    except (FileNotFoundError, NotADirectoryError):
         return f"file not found: `{ref}`" + _near(ref, root)
-    if not real.is_file():
-        return f"`{ref}` is a folder, not a file"
-    return None
+    except OSError as exc:
+        return f"`{ref}` cannot be read: {exc.strerror or exc}"
+    return f"`{ref}` is {kind}, not a file" if kind else None
 
 
 def _near(ref: str, root: Path) -> str:

@@ -101,6 +101,15 @@ def _check_names(sb: Storyboard, reporter: Reporter, skip: frozenset[int]) -> No
 def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter) -> Job:
     if target.provider == "preview":
         cost: Decimal | None = Decimal(0)
+    elif not built.duration:
+        # A model that takes its length from a URL video: that length, and so
+        # the cost, cannot be known without fetching the video. Unknown, never $0.
+        cost = None
+        reporter.warning(
+            ("shots", n, "video"),
+            "the length of a URL video is not known before the render, so this shot's cost is unknown and "
+            "`--max-cost` refuses it; download the clip into the project to plan its length and cost",
+        )
     else:
         cost = job_cost(
             target.prices, built.model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
@@ -181,7 +190,7 @@ def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) ->
 
 def _check_output(output: str, reporter: Reporter) -> None:
     path = PurePosixPath(output)
-    if path.is_absolute() or ".." in path.parts or "\\" in output:
+    if path.is_absolute() or ".." in path.parts or "\\" in output or "\0" in output:
         reporter.error(("cut", "output"), f"`{output}` must be a path inside the project folder, relative to the storyboard")
     elif not path.suffix:
         reporter.error(("cut", "output"), f"`{output}` needs a file extension such as .mp4")

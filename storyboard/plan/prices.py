@@ -8,9 +8,9 @@ is a YAML file of the same shape, named by ``--prices`` or the storyboard's
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,9 @@ from ..errors import InvalidStoryboard
 from ..format.load import read_document, validate
 
 BUILTIN = "built-in"
+# Sanity bounds: a price beyond them is a typo (`1e30`), and money stays exact.
+MAX_PER_SECOND = Decimal(1000)
+MAX_MULTIPLIER = Decimal(100)
 
 
 class _Data(BaseModel):
@@ -28,8 +31,8 @@ class _Data(BaseModel):
 class ModelPrice(_Data):
     """The price of one model."""
 
-    per_second: Decimal = Field(ge=0, description="US dollars per second of generated video.")
-    multipliers: dict[Literal["video", "sound"], Decimal] = Field(
+    per_second: Decimal = Field(ge=0, le=MAX_PER_SECOND, description="US dollars per second of generated video.")
+    multipliers: dict[Literal["video", "sound"], Annotated[Decimal, Field(ge=0, le=MAX_MULTIPLIER)]] = Field(
         default_factory=dict,
         description="`video`: with a reference video (overrides sound); `sound`: with generated sound.",
     )
@@ -75,11 +78,19 @@ def exact(amount: Decimal) -> Decimal:
     if amount == 0:
         return Decimal(0)
     normal = amount.normalize()
-    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+    if normal != normal.to_integral():
+        return normal
+    try:
+        return normal.quantize(Decimal(1))
+    except InvalidOperation:  # more digits than the context holds: already exact
+        return normal
 
 
 def dollars(amount: Decimal | None) -> str:
     """Money as people read it: to a tenth of a cent, as the seed's table does."""
     if amount is None:
         return "unpriced"
-    return "$" + str(amount.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+    try:
+        return "$" + str(amount.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+    except InvalidOperation:  # an amount too large to show to the cent
+        return f"${amount:,.0f}"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..catalog import load_catalog
 from .compile import Target, compile_plan
 from ..errors import Diagnostic, InvalidStoryboard, StoryboardError, UsageError
+from ..format.files import regular_file_kind
 from ..format.load import Document, read_document, validate
-from ..format.media import MediaIndex
+from ..format.media import STATE_DIR, MediaIndex
 from ..format.model import Storyboard
 from .types import PROVIDERS, Plan, provider_origin
 from .prices import BUILTIN, PriceList, builtin_prices, load_price_list
@@ -67,6 +68,7 @@ def load_storyboard(doc: Document) -> tuple[Storyboard | None, Salvage]:
     # as in docker-compose files; they are not part of the format.
     doc.data = {k: v for k, v in doc.data.items() if not k.startswith("x-")}
     probe = Reporter(doc.reporter.file, doc.reporter.source)
+    probe.flagged = doc.reporter.flagged
     sb = validate(Storyboard, doc.data, probe)
     doc.reporter.diagnostics += probe.diagnostics
     if sb is not None:
@@ -131,11 +133,31 @@ def resolve_prices(sb: Storyboard, root: Path, prices_arg: str | None, reporter:
         return load_price_list(Path(prices_arg), prices_arg), _relative_name(Path(prices_arg), root)
     if sb.prices:
         path = root / sb.prices
-        if not path.is_file():
-            reporter.error(("prices",), f"price list not found: `{sb.prices}`")
+        problem = price_list_problem(path, root, sb.prices)
+        if problem:
+            reporter.error(("prices",), problem)
             return builtin_prices(), BUILTIN
         return load_price_list(path, str(path)), sb.prices
     return builtin_prices(), BUILTIN
+
+
+def price_list_problem(path: Path, root: Path, name: str) -> str | None:
+    """Why a price list the project names cannot be read, or None. It must lie
+    inside the project (links resolved), as media must: a storyboard or a saved
+    plan from someone else must not make storyboard read a file elsewhere."""
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        inside = False
+    if not inside:
+        return f"the price list `{name}` is outside the project; keep price lists inside the project folder"
+    try:
+        kind = regular_file_kind(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return f"price list not found: `{name}`"
+    except OSError as exc:
+        return f"cannot read the price list `{name}`: {exc.strerror or exc}"
+    return f"the price list `{name}` is {kind}, not a file" if kind else None
 
 
 def _relative_name(path: Path, root: Path) -> str:
@@ -208,6 +230,40 @@ def _compile_project(arg: str, provider: str, base_url: str | None, prices: str 
         skip_shots=salvage.shots,
         broken_characters=salvage.characters,
     )
+    check_output(sb.cut.output, root, project_inputs(path, root, media, price_source), reporter)
     index.save()
     reporter.raise_if_errors(strict=strict)
     return Compiled(path, root, sb, plan, reporter.warnings)
+
+
+def project_inputs(path: Path, root: Path, media: dict, price_source: str) -> set[Path]:
+    """Every file the project reads, resolved: a film must never be written over one."""
+    files = {path.resolve(), (root / "storyboard.lock").resolve()}
+    files |= {(root / ref).resolve() for ref in media}
+    if price_source != BUILTIN:
+        files.add((root / price_source).resolve())
+    return files
+
+
+def check_output(output: str, root: Path, inputs: set[Path], reporter: Reporter) -> None:
+    """``cut.output`` must stay inside the project once links are resolved, out
+    of ``.storyboard/`` (the cache, the journal), and off every input file."""
+    where = ("cut", "output")
+    if PurePosixPath(output).is_absolute() or ".." in PurePosixPath(output).parts or "\\" in output or "\0" in output:
+        return  # compile has reported it
+    try:
+        real = (root / output).resolve()
+    except (OSError, RuntimeError):
+        reporter.error(where, f"`{output}` cannot be resolved (a symlink loop?)")
+        return
+    real_root = root.resolve()
+    if not real.is_relative_to(real_root):
+        reporter.error(where, f"`{output}` leads outside the project folder through a symlink; write the film inside it")
+    elif real.is_relative_to(real_root / STATE_DIR):
+        reporter.error(where, f"`{output}` is inside `{STATE_DIR}/`, where the clip cache and the journal live; "
+                              "write the film elsewhere, e.g. renders/film.mp4")
+    elif real in inputs:
+        reporter.error(where, f"`{output}` is one of the project's own files (the storyboard, the lock, a price list "
+                              "or referenced media); the film would overwrite it")
+    elif real.is_dir():
+        reporter.error(where, f"`{output}` is a folder; name the film's file, e.g. {output.rstrip('/')}/film.mp4")

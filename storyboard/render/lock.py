@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..format.files import FileTooLarge, NotRegularFile, read_bounded
+
 LOCK_FILE = "storyboard.lock"
 
 
@@ -43,14 +45,26 @@ def lock_path(storyboard: Path) -> Path:
     return storyboard.parent / LOCK_FILE
 
 
+MAX_LOCK_BYTES = 64 * 1024 * 1024
+
+
 def read_lock(path: Path) -> Lock:
+    from ..errors import StoryboardError
+
     try:
-        return Lock.model_validate_json(path.read_bytes())
+        raw = read_bounded(path, MAX_LOCK_BYTES)
     except FileNotFoundError:
         return Lock()
+    except (NotRegularFile, FileTooLarge) as exc:
+        raise StoryboardError(f"{path}: not a lock file ({exc})") from None
+    if any(line.startswith((b"<<<<<<<", b">>>>>>>")) for line in raw.splitlines()):
+        raise StoryboardError(
+            f"{path}: has git merge conflict markers; resolve the conflict first (every entry on both sides "
+            "is a paid clip: keep them all) and commit the lock"
+        )
+    try:
+        return Lock.model_validate_json(raw)
     except ValueError:
-        from ..errors import StoryboardError
-
         raise StoryboardError(f"{path}: not a valid lock file; restore it from git or delete it") from None
 
 

@@ -51,7 +51,10 @@ def checkout(rev: str, path: str, cwd: Path) -> Iterator[Path]:
     """The storyboard file ``path`` (relative to the repository root) as of
     ``rev``, inside a temporary copy of its project folder."""
     root = repo_root(cwd)
-    _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    try:
+        _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    except StoryboardError:
+        raise StoryboardError(f"revision `{rev}` not found in the git repository at {root}") from None
     pure = PurePosixPath(path.removeprefix("./"))
     folder = str(pure.parent) if str(pure.parent) != "." else "."
     if not _git(["ls-tree", "--name-only", rev, "--", str(pure)], root).strip():
@@ -59,5 +62,16 @@ def checkout(rev: str, path: str, cwd: Path) -> Iterator[Path]:
     archive = _git(["archive", "--format=tar", rev, "--", folder], root, binary=True)
     with tempfile.TemporaryDirectory(prefix="storyboard-rev-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, filter=_inside)
         yield Path(tmp) / pure
+
+
+def _inside(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tar's "data" filter, except that what it refuses (an absolute symlink,
+    or one that leads out of the folder, as a monorepo's shared assets do) is
+    left out instead of failing the whole diff. A storyboard that uses such a
+    file then says it is missing, at its position."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None

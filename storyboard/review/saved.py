@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import StoryboardError
+from ..format.files import FileTooLarge, NotRegularFile, read_bounded
 from ..plan.types import Plan
 from .diff import ADDED, CHANGED, REMOVED, diff_plans
 
@@ -34,10 +35,17 @@ def check_saved_plan(saved: Plan, current: Plan) -> None:
     )
 
 
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
 def load_saved_plan(path: str) -> Plan:
     try:
-        return Plan.model_validate_json(Path(path).read_bytes())
+        return Plan.model_validate_json(read_bounded(Path(path), MAX_PLAN_BYTES))
     except FileNotFoundError:
         raise StoryboardError(f"{path}: no such plan file") from None
+    except NotRegularFile as exc:
+        raise StoryboardError(f"{path}: is {exc.kind}, not a plan file") from None
+    except FileTooLarge:
+        raise StoryboardError(f"{path}: larger than {MAX_PLAN_BYTES // 2**20} MiB; not a saved plan") from None
     except ValueError as exc:
         raise StoryboardError(f"{path}: not a plan saved by `storyboard plan --out` ({str(exc).splitlines()[0]})") from None

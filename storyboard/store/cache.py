@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,6 +40,19 @@ class ClipRecord:
 class CachedClip:
     record: ClipRecord
     path: Path  # a local copy to read from
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _sound(record: ClipRecord, key: str) -> bool:
+    """A record is used only when every field is what it claims: a damaged or
+    hand-edited one (a `sha256` of null, a number or a path) is a miss."""
+    return (isinstance(record.sha256, str) and _HEX64.fullmatch(record.sha256) is not None
+            and record.key == key
+            and isinstance(record.size, int) and not isinstance(record.size, bool) and record.size >= 0
+            and isinstance(record.duration, (int, float)) and not isinstance(record.duration, bool)
+            and all(isinstance(v, str) for v in (record.model, record.provider, record.task_id)))
 
 
 def object_name(sha256: str) -> str:
@@ -77,10 +91,13 @@ class ClipCache:
         if raw is None:
             return None
         try:
-            return ClipRecord(**json.loads(raw))
+            record = ClipRecord(**json.loads(raw))
         except (ValueError, TypeError):
+            record = None
+        if record is None or not _sound(record, key):
             self.warn(f"cache: the record for {key[:12]} is unreadable; treating it as missing")
             return None
+        return record
 
     def get(self, key: str) -> CachedClip | None:
         """The clip for ``key`` if it is here and intact."""
