@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..errors import InvalidStoryboard, StoryboardError
 from . import plan_commands, render_commands, review_commands
+from .streams import protected_streams
 from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 ISSUES_URL = "the project's issue tracker"
@@ -30,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with protected_streams():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run

@@ -7,6 +7,7 @@ hosts that serve uploads and results.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ from . import MaybeTask, NoTask, ProviderError, Retryable, TaskState
 
 MAX_DOWNLOAD_BYTES = 2 * 1024**3  # a 15 s clip is tens of MB; 2 GB is no clip
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+MAX_RETRY_AFTER = 60.0  # seconds: a `Retry-After: 1e9` must not stall a render for ever
+UPLOAD_CHUNK = 1 << 20
 KEY_VARIABLE = "WAVESPEED_API_KEY"
 
 
@@ -29,6 +32,13 @@ def api_key_from_env(env=None) -> str:
             f"{KEY_VARIABLE} is not set: the wavespeed provider needs your API key "
             "(or use --provider preview to render an offline animatic)"
         )
+    # An HTTP header carries printable ASCII only. Refuse here, before any
+    # request: a bad key must never look like a request that may have gone out.
+    # The message never shows the key.
+    if not key.isascii():
+        raise StoryboardError(f"{KEY_VARIABLE} contains a non-ASCII character, which no API key has; copy the key again")
+    if any(not c.isprintable() or c.isspace() for c in key):
+        raise StoryboardError(f"{KEY_VARIABLE} contains a line break, a space or a control character; copy the key again")
     return key
 
 
@@ -42,11 +52,27 @@ def _message(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """The wait the server asks for, at most ``MAX_RETRY_AFTER`` seconds."""
     value = response.headers.get("retry-after")
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _wait_note(response: httpx.Response) -> str:
+    """What the display says when the server asked for a longer wait than storyboard keeps."""
+    value = response.headers.get("retry-after")
+    try:
+        asked = float(value) if value is not None else None
+    except ValueError:
+        return ""
+    if asked is None or not asked > MAX_RETRY_AFTER:
+        return ""
+    return f"; it asked to wait {value} s, storyboard waits at most {MAX_RETRY_AFTER:g} s"
 
 
 def _data(response: httpx.Response) -> dict:
@@ -72,7 +98,9 @@ class WaveSpeed:
             transport=transport, follow_redirects=False,
         )
         # Uploads and downloads go to other hosts: no Authorization header there.
-        self.plain = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=True)
+        # Redirects are followed, but every hop's scheme is checked, not only the first URL's.
+        self.plain = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=True,
+                                       event_hooks={"request": [self._check_hop]})
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -81,34 +109,36 @@ class WaveSpeed:
     # -- uploads: the current ticket-and-PUT flow, else the older multipart one --
 
     async def upload(self, path: Path, content_type: str) -> str:
-        data = path.read_bytes()
+        size = path.stat().st_size  # the file is streamed, never held in memory whole
         try:
             ticket = await self.api.post(
-                "/api/v3/media/uploads", json={"filename": path.name, "size": len(data), "content_type": content_type}
+                "/api/v3/media/uploads", json={"filename": path.name, "size": size, "content_type": content_type}
             )
         except httpx.TransportError as exc:
             raise Retryable(f"upload: {type(exc).__name__}") from None
         if ticket.status_code in (404, 405):
-            return await self._upload_multipart(path.name, data, content_type)
+            return await self._upload_multipart(path, content_type)
         self._raise_for_retry(ticket, "upload")
         info = _data(ticket)
         upload, url = info.get("upload") or {}, info.get("download_url")
         if not upload.get("url") or not url:
             raise ProviderError("upload: the API gave no upload URL")
+        headers = {**(upload.get("headers") or {}), "Content-Length": str(size)}
         try:
             put = await self.plain.request(
-                upload.get("method", "PUT"), upload["url"], content=data, headers=upload.get("headers") or {}
+                upload.get("method", "PUT"), upload["url"], content=_chunks(path), headers=headers
             )
         except httpx.TransportError as exc:
             raise Retryable(f"upload: {type(exc).__name__}") from None
         self._raise_for_retry(put, "upload")
         return url
 
-    async def _upload_multipart(self, filename: str, data: bytes, content_type: str) -> str:
+    async def _upload_multipart(self, path: Path, content_type: str) -> str:
         try:
-            response = await self.api.post(
-                "/api/v3/media/upload/binary", files={"file": (filename, data, content_type)}
-            )
+            with open(path, "rb") as data:  # httpx streams a file object in chunks
+                response = await self.api.post(
+                    "/api/v3/media/upload/binary", files={"file": (path.name, data, content_type)}
+                )
         except httpx.TransportError as exc:
             raise Retryable(f"upload: {type(exc).__name__}") from None
         self._raise_for_retry(response, "upload")
@@ -127,7 +157,7 @@ class WaveSpeed:
         except httpx.TransportError as exc:
             raise MaybeTask(f"submit: the connection failed after the request was sent ({type(exc).__name__})") from None
         if response.status_code == 429:
-            raise Retryable(f"submit: rate limited ({_message(response)})", _retry_after(response))
+            raise Retryable(f"submit: rate limited ({_message(response)}){_wait_note(response)}", _retry_after(response))
         if response.status_code >= 500:
             raise MaybeTask(f"submit: the API answered {_message(response)}")
         if response.status_code >= 400:
@@ -174,15 +204,25 @@ class WaveSpeed:
         except httpx.TransportError as exc:
             raise Retryable(f"download: {type(exc).__name__}") from None
 
-    def _check_download_url(self, url: str) -> None:
+    def _check_download_url(self, url: str, what: str = "download") -> None:
         scheme = urlsplit(url).scheme
         allowed = ("https", "http") if self.origin.startswith("http://") else ("https",)
         if scheme not in allowed:
-            raise ProviderError(f"download: refusing a {scheme or 'schemeless'} URL; only {' or '.join(allowed)}")
+            raise ProviderError(f"{what}: refusing a {scheme or 'schemeless'} URL; only {' or '.join(allowed)}")
+
+    async def _check_hop(self, request: httpx.Request) -> None:
+        """Every request of the plain client, each redirect hop included."""
+        self._check_download_url(str(request.url), "transfer")
 
     @staticmethod
     def _raise_for_retry(response: httpx.Response, what: str) -> None:
         if response.status_code == 429 or response.status_code >= 500:
-            raise Retryable(f"{what}: {_message(response)}", _retry_after(response))
+            raise Retryable(f"{what}: {_message(response)}{_wait_note(response)}", _retry_after(response))
         if response.status_code >= 400:
             raise ProviderError(f"{what}: {_message(response)}")
+
+
+async def _chunks(path: Path):
+    with open(path, "rb") as f:
+        while chunk := f.read(UPLOAD_CHUNK):
+            yield chunk

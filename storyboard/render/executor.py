@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Callable
 from ..store.cache import CachedClip, ClipCache
 from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal
+from ..format.files import work_dir
 from ..format.media import inspect_file
 from ..plan.types import Job, Plan
 from ..plan.prices import dollars
@@ -31,6 +31,7 @@ Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
 MAX_ATTEMPTS = 6
 MAX_POLL_SECONDS = 3600.0
+MAX_WAIT = 60.0  # seconds: the longest a Retry-After may hold a job (the provider client caps it too)
 LocalRender = Callable[[Job, list[Path], Path], None]
 
 
@@ -100,6 +101,24 @@ class JobFailed(Exception):
         self.message = message
 
 
+def _quiet_on_failure(events: Events) -> Events:
+    """The display, made unable to stop the work: a closed pipe, a full disk for
+    the log or a terminal gone away must never land between a submit and its
+    journal entry. After the first failure the display is dropped."""
+    broken = False
+
+    def emit(shot: str, state: str, detail: str) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            events(shot, state, detail)
+        except Exception:
+            broken = True
+
+    return emit
+
+
 def in_doubt(job: Job, cause: str) -> str:
     return (
         f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
@@ -130,7 +149,8 @@ def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal
     if max_cost is not None:
         if unpriced:
             raise BudgetExceeded(
-                f"cannot keep to --max-cost: the price list has no price for {', '.join(unpriced)}; "
+                f"cannot keep to --max-cost: the cost of {', '.join(unpriced)} is unknown (no price in the price "
+                f"list, or a URL video of unknown length); "
                 f"the priced jobs alone would cost {dollars(cost)}"
             )
         if cost > max_cost:
@@ -147,7 +167,7 @@ class Renderer:
                  journal: Journal | None = None, uploads: UploadBook | None = None,
                  clock: Clock | None = None, rng: random.Random | None = None):
         self.plan, self.root, self.cache = plan, root, cache
-        self.options, self.events = options, events
+        self.options, self.events = options, _quiet_on_failure(events)
         self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
@@ -205,7 +225,7 @@ class Renderer:
 
     async def _render_local(self, job: Job) -> CachedClip:
         self.events(job.shot, "processing", "")
-        with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+        with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self._image_paths(job), dest)
             problem = await asyncio.to_thread(verify_clip, dest, job.duration)
@@ -249,7 +269,8 @@ class Renderer:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise JobFailed(f"{what} kept failing: {exc}") from None
                 self.events(job.shot, "retrying", str(exc))
-                await self.clock.sleep(exc.retry_after if exc.retry_after is not None else backoff(attempt, self.rng))
+                wait = min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(attempt, self.rng)
+                await self.clock.sleep(wait)
 
     async def _prepare(self, job: Job) -> dict:
         urls = {}
@@ -306,7 +327,7 @@ class Renderer:
                 failures += 1
                 if failures >= MAX_ATTEMPTS * 2:
                     raise JobFailed(f"polling task {task_id} kept failing ({exc}); run again to resume it") from None
-                await self.clock.sleep(exc.retry_after if exc.retry_after is not None else backoff(failures, self.rng))
+                await self.clock.sleep(min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(failures, self.rng))
                 continue
             failures = 0
             if state.final:
@@ -326,7 +347,7 @@ class Renderer:
         problem = ""
         for attempt in range(MAX_ATTEMPTS):
             self.events(job.shot, "downloading", "")
-            with tempfile.TemporaryDirectory(prefix="storyboard-") as tmp:
+            with work_dir("render") as tmp:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)

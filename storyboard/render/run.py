@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
 from ..store.cache import ClipCache, cache_dir
-from ..errors import UsageError
+from ..errors import StoryboardError, UsageError
+from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import LockEntry, lock_path, read_lock, write_lock
 from ..plan.types import DEFAULT_BASE_URL, Plan
-from ..plan.project import Compiled, compile_project, find_storyboard
+from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
@@ -66,12 +68,17 @@ def render_project(
     if saved_plan is not None:
         provider = saved_plan.provider
         if prices is None and saved_plan.price_list.source != "built-in":
-            prices = str(find_storyboard(arg)[0].resolve().parent / saved_plan.price_list.source)
+            root = find_storyboard(arg)[0].resolve().parent
+            problem = price_list_problem(root / saved_plan.price_list.source, root, saved_plan.price_list.source)
+            if problem:
+                raise StoryboardError(f"the saved plan names a price list it cannot use: {problem}")
+            prices = str(root / saved_plan.price_list.source)
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
     if accept_plan is not None:
         accept_plan(compiled.plan)
     plan, root = compiled.plan, compiled.root
     warnings: list[str] = []
+    preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)
     journal = Journal(state_storage(root))
     for shot in resubmit:
@@ -116,6 +123,32 @@ def render_project(
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
     return RenderResult(compiled, report, film, warnings)
+
+
+def preflight(compiled: Compiled, cache: Path, *, paid: bool, cut: bool) -> None:
+    """Everything that would otherwise fail only after paying, checked before
+    the first request: the lock parses, and the cache, the journal, the lock's
+    folder and the film's folder can be written. Leftovers of a killed run
+    are cleaned up on the way."""
+    remove_stale(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    if paid:
+        read_lock(lock_path(compiled.path))  # raises, naming the file, when it does not parse
+        _writable(compiled.root, "the project folder (for storyboard.lock)")
+    _writable(cache, "the clip cache")
+    _writable(compiled.root / STATE, "the project's state folder")
+    if cut:
+        _writable((compiled.root / compiled.plan.cut.output).parent, "the film's folder (cut.output)")
+
+
+def _writable(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StoryboardError(f"{folder}: {what} cannot be written ({exc.strerror or exc}); "
+                              "nothing was sent or paid") from None
 
 
 def _update_lock(compiled: Compiled, report: Report) -> None:
