@@ -35,13 +35,17 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("duration", justify="right", footer=f"{plan.cut.duration:g} s film")
     table.add_column("audio")
     table.add_column("video")
-    table.add_column("cost", justify="right", footer=dollars(plan.total_cost))
+    total = dollars(plan.total_cost)
+    if plan.unpriced:  # a job whose cost cannot be known is never shown as $0
+        total = "unknown" if len(plan.unpriced) == len(plan.jobs) else f"{total} + unknown"
+    table.add_column("cost", justify="right", footer=total)
     table.add_column("key")
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
     for job in plan.jobs:
         video = "ref" if "video" in job.request else "-"
         table.add_row(
-            job.shot, short_model(job.model), f"{job.duration:g} s", audio.get(job.shot, "-"), video,
+            job.shot, short_model(job.model), f"{job.duration:g} s" if job.duration else "unknown",
+            audio.get(job.shot, "-"), video,
             dollars(job.cost), job.key[:12],
         )
     return table

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..format.files import TEMP_PREFIX, remove_stale, work_dir
 from ..plan.types import Plan
 from ..store.cache import ClipCache
-from .probe import ProbeError, probe
+from .probe import ClipInfo, ProbeError, probe
 from .timeline import StitchError, choose_target, pieces
 
 ENGINES = ("ffmpeg", "moviepy")
@@ -40,6 +42,35 @@ def find_clips(plan: Plan, cache: ClipCache, storyboard: str) -> list[Path]:
     return paths
 
 
+def with_clip_lengths(plan: Plan, infos: list[ClipInfo]) -> Plan:
+    """The plan with each shot of unknown planned length (a model that edits a
+    URL video) given its clip's own length, in whole frames."""
+    if all(cs.duration for cs in plan.cut.shots):
+        return plan
+    shots = [cs if cs.duration else cs.model_copy(update={"duration": _frames(info)})
+             for cs, info in zip(plan.cut.shots, infos)]
+    total = sum(Decimal(str(cs.duration)) for cs in shots) - sum(Decimal(str(cs.transition.duration)) for cs in shots)
+    return plan.model_copy(update={"cut": plan.cut.model_copy(update={"shots": shots, "duration": float(total)})})
+
+
+def _frames(info: ClipInfo) -> float:
+    whole = int(info.duration * info.fps)  # only whole frames of the clip
+    return round(float(whole / info.fps), 6)
+
+
+def _check_not_in_cache(output: Path, cache: ClipCache) -> None:
+    folder = getattr(cache.storage, "root", None)
+    if folder is not None and output.resolve().is_relative_to(Path(folder).resolve()):
+        raise StitchError(f"{output}: inside the clip cache ({folder}); write the film elsewhere")
+
+
+def clean_leftovers(folder: Path, output: Path) -> None:
+    """Remove what a cut killed with -9 left: half-written films beside the
+    output (``.<name>-<pid>-*<suffix>``) and work folders in the temp dir."""
+    remove_stale(folder.glob(f".{output.stem}-*{output.suffix}"))
+    remove_stale(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+
+
 def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine: str = "ffmpeg",
            output: Path | None = None, otio: Path | None = None) -> Path:
     """Cut the film the plan describes from cached clips; returns the output path."""
@@ -51,15 +82,18 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
             infos = list(pool.map(probe, clips))
     except ProbeError as exc:
         raise StitchError(f"a cached clip cannot be read: {exc}") from None
+    plan = with_clip_lengths(plan, infos)
     target = choose_target(plan.cut, infos)
     timeline = pieces(plan.cut, clips, infos)
     music = root / plan.cut.music.file if plan.cut.music else None
     output = output or root / plan.cut.output
+    _check_not_in_cache(output, cache)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-", suffix=output.suffix)
+    clean_leftovers(output.parent, output)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-{os.getpid()}-", suffix=output.suffix)
     os.close(fd)
     try:
-        with tempfile.TemporaryDirectory(prefix="storyboard-stitch-") as work:
+        with work_dir("stitch") as work:
             if engine == "ffmpeg":
                 from .ffmpeg_engine import cut_film
             else:
