@@ -94,7 +94,7 @@ def test_validate_many_files(cli, lighthouse, tmp_path):
 
 
 def test_exit_codes(cli, tmp_path, monkeypatch):
-    assert cli("plan").code == 2  # usage
+    assert cli("plan", "--no-such-option").code == 2  # usage (PATH itself is optional: the project here)
     assert cli("plan", str(tmp_path / "missing.yaml")).code == 1
     assert cli("plan", str(tmp_path / "missing.yaml")).err == f"error: {tmp_path / 'missing.yaml'}: no such file\n"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_BUDGET", "EXIT_INTERRUPTED", "dollars",
-           "provider_options", "positive", "non_negative", "money", "compile_for", "print_warnings", "write_atomic"]
+           "provider_options", "command", "add_path", "PATH_HELP", "HelpFormatter", "positive", "non_negative", "money", "compile_for", "print_warnings", "write_atomic"]
 
 
 def dollars(amount) -> str:
@@ -21,10 +21,37 @@ def dollars(amount) -> str:
     return show(amount)
 
 
+PATH_HELP = "a storyboard file or project folder (default: the nearest folder, here or above, with storyboard.yaml)"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option shows its default, unless its help already names one or it has none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default in (None, False, [], argparse.SUPPRESS) or "default" in text
+                or isinstance(action, argparse._HelpAction)):
+            return text
+        shown = " ".join(default) if isinstance(default, list) else default
+        return f"{text} (default: {shown})"
+
+
+def command(sub, name: str, summary: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose --help starts with what it does."""
+    description = summary[0].upper() + summary[1:] + "."
+    return sub.add_parser(name, help=summary, description=description, formatter_class=HelpFormatter, **kwargs)
+
+
+def add_path(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", default=".", metavar="PATH", help=PATH_HELP)
+
+
 def provider_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
                    help="where the jobs go; part of every job key (default: wavespeed)")
-    p.add_argument("--prices", metavar="FILE", help="a price list (YAML) to cost the plan with")
+    p.add_argument("--prices", metavar="FILE", help="a price list (YAML) to cost the plan with (default: the storyboard's "
+                   "`prices:`, else the built-in WaveSpeed list)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 

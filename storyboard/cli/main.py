@@ -18,10 +18,21 @@ from .streams import protected_streams
 from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 ISSUES_URL = "the project's issue tracker"
+EXIT_CODES = """exit codes:
+  0    success
+  1    the storyboard or the operation failed (the message says why)
+  2    command-line usage
+  3    an internal error (a bug: run again with --debug and report it)
+  4    refused by the budget guard (--max-cost)
+  130  interrupted (Ctrl-C); run the same command again to resume
+
+PATH may be left out: the project is found in the current folder or above."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="storyboard", description="A declarative storyboard compiler.")
+    parser = argparse.ArgumentParser(
+        prog="storyboard", description="A declarative storyboard compiler: YAML storyboards to costed, cached video jobs "
+        "and a final cut.", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,8 +67,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("interrupted: submitted tasks stay in the journal; run the same command again to resume them",
-              file=sys.stderr)
+        if args.command == "render":
+            print("interrupted: submitted tasks stay in the journal; run the same command again to resume them",
+                  file=sys.stderr)
+        else:
+            print(f"interrupted: `{args.command}` stopped; nothing was left half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK

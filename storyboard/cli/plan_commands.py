@@ -6,26 +6,28 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidStoryboard, StoryboardError
-from .common import (EXIT_FAILED, EXIT_OK, compile_for, dollars, print_warnings, provider_options, write_atomic)
+from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
+                     write_atomic)
 
 
 def register(sub) -> None:
     """Add this stage's commands to the parser."""
-    p = sub.add_parser("validate", help="check storyboards; print their errors with file:line:col")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="storyboard files or project folders")
+    p = command(sub, "validate", "check storyboards; print every error with its file:line:col")
+    p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                   help="storyboard files or project folders (default: the project here or above)")
     provider_options(p)
     p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("plan", help="show the jobs a storyboard needs and what they cost")
-    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p = command(sub, "plan", "show the jobs a storyboard needs and what they cost, spending nothing")
+    add_path(p)
     p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
     p.add_argument("--out", metavar="FILE", help="save the plan (canonical JSON) for `render --plan`")
     provider_options(p)
     p.set_defaults(run=cmd_plan)
 
-    p = sub.add_parser("schema", help="print the storyboard JSON Schema, or write every schema")
+    p = command(sub, "schema", "print the storyboard JSON Schema, or write every schema")
     p.add_argument("--write", action="store_true", help="regenerate every file in the schemas folder")
-    p.add_argument("--dir", default="schemas", help="the schemas folder for --write (default: ./schemas)")
+    p.add_argument("--dir", default="schemas", metavar="DIR", help="the schemas folder for --write")
     p.set_defaults(run=cmd_schema)
 
 
@@ -59,7 +61,14 @@ def cmd_plan(args) -> int:
     print_warnings(compiled)
     if args.out:
         write_atomic(Path(args.out), compiled.plan.to_json())
-        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {dollars(compiled.plan.total_cost)}")
+        from ..review.status import cache_for, left_to_pay
+
+        todo, owed, unknown = left_to_pay(compiled, cache_for(compiled, None))
+        left = f"{dollars(owed)} left to pay for {todo} shot{'s' if todo != 1 else ''} not yet paid"
+        if unknown:
+            left += f" (and unknown for {', '.join(unknown)})"
+        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {dollars(compiled.plan.total_cost)} "
+              f"for the film; {left}")
     elif args.json:
         sys.stdout.write(compiled.plan.to_json())
     else:

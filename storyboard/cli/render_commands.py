@@ -6,49 +6,51 @@ import sys
 from pathlib import Path
 
 from ..errors import StoryboardError, UsageError
-from .common import (EXIT_FAILED, EXIT_OK, compile_for, dollars, money, non_negative, positive, print_warnings, provider_options)
+from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
+                     print_warnings, provider_options)
 
 
 def register(sub) -> None:
     """Add this stage's commands to the parser."""
-    p = sub.add_parser("render", help="render the shots that are not cached (pays for them), then record them")
-    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p = command(sub, "render", "render the shots that are not cached (pays for them), record them, cut the film")
+    add_path(p)
     provider_options(p)
-    p.add_argument("--concurrency", type=positive, default=3, help="tasks at once (default 3)")
-    p.add_argument("--rate", type=non_negative, default=5,
-                   help="submits in any 60 s (default 5, WaveSpeed's lowest tier; 0 for no limit)")
+    p.add_argument("--concurrency", type=positive, default=3, metavar="N", help="tasks at once")
+    p.add_argument("--rate", type=non_negative, default=5, metavar="N",
+                   help="submits in any 60 s (WaveSpeed's lowest tier is 5; 0 for no limit)")
     p.add_argument("--max-cost", type=money, metavar="USD", help="refuse to start if the uncached cost is more")
     p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
                    help="forget SHOT's journalled task and submit it again (it may be paid twice)")
     p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
-    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"], help="the stitch engine")
+    p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
+                   help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
     p.set_defaults(run=cmd_render)
 
-    p = sub.add_parser("stitch", help="cut the film from cached clips (no network, no API key)")
-    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
+    add_path(p)
     p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
-                   help="whose clips to cut; part of every job key (default: wavespeed)")
+                   help="whose clips to cut; part of every job key")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
-                   help="ffmpeg (fast, the default) or moviepy (the reference)")
+                   help="ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
     p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
-    p = sub.add_parser("cache", help="look after the clip cache")
+    p = command(sub, "cache", "look after the clip cache")
     cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    v = cache_sub.add_parser("verify", help="re-hash every clip and report what is wrong")
-    v.add_argument("path", nargs="?", default=".", metavar="PATH", help="a project (default: here)")
-    v.add_argument("--cache", metavar="DIR", help="the cache folder to check")
+    v = command(cache_sub, "verify", "re-hash every clip and report what is wrong")
+    add_path(v)
+    v.add_argument("--cache", metavar="DIR", help="the cache folder to check (default: the project's)")
     v.set_defaults(run=cmd_cache_verify)
 
-    p = sub.add_parser("emulate", help="serve a local emulator of the WaveSpeed API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--task-seconds", type=float, default=2.0, help="how long each task runs (default 2)")
+    p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free port)")
+    p.add_argument("--task-seconds", type=float, default=2.0, metavar="SECONDS", help="how long each task runs")
     p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
     p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
                    help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
@@ -100,20 +102,43 @@ def cmd_render(args) -> int:
 
 def cmd_stitch(args) -> int:
     from ..store.cache import ClipCache, cache_dir
-    from ..cut.stitch import stitch
+    from ..cut.stitch import MissingClips, stitch
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
     warnings: list[str] = []
     cache = ClipCache.at(cache_dir(compiled.root, args.cache), warnings.append)
-    output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
-                    output=Path(args.output) if args.output else None, otio=Path(args.otio) if args.otio else None)
+    try:
+        output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
+                        output=Path(args.output) if args.output else None,
+                        otio=Path(args.otio) if args.otio else None)
+    except MissingClips as exc:
+        raise _with_preview_advice(exc, args, cache) from None
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
     if args.otio:
         print(f"timeline: {args.otio}")
     return EXIT_OK
+
+
+def _with_preview_advice(exc, args, cache):
+    """After a preview-only render, point at the preview cut rather than a paid render."""
+    from ..cut.stitch import MissingClips
+
+    if args.provider == "preview":
+        return exc
+    args.provider = "preview"
+    try:
+        preview = compile_for(args, args.path).plan
+    except StoryboardError:
+        return exc
+    if any(cache.record(cs.key) is None for cs in preview.cut.shots):
+        return exc
+    return MissingClips(preview, exc.shots, args.path,
+                        f"this film has only been rendered as a preview: cut that with "
+                        f"`storyboard stitch {args.path} --provider preview`, or pay for the real clips with "
+                        f"`storyboard render {args.path}` (see `storyboard plan` for the cost)")
 
 
 def cmd_cache_verify(args) -> int:

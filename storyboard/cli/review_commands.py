@@ -7,33 +7,33 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import EXIT_FAILED, EXIT_OK, compile_for, dollars, print_warnings, provider_options
+from .common import EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options
 
 
 def register(sub) -> None:
     """Add this stage's commands to the parser."""
-    p = sub.add_parser("status", help="which shots are cached, paid for, new or changed, and what is left to pay")
-    p.add_argument("path", metavar="PATH", help="a storyboard file or project folder")
+    p = command(sub, "status", "which shots are cached, paid for, new or changed, and what is left to pay")
+    add_path(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     provider_options(p)
     p.set_defaults(run=cmd_status)
 
-    p = sub.add_parser("diff", help="what a change to a film changes, and what re-rendering costs")
-    p.add_argument("sides", nargs="+", metavar="SIDE",
-                   help="OLD NEW (each a storyboard path or REV:path), or with --base just PATH")
+    p = command(sub, "diff", "what a change to a film changes, and what re-rendering costs")
+    p.add_argument("sides", nargs="*", metavar="SIDE",
+                   help="OLD NEW (each a storyboard path or REV:path), or with --base just PATH (default: here)")
     p.add_argument("--base", metavar="REV", help="compare PATH in the working tree with PATH at git revision REV")
-    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text", help="how to print the diff")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when something needs re-rendering")
     provider_options(p)
     p.set_defaults(run=cmd_diff)
 
-    p = sub.add_parser("init", help="start a story project (storyboard, refs/, git files, editor schema)")
-    p.add_argument("dir", nargs="?", default=".", metavar="DIR")
+    p = command(sub, "init", "start a story project (storyboard, refs/, git files, editor schema)")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project folder to create or fill")
     p.set_defaults(run=cmd_init)
 
-    p = sub.add_parser("textconv", help="a storyboard as reviewable text (git's diff driver)")
-    p.add_argument("file", metavar="FILE")
+    p = command(sub, "textconv", "print a storyboard as reviewable text (git's diff driver calls it)")
+    p.add_argument("file", metavar="FILE", help="the storyboard file git hands over")
     p.set_defaults(run=cmd_textconv)
 
 
@@ -53,14 +53,15 @@ def cmd_status(args) -> int:
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
-        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key,
+        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key, "reason": r.reason,
                                      "cost": None if r.cost is None else str(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": str(owed), "unpriced": unpriced}, indent=2))
         return EXIT_OK
     width = max(len(r.shot) for r in rows)
     for r in rows:
         cost = f"  {dollars(r.cost)}" if r.state in ("new", "changed") else ""
-        print(f"{r.shot:<{width}}  {r.state:<8}{cost}")
+        reason = f"  ({r.reason})" if r.reason else ""
+        print(f"{r.shot:<{width}}  {r.state:<8}{cost}{reason}")
     paid = sum(1 for r in rows if r.state == "paid")
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
@@ -76,9 +77,10 @@ def cmd_diff(args) -> int:
     from ..review.compare import base_spec, diff_sides
 
     if args.base:
-        if len(args.sides) != 1:
+        if len(args.sides) > 1:
             raise UsageError("with --base, give one storyboard PATH")
-        old, new = base_spec(args.base, args.sides[0]), args.sides[0]
+        path = args.sides[0] if args.sides else "."
+        old, new = base_spec(args.base, path), path
     elif len(args.sides) == 2:
         old, new = args.sides
     else:

@@ -34,12 +34,20 @@ def find_clips(plan: Plan, cache: ClipCache, storyboard: str) -> list[Path]:
         else:
             paths.append(cached.path)
     if missing:
-        how = f"storyboard render {storyboard}" + ("" if plan.provider == "wavespeed" else f" --provider {plan.provider}")
-        raise StitchError(
-            f"no clip in the cache for shot{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(provider {plan.provider}, {plan.origin}); render {'them' if len(missing) > 1 else 'it'} first: `{how}`"
-        )
+        raise MissingClips(plan, missing, storyboard)
     return paths
+
+
+class MissingClips(StitchError):
+    """Some shots have no clip in the cache; the message says how to get them."""
+
+    def __init__(self, plan: Plan, shots: list[str], storyboard: str, advice: str | None = None):
+        self.shots, self.provider, self.storyboard = shots, plan.provider, storyboard
+        how = advice or ("render {them} first: `storyboard render " + storyboard +
+                         ("" if plan.provider == "wavespeed" else f" --provider {plan.provider}") + "`")
+        them = "them" if len(shots) > 1 else "it"
+        super().__init__(f"no clip in the cache for shot{'s' if len(shots) > 1 else ''} {', '.join(shots)} "
+                         f"(provider {plan.provider}, {plan.origin}); " + how.format(them=them))
 
 
 def with_clip_lengths(plan: Plan, infos: list[ClipInfo]) -> Plan:

@@ -143,14 +143,16 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
     _check_output(sb.cut.output, reporter)
     by_shot = {job.shot: job for job in jobs}
     shots: list[CutShot] = []
+    left_out = False  # a shot before this one could not be built (its errors are reported)
     for n, (shot, result) in enumerate(zip(sb.shots, built)):
         if result is None or shot.id not in by_shot:
+            left_out = True
             continue
         transition = _transition(shot.transition or sb.cut.transition)
         if shot.transition and shot.transition.type == "cut" and shot.transition.duration:
             reporter.warning(("shots", n, "transition", "duration"), "a cut has no duration; it is ignored")
         if not shots:
-            if shot.transition and shot.transition.type != "cut":
+            if shot.transition and shot.transition.type != "cut" and not left_out:
                 reporter.warning(("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")
             transition = TransitionPlan(type="cut", duration=0)
         shots.append(CutShot(shot=shot.id, key=by_shot[shot.id].key, duration=result.duration,

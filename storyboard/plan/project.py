@@ -7,7 +7,9 @@ is collected and raised at once, sorted by position.
 
 from __future__ import annotations
 
+import difflib
 import gc
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -38,13 +40,40 @@ class Compiled:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def find_storyboard(arg: str) -> tuple[Path, str]:
-    """The storyboard file for a command-line argument (a file or a project folder)."""
+def find_storyboard(arg: str = ".") -> tuple[Path, str]:
+    """The storyboard file for a command-line argument: a file, or a folder in
+    or above which ``storyboard.yaml`` lies (looked for upward as git looks for
+    ``.git``, stopping at the top of a git repository). Returns the path and
+    how messages name it."""
     path = Path(arg)
-    if path.is_dir():
-        path = path / STORYBOARD_FILE
-        return path, str(Path(arg) / STORYBOARD_FILE)
-    return path, arg
+    if not path.is_dir():
+        if not path.exists():
+            near = _near_miss(path.parent, path.name)
+            if near:
+                raise StoryboardError(f"{arg}: no such file; did you mean `{near}`?")
+        return path, arg
+    for folder in [path, *path.resolve().parents]:
+        candidate = folder / STORYBOARD_FILE
+        if candidate.is_file():
+            shown = str(Path(arg) / STORYBOARD_FILE) if folder == path else os.path.relpath(candidate)
+            return candidate, shown
+        if (folder / ".git").exists():
+            break
+    searched = path.resolve()
+    near = _near_miss(path, STORYBOARD_FILE)
+    hint = (f"; did you mean `{Path(arg) / near}`? (a project's storyboard is named {STORYBOARD_FILE})" if near
+            else "; start a project here with `storyboard init`")
+    raise StoryboardError(f"no {STORYBOARD_FILE} in {searched} or any folder above it up to "
+                          f"{folder.resolve() if folder != path else searched}{hint}")
+
+
+def _near_miss(folder: Path, name: str) -> str | None:
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return None
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,24 @@ class WaveSpeed:
         self.plain = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=True,
                                        event_hooks={"request": [self._check_hop]})
 
+    async def check_access(self) -> None:
+        """One cheap authenticated request before anything is uploaded or
+        submitted, so that a wrong address or key stops the render once, with
+        what was tried, instead of failing every shot. An answer it does not
+        understand is left for the real requests to report."""
+        try:
+            response = await self.api.get("/api/v3/balance")
+        except httpx.TransportError as exc:
+            raise StoryboardError(
+                f"cannot reach the WaveSpeed API at {self.base_url} ({type(exc).__name__}); nothing was sent. "
+                f"Check your network, and WAVESPEED_BASE_URL if you set it"
+            ) from None
+        if response.status_code in (401, 403):
+            raise StoryboardError(
+                f"the WaveSpeed API at {self.base_url} refused the API key ({_message(response)}); nothing was "
+                f"submitted. Check {KEY_VARIABLE} (and WAVESPEED_BASE_URL, if the key is for another address)"
+            )
+
     async def aclose(self) -> None:
         await self.api.aclose()
         await self.plain.aclose()

@@ -41,6 +41,7 @@ class Options:
     rate: int = 5
     max_cost: Decimal | None = None
     keep_going: bool = False
+    command: str = "storyboard render PATH"  # how the user runs this render again (for hints)
 
 
 @dataclass
@@ -119,11 +120,11 @@ def _quiet_on_failure(events: Events) -> Events:
     return emit
 
 
-def in_doubt(job: Job, cause: str) -> str:
+def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> str:
     return (
         f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
         f"WaveSpeed dashboard; to submit again anyway (perhaps paying twice), run "
-        f"`storyboard render PATH --resubmit {job.shot}`"
+        f"`{command} --resubmit {job.shot}`"
     )
 
 
@@ -247,7 +248,8 @@ class Renderer:
         if entry is None:
             task_id = await self._submit(job, outcome)
         elif entry.state == SUBMITTING:
-            raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back"))
+            raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back",
+                                    self.options.command))
         else:
             task_id, outcome.resumed = entry.task_id, True
             self.events(job.shot, "processing", "resumed")
@@ -304,7 +306,7 @@ class Renderer:
             await asyncio.to_thread(self.journal.forget, job.key)  # only Retryable errors got here: no task existed
             raise
         except MaybeTask as exc:
-            raise JobFailed(in_doubt(job, str(exc))) from None
+            raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
         await asyncio.to_thread(self.journal.submitted, job.key, job.shot, job.model, origin, task_id)
         outcome.paid = job.cost or Decimal(0)
         self.events(job.shot, "submitted", task_id)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
@@ -98,12 +99,16 @@ def render_project(
         if env.get(KEY_VARIABLE, "").strip() or any(clip_cache.record(j.key) is None for j in plan.jobs):
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
     options = options or Options()
+    if options.command == Options.command:
+        options = replace(options, command=render_command(arg, provider))
     estimate = sum((j.cost for j in plan.jobs if j.cost is not None and clip_cache.record(j.key) is None), Decimal(0))
 
     async def go(events: Events) -> Report:
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock)
         try:
+            if remote is not None and any(clip_cache.record(j.key) is None for j in plan.jobs):
+                await remote.check_access()
             return await renderer.run()
         finally:
             if remote is not None:
@@ -123,6 +128,11 @@ def render_project(
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
     return RenderResult(compiled, report, film, warnings)
+
+
+def render_command(arg: str, provider: str) -> str:
+    """The command that renders this project again, as the user would type it."""
+    return f"storyboard render {shlex.quote(arg)}" + ("" if provider == "wavespeed" else f" --provider {provider}")
 
 
 def preflight(compiled: Compiled, cache: Path, *, paid: bool, cut: bool) -> None:

@@ -19,6 +19,9 @@ def check_saved_plan(saved: Plan, current: Plan) -> None:
     changed = [f"{s.shot} ({s.status})" for s in d.shots if s.status in (ADDED, CHANGED, REMOVED)]
     recut = [s.shot for s in d.shots if s.status == "re-cut only"]
     what = []
+    if saved.origin != current.origin:  # every key changes with it: name the cause, not each shot
+        what.append(f"the API address ({saved.origin} → {current.origin}; WAVESPEED_BASE_URL)")
+        changed = []
     if changed:
         what.append("shots " + ", ".join(changed))
     if recut:

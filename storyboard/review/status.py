@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..render.lock import lock_path, read_lock
 from ..store.cache import ClipCache, cache_dir
@@ -19,6 +20,7 @@ class ShotStatus:
     state: str
     cost: Decimal | None  # what bringing it up to date costs (0 for cached/paid)
     key: str
+    reason: str = ""  # why a shot is changed, when something other than the storyboard explains it
 
 
 def status(compiled: Compiled, cache: ClipCache) -> list[ShotStatus]:
@@ -36,8 +38,18 @@ def status(compiled: Compiled, cache: ClipCache) -> list[ShotStatus]:
             state, cost = STALE, job.cost
         else:
             state, cost = NEW, job.cost
-        out.append(ShotStatus(job.shot, state, cost, job.key))
+        reason = ""
+        if state == STALE and entry.origin != compiled.plan.origin:
+            reason = f"the API address differs: paid at {entry.origin}, now {compiled.plan.origin} (WAVESPEED_BASE_URL)"
+        out.append(ShotStatus(job.shot, state, cost, job.key, reason))
     return out
+
+
+def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, list[str]]:
+    """How many shots still need paying for, what they cost, and which of them cost an unknown amount."""
+    todo = [r for r in status(compiled, cache) if r.state in (NEW, STALE)]
+    owed = sum((r.cost for r in todo if r.cost is not None), Decimal(0))
+    return len(todo), exact(owed), [r.shot for r in todo if r.cost is None]
 
 
 def cache_for(compiled: Compiled, override: str | None) -> ClipCache:
