@@ -21,30 +21,39 @@ def console(file=None) -> Console:
     return con
 
 
-def short_model(model: str) -> str:
-    return model.removeprefix("kwaivgi/").removeprefix("kling-video-")
+_TASKS = {"reference-to-video": "ref", "image-to-video": "image", "text-to-video": "text", "video-edit": "edit"}
+
+
+def short_model(model: str, compact: bool = False) -> str:
+    """``kwaivgi/kling-video-o3-pro/reference-to-video`` → ``o3-pro/reference-to-video``, or
+    ``o3-pro ref`` when compact (a terminal of 80 columns)."""
+    name = model.removeprefix("kwaivgi/").removeprefix("kling-video-")
+    family, _, task = name.partition("/")
+    if not compact or not task:
+        return name
+    return f"{family} {_TASKS.get(task, task)}"
 
 
 _AUDIO = {"generated": "sound", "original": "original", "none": "-"}
 
 
-def plan_table(plan: Plan) -> Table:
+def plan_table(plan: Plan, compact: bool = False) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, show_edge=False, pad_edge=False)
-    table.add_column("shot", footer="total")
-    table.add_column("model")
-    table.add_column("duration", justify="right", footer=f"{plan.cut.duration:g} s film")
+    table.add_column("shot", footer="total", overflow="fold")
+    table.add_column("model", no_wrap=True)
+    table.add_column("length", justify="right", footer=f"{plan.cut.duration:g} s", no_wrap=True)
     table.add_column("audio")
     table.add_column("video")
     total = dollars(plan.total_cost)
     if plan.unpriced:  # a job whose cost cannot be known is never shown as $0
         total = "unknown" if len(plan.unpriced) == len(plan.jobs) else f"{total} + unknown"
     table.add_column("cost", justify="right", footer=total)
-    table.add_column("key")
+    table.add_column("key", no_wrap=True)
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
     for job in plan.jobs:
         video = "ref" if "video" in job.request else "-"
         table.add_row(
-            job.shot, short_model(job.model), f"{job.duration:g} s" if job.duration else "unknown",
+            job.shot, short_model(job.model, compact), f"{job.duration:g} s" if job.duration else "unknown",
             audio.get(job.shot, "-"), video,
             dollars(job.cost), job.key[:12],
         )
@@ -56,7 +65,7 @@ def print_plan(plan: Plan, file=None) -> None:
     title = f"{plan.title}: " if plan.title else ""
     jobs = f"{len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
     con.print(f"{title}{jobs} on {plan.provider} ({plan.origin})")
-    con.print(plan_table(plan))
+    con.print(plan_table(plan, compact=con.width < 100))
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"
     if plan.unpriced:
         note += f"; not priced: {', '.join(plan.unpriced)} (the total leaves them out)"

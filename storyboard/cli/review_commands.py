@@ -90,7 +90,10 @@ def cmd_diff(args) -> int:
     if args.format == "json":
         sys.stdout.write(as_json(d))
     elif args.format == "markdown":
-        sys.stdout.write(as_markdown(d, new))
+        from ..plan.project import find_storyboard
+
+        shown = find_storyboard(new)[1] if Path(new).is_dir() else new
+        sys.stdout.write(as_markdown(d, shown))
     else:
         sys.stdout.write(as_text(d))
     return EXIT_FAILED if args.exit_code and d.needs_render else EXIT_OK
@@ -105,7 +108,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_textconv(args) -> int:
-    from ..review.scaffold import textconv
+    from ..review.textconv import textconv
 
     sys.stdout.write(textconv(Path(args.file)))
     return EXIT_OK

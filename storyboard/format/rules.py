@@ -346,6 +346,16 @@ class ShotBuilder:
         duration = request.get("duration")
         if duration is not None and total != duration:
             self.report.error(g.path, f"the segments add up to {total} s, but the shot is {duration} s long")
+        if request.get("shot_type") == "intelligent":
+            # WaveSpeed: `intelligent` lets the model split the shot itself; `customize` follows the segments.
+            # Warned, not defaulted: a new default would change the key of every film written without it.
+            written = "shot_type" in given and not given["shot_type"].inherited
+            self.report.warning(
+                given["shot_type"].path if written else g.path,
+                ("`shot_type: intelligent` lets the model split the shot by itself, so these segments may be ignored"
+                 if written else "these segments are sent with the default `shot_type: intelligent`, which lets the "
+                 "model split the shot by itself") + "; write `shot_type: customize` to have them followed",
+            )
 
 
 def _either(choices) -> str:

@@ -337,7 +337,8 @@ class Renderer:
                     self.pacer.finished(kind, running_at)
                 return state
             running_at = asked_at
-            self.events(job.shot, state.status or "processing", "")
+            expected = self.pacer.expected.get(kind)
+            self.events(job.shot, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
     def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
         """Into the cache (off the event loop: hashing and fsync block)."""

@@ -24,8 +24,13 @@ class Change:
     field: str
     before: Any
     after: Any
+    note: str = ""  # "bytes": the same file with other bytes; "plain": values shown as they are
 
     def text(self) -> str:
+        if self.note == "bytes":
+            return f"{self.field}: {self.after} (bytes changed)"
+        if self.note == "plain":
+            return f"{self.field}: {self.before} → {self.after}"
         return f"{self.field}: {_show(self.before)} → {_show(self.after)}"
 
 
@@ -55,6 +60,11 @@ class PlanDiff:
     film: list[Change]
     old_total: Decimal
     new_total: Decimal
+    title: str = ""  # the film's title (the new side's, else the old side's)
+    length: tuple[float, float] | None = None  # the film's length before and after, when it changed
+
+    def length_text(self) -> str:
+        return f"Film length: {self.length[0]:g} s → {self.length[1]:g} s." if self.length else ""
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.shots if s.status == status)
@@ -129,9 +139,9 @@ def _bytes_note(change: Change) -> Change:
         same = all(path(b) == path(a) for b, a in zip(before, after))
         if same:
             changed = [path(a) for b, a in zip(before, after) if b != a]
-            return Change(change.field, "", f"{', '.join(changed)} (bytes changed)")
+            return Change(change.field, ", ".join(changed), ", ".join(changed), "bytes")
     if isinstance(before, str) and isinstance(after, str) and path(before) == path(after) and before != after:
-        return Change(change.field, "", f"{path(after)} (bytes changed)")
+        return Change(change.field, path(before), path(after), "bytes")
     return change
 
 
@@ -152,15 +162,47 @@ def cut_changes(old: CutShot, new: CutShot, old_pos: int, new_pos: int) -> list[
 
 
 def film_changes(old: Plan, new: Plan) -> list[Change]:
+    """The film's own fields, setting by setting (``cut.music.volume: 0.3 → 0.5``), and its length."""
     changes = []
     if old.title != new.title:
         changes.append(Change("title", old.title, new.title))
     before = old.cut.model_dump(mode="json", exclude={"shots", "duration"})
     after = new.cut.model_dump(mode="json", exclude={"shots", "duration"})
-    for name in sorted(set(before) | set(after)):
-        if before.get(name) != after.get(name):
-            changes.append(Change(f"cut.{name}", before.get(name), after.get(name)))
+    for key in sorted(set(before) | set(after)):
+        b, a = before.get(key), after.get(key)
+        if b == a:
+            continue
+        if isinstance(b, dict) and isinstance(a, dict):
+            changes += _section_changes(f"cut.{key}", b, a)
+        else:  # a whole section added or removed (music): name it by its file
+            changes.append(Change(f"cut.{key}", _named(b), _named(a)))
     return changes
+
+
+def _named(value: Any) -> Any:
+    return value.get("file", value) if isinstance(value, dict) else value
+
+
+def _section_changes(prefix: str, before: dict, after: dict) -> list[Change]:
+    b, a = _flat(before, prefix), _flat(after, prefix)
+    changes = [Change(name, b.get(name), a.get(name)) for name in sorted(set(b) | set(a))
+               if b.get(name) != a.get(name) and not name.endswith(".digest")]
+    digest, file = f"{prefix}.digest", f"{prefix}.file"
+    if b.get(digest) and a.get(digest) and b[digest] != a[digest] and b.get(file) == a.get(file):
+        changes.append(Change(file, b.get(file), a.get(file), "bytes"))
+    return changes
+
+
+def _flat(data: dict, prefix: str) -> dict[str, Any]:
+    """Nested settings as dotted names; a section that is absent is one ``(none)`` value."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, name))
+        else:
+            out[name] = value
+    return out
 
 
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
@@ -194,7 +236,8 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
     for job in old.jobs:
         if job.shot not in new_jobs:
             shots.append(ShotDiff(job.shot, REMOVED, job.key, None, [], Decimal(0), job.cost or Decimal(0), Decimal(0)))
-    return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost)
+    length = (old.cut.duration, new.cut.duration) if old.cut.duration != new.cut.duration else None
+    return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost, new.title or old.title or "", length)
 
 
 # -- output --
@@ -221,6 +264,8 @@ def as_text(d: PlanDiff) -> str:
         lines += [f"    ~ {c.text()}" for c in d.film]
     if not lines:
         lines.append("No changes.")
+    if d.length:
+        lines.append(d.length_text())
     return "\n".join(lines + ["", d.summary()]) + "\n"
 
 
@@ -228,8 +273,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def as_markdown(d: PlanDiff, title: str = "") -> str:
-    head = f"### Storyboard plan: {title}\n\n" if title else "### Storyboard plan\n\n"
+def as_markdown(d: PlanDiff, path: str = "") -> str:
+    name = d.title or "Storyboard plan"
+    head = f"### {name}" + (f" (`{path}`)" if path else "") + "\n\n"
     rows = ["| | shot | change | reason | cost |", "|---|---|---|---|---|"]
     for s in d.shots:
         if s.status == UNCHANGED:
@@ -240,7 +286,14 @@ def as_markdown(d: PlanDiff, title: str = "") -> str:
     if d.film:
         rows.append(f"| ~ | *(film)* | re-cut only | {_cell('; '.join(c.text() for c in d.film))} | $0 |")
     table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
-    return head + table + f"**{d.summary()}**\n"
+    length = f"{d.length_text()}\n\n" if d.length else ""
+    return head + table + length + f"**{d.summary()}**\n"
+
+
+def _change_json(c: Change) -> dict:
+    if c.note == "bytes":
+        return {"field": c.field, "before": c.before, "after": f"{c.after} (bytes changed)", "bytes_changed": True}
+    return {"field": c.field, "before": c.before, "after": c.after}
 
 
 def as_json(d: PlanDiff) -> str:
@@ -250,10 +303,11 @@ def as_json(d: PlanDiff) -> str:
                     "old_total": str(exact(d.old_total)), "new_total": str(exact(d.new_total)), "text": d.summary()},
         "shots": [
             {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
-             "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in s.changes],
+             "changes": [_change_json(c) for c in s.changes],
              "cost": str(exact(s.cost)), "cost_delta": str(exact(s.new_cost - s.old_cost))}
             for s in d.shots
         ],
-        "film": [{"field": c.field, "before": c.before, "after": c.after} for c in d.film],
+        "film": [_change_json(c) for c in d.film],
+        "length": {"before": d.length[0], "after": d.length[1]} if d.length else None,
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

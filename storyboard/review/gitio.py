@@ -15,6 +15,10 @@ from typing import Iterator
 from ..errors import StoryboardError
 
 
+class NotAtRevision(StoryboardError):
+    """The file does not exist at that revision (a film added or deleted since)."""
+
+
 def _git(args: list[str], cwd: Path, *, binary: bool = False):
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary)
@@ -58,7 +62,7 @@ def checkout(rev: str, path: str, cwd: Path) -> Iterator[Path]:
     pure = PurePosixPath(path.removeprefix("./"))
     folder = str(pure.parent) if str(pure.parent) != "." else "."
     if not _git(["ls-tree", "--name-only", rev, "--", str(pure)], root).strip():
-        raise StoryboardError(f"{rev}:{path}: no such file at that revision")
+        raise NotAtRevision(f"{rev}:{path}: no such file at that revision")
     archive = _git(["archive", "--format=tar", rev, "--", folder], root, binary=True)
     with tempfile.TemporaryDirectory(prefix="storyboard-rev-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:

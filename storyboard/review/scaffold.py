@@ -1,5 +1,4 @@
-"""``storyboard init`` (a new story project) and ``storyboard textconv`` (a
-storyboard as text for ``git diff``)."""
+"""``storyboard init``: a new story project."""
 
 from __future__ import annotations
 
@@ -55,6 +54,7 @@ renders/
 GITATTRIBUTES = """\
 # `git diff` shows storyboards as their plan (prompts, durations, costs).
 # Enable once per clone:  git config diff.storyboard.textconv "storyboard textconv"
+# (storyboard in a virtual environment: "/path/to/.venv/bin/storyboard textconv")
 storyboard.yaml diff=storyboard
 """
 
@@ -77,39 +77,3 @@ def init_project(folder: Path) -> list[Path]:
         path.write_text(text, "utf-8")
         created.append(path)
     return created
-
-
-def textconv(path: Path) -> str:
-    """The storyboard as stable text: one block per shot with its model, length,
-    cost and rendered prompts. Media are not read (git hands over a lone
-    copy of the file), so keys are left out; a storyboard that does not
-    validate shows its errors instead."""
-    from ..catalog import load_catalog
-    from ..plan.compile import Target, compile_plan
-    from ..errors import InvalidStoryboard
-    from ..format.load import read_document
-    from ..plan.types import DEFAULT_BASE_URL, provider_origin
-    from ..plan.prices import builtin_prices, dollars
-    from ..plan.project import load_storyboard
-
-    doc = read_document(path, path.name)
-    sb, salvage = load_storyboard(doc)
-    if sb is None:
-        return str(InvalidStoryboard(doc.reporter.diagnostics)) + "\n"
-    target = Target("wavespeed", provider_origin("wavespeed", DEFAULT_BASE_URL), builtin_prices(), "built-in")
-    plan = compile_plan(sb, storyboard_file=path.name, media={}, catalog=load_catalog(), target=target,
-                        reporter=doc.reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
-    lines = [f"title: {plan.title}", f"total: {dollars(plan.total_cost)} for {len(plan.jobs)} shots, "
-             f"{plan.cut.duration:g} s", ""]
-    cut = {c.shot: c for c in plan.cut.shots}
-    for job in plan.jobs:
-        transition = cut[job.shot].transition if job.shot in cut else None
-        lines.append(f"shot {job.shot}: {job.model} {job.duration:g} s {dollars(job.cost)}"
-                     + (f", {transition.type} {transition.duration:g} s in" if transition and transition.duration else ""))
-        for name, value in sorted(job.request.items()):
-            if name != "prompt":
-                shown = [job.media.get(v, v) if isinstance(v, str) else v for v in value] if isinstance(value, list) \
-                    else job.media.get(value, value) if isinstance(value, str) else value
-                lines.append(f"  {name}: {shown}")
-        lines.append(f"  prompt: {job.request.get('prompt', '')}")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,163 @@
+"""``storyboard textconv``: a storyboard as a person reads its plan, for ``git diff``.
+
+git hands a textconv driver one file and nothing else: for the working side
+that is the file in the working tree, for an old side a temporary copy. Each
+reference is named with a short digest of its bytes, git's own blob id, so the
+two sides compare: for the working side the files beside the storyboard are
+hashed; for an old side the storyboard is found by its content in HEAD or the
+index and its media are read from the same tree. Failing those, the commit
+that added that version is looked up (``git log --find-object``); only when
+even that fails are the references shown without a digest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+SHORT = 10
+
+
+def textconv(path: Path) -> str:
+    """The storyboard as stable text: the film, its cut, and one block per shot."""
+    from ..catalog import load_catalog
+    from ..errors import InvalidStoryboard
+    from ..format.load import read_document
+    from ..plan.compile import Target, compile_plan
+    from ..plan.prices import builtin_prices
+    from ..plan.project import load_storyboard
+    from ..plan.types import DEFAULT_BASE_URL, provider_origin
+
+    doc = read_document(path, path.name)
+    sb, salvage = load_storyboard(doc)
+    if sb is None:
+        return str(InvalidStoryboard(doc.reporter.diagnostics)) + "\n"
+    target = Target("wavespeed", provider_origin("wavespeed", DEFAULT_BASE_URL), builtin_prices(), "built-in")
+    plan = compile_plan(sb, storyboard_file=path.name, media={}, catalog=load_catalog(), target=target,
+                        reporter=doc.reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
+    digests = MediaDigests(path)
+    return "\n".join(_film(plan, digests) + [""] + _shots(plan, digests)) + "\n"
+
+
+def _film(plan, digests: "MediaDigests") -> list[str]:
+    from ..plan.prices import dollars
+
+    cut = plan.cut
+    lines = [f"title: {plan.title or '(none)'}",
+             f"total: {dollars(plan.total_cost)} for {len(plan.jobs)} shots, {cut.duration:g} s",
+             f"cut: output {cut.output}; loudness {_value(cut.loudness)}"]
+    fmt = cut.format
+    lines.append(f"  format: {fmt.width}x{fmt.height}" if fmt.width else "  format: as the clips")
+    lines[-1] += f", {_value(fmt.fps)} fps, quality {fmt.quality}" if fmt.fps else f", quality {fmt.quality}"
+    if cut.music:
+        m = cut.music
+        lines.append(f"  music: {digests.name(m.file)}, volume {m.volume:g}, duck {m.duck:g}, "
+                     f"fade in {m.fade_in:g} s, fade out {m.fade_out:g} s")
+    else:
+        lines.append("  music: none")
+    return lines
+
+
+def _shots(plan, digests: "MediaDigests") -> list[str]:
+    from ..plan.prices import dollars
+
+    cut = {c.shot: c for c in plan.cut.shots}
+    lines = []
+    for job in plan.jobs:
+        c = cut.get(job.shot)
+        head = f"shot {job.shot}: {job.model} {job.duration:g} s {dollars(job.cost)}"
+        if c is not None and c.transition.duration:
+            head += f", {c.transition.type} {c.transition.duration:g} s in"
+        if c is not None and c.mute:
+            head += ", muted"
+        lines.append(head)
+        request = job.request
+        for name in sorted(request):
+            if name not in ("prompt", "multi_prompt"):
+                lines.append(f"  {name}: {_request_value(name, request[name], job, digests)}")
+        lines.append(f"  prompt: {request.get('prompt', '')}")
+        for n, segment in enumerate(request.get("multi_prompt") or [], 1):
+            lines.append(f"  segment {n} ({segment.get('duration')} s): {segment.get('prompt', '')}")
+    return lines
+
+
+def _request_value(name: str, value: Any, job, digests: "MediaDigests") -> str:
+    if name == "element_list":
+        return ", ".join(str(e.get("element_id", e)) if isinstance(e, dict) else str(e) for e in value)
+    if isinstance(value, list):
+        return ", ".join(_request_value(name, v, job, digests) for v in value)
+    if isinstance(value, str) and value.startswith("sha256:"):
+        ref = job.media.get(value) or value.removeprefix("sha256:unavailable:")
+        return digests.name(ref)
+    return _value(value)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class MediaDigests:
+    """Short digests (git blob ids) of the files a storyboard names."""
+
+    def __init__(self, storyboard: Path):
+        self.folder = storyboard.resolve().parent
+        self.tree: dict[str, str] | None = None  # repo path → blob id, for an old side
+        self.prefix = PurePosixPath()
+        if storyboard.resolve().parent.name.startswith("git-blob-"):  # git's temporary copy of another side
+            self._find_in_git(storyboard)
+
+    def name(self, ref: str) -> str:
+        if ref.startswith(("https://", "http://")):
+            return ref
+        digest = self._digest(ref)
+        return f"{ref} @{digest[:SHORT]}" if digest else ref
+
+    def _digest(self, ref: str) -> str | None:
+        if self.tree is not None:
+            return self.tree.get(str(self.prefix / ref))
+        file = self.folder / ref
+        if not file.is_file():
+            return None
+        out = _git(["hash-object", "--no-filters", str(file)], self.folder)
+        return out.strip() if out else None
+
+    def _find_in_git(self, storyboard: Path) -> None:
+        """Where this copy of a storyboard sits in HEAD or the index, by its blob id."""
+        blob = (_git(["hash-object", "--no-filters", str(storyboard)], Path.cwd()) or "").strip()
+        if not blob:
+            return
+        listings = [["ls-files", "-s"], ["ls-tree", "-r", "HEAD"]]
+        commit = (_git(["log", "--all", "--format=%H", f"--find-object={blob}", "-n", "1"], Path.cwd()) or "").strip()
+        if commit:  # the commit that added (or removed) this version, and the one before it
+            listings += [["ls-tree", "-r", commit], ["ls-tree", "-r", f"{commit}^"]]
+        for listing in listings:
+            entries = _entries(_git(listing, Path.cwd()) or "")
+            paths = [p for p, b in entries.items() if b == blob]
+            if paths:
+                self.tree, self.prefix = entries, PurePosixPath(paths[0]).parent
+                return
+
+
+def _entries(listing: str) -> dict[str, str]:
+    """``git ls-files -s`` / ``git ls-tree -r`` output → path → blob id."""
+    out = {}
+    for line in listing.splitlines():
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        blob = next((p for p in parts if len(p) == 40 and all(c in "0123456789abcdef" for c in p)), None)
+        if blob and path:
+            out[path] = blob
+    return out
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout if result.returncode == 0 else None
