@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich import box
@@ -16,8 +17,9 @@ def console(file=None) -> Console:
     """A console that colours only a real terminal (and honours NO_COLOR)."""
     file = file or sys.stdout
     con = Console(file=file, highlight=False)
-    if not con.is_terminal:
-        con = Console(file=file, highlight=False, no_color=True, width=200, color_system=None)
+    if not con.is_terminal:  # a pipe: wide, unless COLUMNS says how wide the reader is
+        width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 200
+        con = Console(file=file, highlight=False, no_color=True, width=width, color_system=None)
     return con
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
-from .ffmpeg_tools import BITEXACT, ffmpeg, loudness_gain
-from .timeline import AUDIO_RATE, Piece, Target
+from .ffmpeg_tools import BITEXACT, audio_length, ffmpeg, loudness_gain
+from .timeline import AUDIO_RATE, Piece, Target, music_layout
 
 CONFORM_VERSION = 1
 COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
@@ -304,9 +304,20 @@ def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tupl
     if music is not None and cut.music is not None:
         m = cut.music
         inputs += ["-vn", "-i", music]
-        parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
+        layout = music_layout(audio_length(music), length, m.loop)
+        bed = f"[{len(inputs) // 3 - 1}:a:0]{fmt}"
+        if len(layout.starts) > 1:  # copies of the bed, each crossfading linearly into the next
+            copies = len(layout.starts)
+            parts.append(bed + f",asplit={copies}" + "".join(f"[mc{k}]" for k in range(copies)))
+            acc_m = "mc0"
+            for k in range(1, copies):
+                parts.append(f"[{acc_m}][mc{k}]acrossfade=d={layout.overlap:.6f}:c1=tri:c2=tri[ml{k}]")
+                acc_m = f"ml{k}"
+            bed = f"[{acc_m}]anull"
+        fade_at = max(0.0, layout.stop - m.fade_out)  # the fade-out ends where the music ends
+        parts.append(f"{bed},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
                      f"volume='{music_gain_expr(cut, timeline)}':eval=frame,"
-                     f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={max(0.0, length - m.fade_out):.6f}:d={m.fade_out:.6f}[m]")
+                     f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={fade_at:.6f}:d={m.fade_out:.6f}[m]")
         parts.append(f"[{acc}][m]amix=inputs=2:duration=first:normalize=0[mix]")
         acc = "mix"
     parts.append(f"[{acc}]atrim=0:{length:.6f}[sound]")

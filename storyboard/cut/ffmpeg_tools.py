@@ -37,3 +37,12 @@ def loudness_gain(audio: Path, target: float | None) -> float:
     if peak and peak.group(1) != "-inf":
         gain = min(gain, -1.0 - float(peak.group(1)))
     return round(gain, 2)
+
+
+def audio_length(path: Path) -> float:
+    """Seconds of sound in ``path`` (a music bed), from ffmpeg's own reading."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True)
+    m = re.search(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)", result.stderr)
+    if not m:
+        raise StitchError(f"{path}: cannot tell how long the music is")
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
-from .ffmpeg_tools import loudness_gain
-from .timeline import AUDIO_RATE, Piece, Target
+from .ffmpeg_tools import audio_length, loudness_gain
+from .timeline import AUDIO_RATE, Piece, Target, music_layout
 
 MOVIEPY_BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
 
@@ -77,9 +77,21 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
 
 
 def _music(stack, AudioFileClip, afx, cut: CutPlan, timeline: list[Piece], path: Path, length: float):
+    from moviepy import CompositeAudioClip
+
     m = cut.music
-    bed = stack.enter_context(AudioFileClip(str(path)))
-    bed = bed.subclipped(0, min(length, bed.duration)).with_volume_scaled(m.volume)
+    source = stack.enter_context(AudioFileClip(str(path)))
+    layout = music_layout(audio_length(path), length, m.loop)
+    copies = []
+    for k, start in enumerate(layout.starts):  # each copy crossfades linearly into the next
+        fades = []
+        if k > 0:
+            fades.append(afx.AudioFadeIn(layout.overlap))
+        if k < len(layout.starts) - 1:
+            fades.append(afx.AudioFadeOut(layout.overlap))
+        copies.append(source.with_effects(fades).with_start(start))
+    bed = copies[0] if len(copies) == 1 else CompositeAudioClip(copies)
+    bed = bed.subclipped(0, min(layout.stop, bed.duration)).with_volume_scaled(m.volume)
     effects = []
     if m.duck != 1:
         effects += [afx.MultiplyVolume(m.duck, start_time=p.start, end_time=p.start + p.duration)
@@ -87,5 +99,5 @@ def _music(stack, AudioFileClip, afx, cut: CutPlan, timeline: list[Piece], path:
     if m.fade_in:
         effects.append(afx.AudioFadeIn(m.fade_in))
     if m.fade_out:
-        effects.append(afx.AudioFadeOut(m.fade_out))
+        effects.append(afx.AudioFadeOut(m.fade_out))  # at the bed's end: where the music stops
     return bed.with_effects(effects)

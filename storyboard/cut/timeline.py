@@ -11,10 +11,15 @@ transition into shot i.
 - sound: over any transition the two clips' sound crossfades linearly; a
   music bed runs under the film, lowered under shots with their own sound,
   and the mix is brought to the loudness target.
+- music: a bed shorter than the film repeats (``loop``, the default), each
+  copy crossfading linearly into the next over ``LOOP_CROSSFADE`` seconds;
+  with ``loop: false`` it plays once. The fade-out ends the music wherever it
+  stops: at the film's end, or at the bed's own end when it stops sooner.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +29,25 @@ from ..plan.types import CutPlan
 from .probe import ClipInfo
 
 AUDIO_RATE = 48000
+LOOP_CROSSFADE = 1.0  # seconds each repeat of a looping music bed overlaps the one before
+
+
+@dataclass(frozen=True)
+class MusicLayout:
+    """Where the copies of a music bed start in the film, and where the music stops."""
+
+    starts: tuple[float, ...]
+    overlap: float  # the crossfade between copies
+    stop: float  # film time at which the music ends (its fade-out ends here)
+
+
+def music_layout(bed: float, film: float, loop: bool) -> MusicLayout:
+    if not loop or bed >= film or bed <= 0:
+        return MusicLayout((0.0,), 0.0, min(bed, film) if bed > 0 else film)
+    overlap = min(LOOP_CROSSFADE, bed / 4)
+    step = bed - overlap
+    count = 1 + math.ceil((film - bed) / step - 1e-9)  # enough copies to reach the film's end
+    return MusicLayout(tuple(round(k * step, 6) for k in range(count)), overlap, film)
 
 
 class StitchError(StoryboardError):

@@ -176,7 +176,11 @@ class Music(_Model):
         default=0.5, ge=0, le=1, description="Extra gain under shots that have their own sound (1 = not lowered)."
     )
     fade_in: Seconds = Field(default=0, description="Seconds of fade in at the start.")
-    fade_out: Seconds = Field(default=0, description="Seconds of fade out at the end.")
+    fade_out: Seconds = Field(default=0, description="Seconds of fade out where the music ends.")
+    loop: bool = Field(
+        default=True,
+        description="A bed shorter than the film repeats, crossfading at each loop point; false: it plays once.",
+    )
 
 
 def _resolution(value: str) -> str:

@@ -159,6 +159,7 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
                              transition=transition, audio=result.audio, mute=shot.mute))
     _check_overlaps(sb, shots, reporter)
     total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
+    _check_music_length(sb, media, float(total), reporter)
     return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total),
                    format=_format(sb), loudness=sb.cut.loudness)
 
@@ -198,6 +199,16 @@ def _check_output(output: str, reporter: Reporter) -> None:
         reporter.error(("cut", "output"), f"`{output}` needs a file extension such as .mp4")
 
 
+def _check_music_length(sb: Storyboard, media: dict[str, MediaInfo], film: float, reporter: Reporter) -> None:
+    music = sb.cut.music
+    info = media.get(music.file) if music else None
+    if music is None or music.loop or info is None or not info.duration or info.duration >= film:
+        return
+    reporter.warning(("cut", "music"), f"the music ({info.duration:g} s) is shorter than the film ({film:g} s) and "
+                                       f"does not loop: the last {film - info.duration:g} s have no music; "
+                                       "remove `loop: false` to repeat it")
+
+
 def _music(sb: Storyboard, media: dict[str, MediaInfo]) -> MusicPlan | None:
     music = sb.cut.music
     if music is None:
@@ -210,4 +221,5 @@ def _music(sb: Storyboard, media: dict[str, MediaInfo]) -> MusicPlan | None:
         duck=music.duck,
         fade_in=music.fade_in,
         fade_out=music.fade_out,
+        loop=music.loop,
     )

@@ -103,6 +103,7 @@ class MusicPlan(_Frozen):
     duck: float = 0.5
     fade_in: float
     fade_out: float
+    loop: bool = True
 
 
 class FormatPlan(_Frozen):

@@ -1,9 +1,14 @@
 """The preview provider: each shot as an animatic card, offline and free.
 
-A card shows the shot id, the rendered prompt (wrapped), the reference
-images as thumbnails and a running timer, for the planned duration at the
-planned aspect ratio, with a soft tone when the shot has sound. Frames are
-drawn with Pillow and encoded by the ffmpeg that moviepy ships.
+A card shows what the paid render will be asked for, for the planned duration
+at the planned aspect ratio: the shot id and model, the rendered prompt, each
+multi-prompt beat during its own seconds (the current one lit), what sound
+the shot will have (generated, the reference video's own, or none), the
+reference video it follows, and the reference images as thumbnails, the
+first and last frames labelled as such; a running timer and a progress bar.
+A shot with generated sound gets a soft tone; one that keeps its reference
+video's sound gets that sound. Frames are drawn with Pillow and encoded by
+the ffmpeg that moviepy ships.
 """
 
 from __future__ import annotations
@@ -35,51 +40,110 @@ def has_sound(job: Job) -> bool:
     return bool(request.get("sound")) or bool(request.get("video") and request.get("keep_original_sound"))
 
 
-def card(job: Job, images: list[Path], size: tuple[int, int]) -> Image.Image:
-    """The still part of the card: id, prompt, thumbnails."""
+def sound_label(job: Job) -> str:
+    request = job.request
+    if request.get("video") and request.get("keep_original_sound"):
+        return "sound: the reference video's own"
+    if request.get("sound"):
+        return "sound: generated"
+    return "sound: none"
+
+
+def _thumbs(job: Job, root: Path) -> list[tuple[Path, str]]:
+    """(image, label) for each reference image: first and last frames named."""
+    request, out = job.request, []
+    for slot, label in (("image", "first frame"), ("end_image", "last frame")):
+        if request.get(slot) in job.media:
+            out.append((root / job.media[request[slot]], label))
+    for digest in request.get("images") or []:
+        if digest in job.media:
+            out.append((root / job.media[digest], "reference"))
+    return out
+
+
+def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -> Image.Image:
+    """The still part of the card for one beat (or the whole shot)."""
     width, height = size
     img = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(img)
     margin = width // 20
     draw.text((margin, margin), job.shot, fill=ACCENT, font=_font(max(16, width // 18)))
-    draw.text((margin, margin + width // 14), job.model.split("/", 1)[-1], fill=DIM, font=_font(max(10, width // 48)))
+    small = _font(max(10, width // 48))
+    draw.text((margin, margin + width // 14), f"{job.model.split('/', 1)[-1]} · {sound_label(job)}", fill=DIM, font=small)
+    if job.request.get("video") in job.media:
+        draw.text((margin, margin + width // 14 + int(getattr(small, "size", 10) * 1.4)),
+                  f"follows the video {job.media[job.request['video']]}", fill=DIM, font=small)
     body_font = _font(max(11, width // 34))
+    line_height = int(getattr(body_font, "size", 12) * 1.35)
     chars = max(20, int(width / (body_font.size * 0.55))) if hasattr(body_font, "size") else 60
-    prompt = str(job.request.get("prompt", ""))
-    lines = textwrap.wrap(prompt, chars)[: max(3, height // 60)]
     y = margin + width // 8
-    for line in lines:
+    for line in textwrap.wrap(str(job.request.get("prompt", "")), chars)[: max(2, height // 90)]:
         draw.text((margin, y), line, fill=INK, font=body_font)
-        y += int(getattr(body_font, "size", 12) * 1.35)
+        y += line_height
+    y = _beats(draw, job, beat, (margin, y + line_height // 2), chars, small)
+    _paste_thumbs(img, draw, _thumbs(job, root), width, height, margin, small)
+    return img
+
+
+def _beats(draw, job: Job, beat: int | None, at: tuple[int, int], chars: int, font) -> int:
+    x, y = at
+    start = 0
+    for n, segment in enumerate(job.request.get("multi_prompt") or []):
+        end = start + int(segment.get("duration", 0))
+        text = f"{n + 1}. {start}-{end} s  {segment.get('prompt', '')}"
+        draw.text((x, y), textwrap.shorten(text, chars + 10), fill=ACCENT if n == beat else DIM, font=font)
+        y += int(getattr(font, "size", 10) * 1.5)
+        start = end
+    return y
+
+
+def _paste_thumbs(img, draw, thumbs, width: int, height: int, margin: int, font) -> None:
     thumb = max(32, min(height // 4, width // 8))
     x = margin
-    for path in images[:7]:
+    for path, label in thumbs[:7]:
         try:
             with Image.open(path) as ref:
                 ref = ref.convert("RGB")
                 ref.thumbnail((thumb, thumb))
-                img.paste(ref, (x, height - margin - thumb - 24))
+                top = height - margin - thumb - 24
+                img.paste(ref, (x, top))
+                if label != "reference":
+                    draw.text((x, top + ref.height + 3), label, fill=ACCENT, font=font)
                 x += thumb + 8
         except OSError:
             continue
-    return img
 
 
-def frames(base: Image.Image, seconds: float):
-    """Each frame's RGB bytes: the card with a timer and a progress bar."""
-    width, height = base.size
+def beat_at(job: Job, t: float) -> int | None:
+    """The multi-prompt segment playing at ``t`` seconds, if the shot has segments."""
+    start = 0.0
+    segments = job.request.get("multi_prompt") or []
+    for n, segment in enumerate(segments):
+        start += float(segment.get("duration", 0))
+        if t < start:
+            return n
+    return len(segments) - 1 if segments else None
+
+
+def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
+    """Each frame's RGB bytes: the card of the current beat, with a timer and a progress bar."""
+    width, height = size
     font = _font(max(10, width // 40))
     total = int(round(seconds * FPS))
+    bases: dict[int | None, Image.Image] = {}
     for i in range(total):
-        frame = base.copy()
-        draw = ImageDraw.Draw(frame)
         t = i / FPS
+        beat = beat_at(job, t)
+        if beat not in bases:
+            bases[beat] = card(job, root, size, beat)
+        frame = bases[beat].copy()
+        draw = ImageDraw.Draw(frame)
         draw.rectangle((0, height - 6, int(width * (i + 1) / total), height), fill=ACCENT)
         draw.text((width - width // 4, height - 26), f"{t:05.2f} / {seconds:.2f} s", fill=INK, font=font)
         yield frame.tobytes()
 
 
-def render_card(job: Job, images: list[Path], dest: Path) -> None:
+def render_card(job: Job, root: Path, dest: Path) -> None:
     """Write the job's animatic card to ``dest`` (MP4, H.264, AAC when it has sound)."""
     import imageio_ffmpeg
 
@@ -87,7 +151,11 @@ def render_card(job: Job, images: list[Path], dest: Path) -> None:
     seconds = float(job.duration)
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", str(FPS), "-i", "-"]
-    if has_sound(job):
+    video = job.media.get(job.request.get("video", ""))
+    if video and job.request.get("keep_original_sound"):  # the reference video's own sound, as the render keeps it
+        cmd += ["-i", str(root / video), "-map", "0:v:0", "-map", "1:a:0?", "-af", f"apad,atrim=0:{seconds}",
+                "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "48000"]
+    elif has_sound(job):
         cmd += ["-f", "lavfi", "-i", f"sine=f=330:r=48000:d={seconds}", "-af", "volume=0.15",
                 "-c:a", "aac", "-b:a", "64k", "-ac", "2"]
     cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p", "-t", f"{seconds}",
@@ -96,7 +164,7 @@ def render_card(job: Job, images: list[Path], dest: Path) -> None:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err)
         try:
-            for frame in frames(card(job, images, size), seconds):
+            for frame in frames(job, root, size, seconds):
                 proc.stdin.write(frame)
         except BrokenPipeError:
             pass

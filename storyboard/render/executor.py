@@ -32,7 +32,7 @@ Events = Callable[[str, str, str], None]  # (shot, state, detail)
 MAX_ATTEMPTS = 6
 MAX_POLL_SECONDS = 3600.0
 MAX_WAIT = 60.0  # seconds: the longest a Retry-After may hold a job (the provider client caps it too)
-LocalRender = Callable[[Job, list[Path], Path], None]
+LocalRender = Callable[[Job, Path, Path], None]  # job, project root (for its media), destination
 
 
 @dataclass
@@ -228,16 +228,11 @@ class Renderer:
         self.events(job.shot, "processing", "")
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
-            await asyncio.to_thread(self.local, job, self._image_paths(job), dest)
+            await asyncio.to_thread(self.local, job, self.root, dest)
             problem = await asyncio.to_thread(verify_clip, dest, job.duration)
             if problem:
                 raise JobFailed(f"the preview clip is unusable: {problem}")
             return await asyncio.to_thread(self._store, job, dest, "local")
-
-    def _image_paths(self, job: Job) -> list[Path]:
-        refs = [job.media[d] for d in media_digests(job.request) if d in job.media]
-        return [self.root / r for r in dict.fromkeys(refs) if CONTENT_TYPES.get(Path(r).suffix[1:].lower(), "")
-                .startswith("image/")]
 
     # -- remote (wavespeed, or the emulator) --
 
