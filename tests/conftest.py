@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def project(tmp_path):
 PNG_1 = (DATA / "invalid" / "refs" / "extra1.png").read_bytes()
 PNG_2 = (DATA / "invalid" / "refs" / "extra2.png").read_bytes()
 MP4_4S = (DATA / "invalid" / "refs" / "waves.mp4").read_bytes()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository holding the lighthouse film at films/lighthouse, committed; the current folder."""
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLES / "lighthouse", root / "films" / "lighthouse",
+                    ignore=shutil.ignore_patterns(".storyboard", "renders"))
+    (root / ".gitignore").write_text(".storyboard/\nrenders/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.invalid")
+    git(root, "config", "user.name", "t")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the film")
+    monkeypatch.chdir(root)
+    return root

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXAMPLES, MP4_4S, PNG_1, PNG_2, ROOT
+from conftest import MP4_4S, PNG_1, PNG_2, ROOT, git
 from storyboard.cli.main import build_parser
 from storyboard.cli.progress import Progress
 from storyboard.cut.probe import ffmpeg_exe
@@ -29,24 +29,6 @@ from storyboard.render.run import render_project
 
 KEY = "sk-papercuts-key"
 ONE_SHOT = "version: 1\nshots:\n  - id: a\n    prompt: A quiet harbour.\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
-    root = tmp_path / "repo"
-    shutil.copytree(EXAMPLES / "lighthouse", root / "films" / "lighthouse",
-                    ignore=shutil.ignore_patterns(".storyboard", "renders"))
-    (root / ".gitignore").write_text(".storyboard/\nrenders/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "the film")
-    monkeypatch.chdir(root)
-    return root
 
 
 STORY = "films/lighthouse/storyboard.yaml"

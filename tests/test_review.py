@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, PNG_2
+from conftest import EXAMPLES, PNG_2, git  # noqa: F401 (repo is a conftest fixture)
 from storyboard.providers.emulator import Emulator
 from storyboard.render.executor import Options
 from storyboard.render.run import render_project
 
 KEY = "sk-review-test"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
-    """A git repository holding the lighthouse film at films/lighthouse, committed."""
-    root = tmp_path / "repo"
-    shutil.copytree(EXAMPLES / "lighthouse", root / "films" / "lighthouse",
-                    ignore=shutil.ignore_patterns(".storyboard", "renders"))
-    (root / ".gitignore").write_text(".storyboard/\nrenders/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "t@example.invalid")
-    git(root, "config", "user.name", "t")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "the film")
-    monkeypatch.chdir(root)
-    return root
 
 
 STORY = "films/lighthouse/storyboard.yaml"
