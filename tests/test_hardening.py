@@ -438,3 +438,26 @@ def test_a_video_edit_of_a_local_clip_still_plans_its_length(project):
                                     b"    per_second: 0.2\n"})
     job = compile_project(str(path)).plan.jobs[0]
     assert job.duration > 3 and job.cost is not None and job.cost > 0
+
+
+def test_a_url_video_edit_renders_and_cuts_at_its_clips_length(project, cli, emulator, env):
+    path = project("version: 1\nshots:\n  - id: e\n    model: kwaivgi/kling-video-o3-pro/video-edit\n"
+                   "    prompt: Make it night.\n    video: https://cdn.example.com/clip.mp4\n"
+                   "  - id: b\n    prompt: The harbour at night.\n    duration: 3\n")
+    result = cli("render", str(path))
+    assert result.code == 0, result.err
+    assert "ffmpeg failed" not in result.err and emulator.stats()["total_submits"] == 2
+    from storyboard.format.media import inspect_file
+
+    film = inspect_file(path.parent / "renders" / "final.mp4")
+    assert abs(film.duration - (5.0 + 3.0)) < 0.1  # the edit's clip (5 s from the emulator), then 3 s
+
+
+def test_damaged_state_files_are_a_fresh_start(project, cli):
+    path = project(ONE_SHOT)
+    state = path.parent / ".storyboard"
+    state.mkdir()
+    os.mkfifo(state / "media.json")
+    (state / "uploads.json").write_text("[1, 2, 3]")
+    result = run_cli(["validate", str(path)], timeout=30)
+    assert result.returncode == 0, result.stderr

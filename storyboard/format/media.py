@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .files import read_bounded
+
 STATE_DIR = ".storyboard"
 STATE_FILE = "media.json"
 _STATE_VERSION = 1
@@ -51,10 +53,10 @@ class MediaIndex:
 
     def _read_state(self) -> dict[str, dict]:
         try:
-            state = json.loads(self.state_path.read_text("utf-8"))
+            state = json.loads(read_bounded(self.state_path, 256 * 1024 * 1024))
             if state.get("version") == _STATE_VERSION and isinstance(state.get("files"), dict):
                 return state["files"]
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError):  # missing, unreadable or not a file: start afresh
             pass
         return {}
 

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..format.files import read_bounded
 from ..format.media import STATE_DIR
 
 KEEP_SECONDS = 6 * 24 * 3600
@@ -21,8 +22,10 @@ class UploadBook:
         self.path = root / STATE_DIR / "uploads.json"
         self.now = wall_clock
         try:
-            self.entries: dict[str, dict] = json.loads(self.path.read_text("utf-8"))
+            self.entries: dict[str, dict] = json.loads(read_bounded(self.path, 64 * 1024 * 1024))
         except (OSError, ValueError):
+            self.entries = {}
+        if not isinstance(self.entries, dict):  # a damaged book is an empty one
             self.entries = {}
 
     def get(self, origin: str, digest: str) -> str | None:

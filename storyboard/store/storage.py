@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Protocol
 
+from ..format.files import FileTooLarge, NotRegularFile, read_bounded
+
 
 class Storage(Protocol):
     def get(self, name: str) -> bytes | None:
@@ -62,6 +64,9 @@ class Storage(Protocol):
         """A local file to read ``name`` from (the file itself, for a folder)."""
 
 
+MAX_SMALL_OBJECT = 16 * 1024 * 1024
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -84,9 +89,11 @@ class LocalStorage:
         return self.root / name
 
     def get(self, name: str) -> bytes | None:
+        """A small object (a record, a journal entry); anything but a regular
+        file of sane size is a miss, never a hang."""
         try:
-            return self._path(name).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return read_bounded(self._path(name), MAX_SMALL_OBJECT)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegularFile, FileTooLarge):
             return None
 
     def put(self, name: str, data: bytes) -> None:
