@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
                    help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+    p.add_argument("--repay", action="append", default=[], metavar="SHOT",
+                   help="pay again for SHOT (or `all`) although it was paid for and its clip cannot be recovered")
     p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
@@ -51,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free port)")
     p.add_argument("--task-seconds", type=float, default=2.0, metavar="SECONDS", help="how long each task runs")
+    p.add_argument("--retention", type=float, default=7 * 24 * 3600, metavar="SECONDS",
+                   help="how long a finished task's outputs are kept, as WaveSpeed keeps them (7 days)")
     p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
     p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
                    help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
@@ -72,7 +76,7 @@ def cmd_render(args) -> int:
         args.provider = saved.provider
     result = render_project(
         args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
-        options=options, resubmit=tuple(args.resubmit), progress=Progress,
+        options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
     )
@@ -168,7 +172,8 @@ def cmd_emulate(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults)
+        emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults,
+                            retention=args.retention)
     except OSError as exc:
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)

@@ -166,8 +166,9 @@ class Renderer:
     def __init__(self, plan: Plan, root: Path, cache: ClipCache, *, options: Options, events: Events,
                  provider: RemoteProvider | None = None, local: LocalRender | None = None,
                  journal: Journal | None = None, uploads: UploadBook | None = None,
-                 clock: Clock | None = None, rng: random.Random | None = None):
+                 clock: Clock | None = None, rng: random.Random | None = None, paid: set[str] | None = None):
         self.plan, self.root, self.cache = plan, root, cache
+        self.paid = paid or set()  # job keys paid for already: never submitted again here
         self.options, self.events = options, _quiet_on_failure(events)
         self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
         self.clock = clock or Clock()
@@ -189,10 +190,20 @@ class Renderer:
                 uncached.append(job)
         if not uncached:
             return report
-        budget_check(uncached, self.journal, self.options.max_cost)
+        firsts: dict[str, Job] = {}
+        for job in uncached:  # two shots with one job key: one job, rendered once
+            firsts.setdefault(job.key, job)
+        budget_check(list(firsts.values()), self.journal, self.options.max_cost)
         slots = asyncio.Semaphore(max(1, self.options.concurrency))
-        results = await asyncio.gather(*(self._guarded(job, slots) for job in uncached))
+        results = await asyncio.gather(*(self._guarded(job, slots) for job in firsts.values()))
         report.outcomes += results
+        by_key = {outcome.job.key: outcome for outcome in results}
+        for job in uncached:
+            if firsts[job.key] is not job:
+                first = by_key[job.key]
+                state = "cached" if first.clip is not None else first.state
+                report.outcomes.append(Outcome(job, state, first.clip, first.message))
+                self.events(job.shot, state, f"the same job as {first.job.shot}")
         order = {job.shot: i for i, job in enumerate(self.plan.jobs)}
         report.outcomes.sort(key=lambda o: order[o.job.shot])
         return report
@@ -240,6 +251,9 @@ class Renderer:
         if self.provider is None:
             raise JobFailed("the cached clip is unusable and WAVESPEED_API_KEY is not set to fetch it again")
         entry = self.journal.get(job.key)
+        if entry is None and job.key in self.paid:  # a safety net: recovery runs before, and refuses
+            raise JobFailed("already paid for and not recovered; storyboard never pays twice by itself "
+                            f"(`{self.options.command} --repay {job.shot}` pays again)")
         if entry is None:
             task_id = await self._submit(job, outcome)
         elif entry.state == SUBMITTING:

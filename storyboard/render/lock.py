@@ -30,6 +30,10 @@ class LockEntry(BaseModel):
     clip: str = Field(description="sha256 of the clip's bytes, `sha256:<hex>`.")
     duration: float = Field(description="The clip's length in seconds, as it came back.")
     cost: Decimal | None = Field(description="What the job cost, USD, exact; null if unpriced.")
+    completed_at: str | None = Field(
+        default=None,
+        description="When the task completed (ISO 8601, UTC): the provider keeps its outputs for a while after.",
+    )
 
 
 class Lock(BaseModel):

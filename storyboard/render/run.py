@@ -7,9 +7,11 @@ executor in ``executor`` and writes the lock and the clips afterwards.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shlex
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +22,7 @@ from ..errors import StoryboardError, UsageError
 from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import LockEntry, lock_path, read_lock, write_lock
+from .recover import paid_entries, recover_paid, refuse
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from .executor import Events, Options, Renderer, Report
@@ -57,13 +60,18 @@ def render_project(
     engine: str | None = "ffmpeg",
     saved_plan=None,
     accept_plan: Callable[[Plan], None] | None = None,
+    repay: tuple[str, ...] = (),
+    wall_clock: Callable[[], float] = time.time,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
 
     ``saved_plan`` sets the provider and price list to compile with;
     ``accept_plan`` is shown the compiled plan before anything is spent and
-    raises to refuse it (the CLI passes the saved-plan check from review)."""
+    raises to refuse it (the CLI passes the saved-plan check from review).
+    A shot already paid for (its key in the lock) whose clip is missing is
+    recovered from the provider, or refused before any submit unless it is in
+    ``repay`` (shot ids, or ``all``)."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     if saved_plan is not None:
@@ -96,19 +104,28 @@ def render_project(
         from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
 
         # The key is needed only for what is not cached; check it before anything is sent.
-        if env.get(KEY_VARIABLE, "").strip() or any(clip_cache.record(j.key) is None for j in plan.jobs):
+        missing = [j for j in plan.jobs if clip_cache.get(j.key) is None]
+        if env.get(KEY_VARIABLE, "").strip() or missing:
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
+    lock = read_lock(lock_path(compiled.path)) if provider != "preview" else None
+    repaying = _repaying(plan, repay, compiled.path.name)
     options = options or Options()
     if options.command == Options.command:
         options = replace(options, command=render_command(arg, provider))
     estimate = sum((j.cost for j in plan.jobs if j.cost is not None and clip_cache.record(j.key) is None), Decimal(0))
 
     async def go(events: Events) -> Report:
+        paid = set(paid_entries(lock)) - {j.key for j in plan.jobs if j.shot in repaying} if lock else set()
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
-                            journal=journal, uploads=UploadBook(root), clock=clock)
+                            journal=journal, uploads=UploadBook(root), clock=clock, paid=paid)
         try:
             if remote is not None and any(clip_cache.record(j.key) is None for j in plan.jobs):
                 await remote.check_access()
+            if lock is not None:  # paid clips missing here: from the provider, or a refusal before any submit
+                lost = [item for item in await recover_paid(plan, lock, clip_cache, remote, events)
+                        if item.job.shot not in repaying]
+                if lost:
+                    raise refuse(lost, options.command)
             return await renderer.run()
         finally:
             if remote is not None:
@@ -123,7 +140,7 @@ def render_project(
                 report = asyncio.run(go(events))
     finally:
         if provider != "preview" and report.outcomes:
-            _update_lock(compiled, report)
+            _update_lock(compiled, report, wall_clock)
     film = None
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
@@ -161,18 +178,31 @@ def _writable(folder: Path, what: str) -> None:
                               "nothing was sent or paid") from None
 
 
-def _update_lock(compiled: Compiled, report: Report) -> None:
+def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
+    if "all" in repay:
+        return {job.shot for job in plan.jobs}
+    unknown = [shot for shot in repay if plan.job(shot) is None]
+    if unknown:
+        raise UsageError(f"--repay {unknown[0]}: there is no such shot in {name}")
+    return set(repay)
+
+
+def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], float] = time.time) -> None:
     path = lock_path(compiled.path)
     lock = read_lock(path)
     shots = {job.shot for job in compiled.plan.jobs}
     entries = {shot: entry for shot, entry in lock.shots.items() if shot in shots}
+    known = paid_entries(lock)
+    now = dt.datetime.fromtimestamp(wall_clock(), dt.timezone.utc).isoformat(timespec="seconds")
     for outcome in report.outcomes:
         if outcome.clip is None:
             continue
         record = outcome.clip.record
+        before = known.get(outcome.job.key)
+        completed = now if outcome.state == "done" or before is None else before.completed_at
         entries[outcome.job.shot] = LockEntry(
             key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
-            clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost,
+            clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
         )
     lock.shots = entries
     write_lock(path, lock)

@@ -29,6 +29,8 @@ from ...plan.types import canonical_json
 from .clips import ClipMaker
 from .faults import Fault, FaultRules
 
+RETENTION = 7 * 24 * 3600.0  # seconds a finished task's outputs are kept, as WaveSpeed keeps them
+
 
 @dataclass
 class Task:
@@ -45,6 +47,7 @@ class Task:
 class State:
     api_key: str | None
     task_seconds: float
+    retention: float = RETENTION
     faults: FaultRules = field(default_factory=FaultRules)
     tasks: dict[str, Task] = field(default_factory=dict)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -100,8 +103,8 @@ class Emulator:
     """The server; ``start()`` runs it in a thread (tests), ``serve()`` in the foreground."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, task_seconds: float = 2.0,
-                 api_key: str | None = None, faults: list[Fault] | None = None):
-        self.state = State(api_key, task_seconds, FaultRules(list(faults or [])))
+                 api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION):
+        self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])))
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -199,6 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def _expired(self, task: Task) -> bool:
+        """Past the retention after it finished, a task and its outputs are gone."""
+        return time.monotonic() > task.created + task.seconds + self.state.retention
+
     def _envelope(self, task: Task) -> dict:
         elapsed = time.monotonic() - task.created
         if elapsed < min(0.1 * task.seconds, 0.5):
@@ -231,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         if m := re.fullmatch(r"/api/v3/predictions/([0-9a-f]+)/result", path):
             self.state.count("poll")
             task = self.state.tasks.get(m.group(1))
-            if task is None:
+            if task is None or self._expired(task):
                 return self._error(404, "Prediction not found.")
             if self._fault_response(self.state.faults.take("poll", str(task.body.get("prompt", "")))):
                 return
@@ -326,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _output(self, task_id: str):
         self.state.count("download")
         task = self.state.tasks.get(task_id)
-        if task is None or task.fail or time.monotonic() - task.created < task.seconds:
+        if task is None or task.fail or time.monotonic() - task.created < task.seconds or self._expired(task):
             return self._error(404, "not found")
         fault = self.state.faults.take("download", str(task.body.get("prompt", "")))
         if self._fault_response(fault):

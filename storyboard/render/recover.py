@@ -1,0 +1,117 @@
+"""Paid is forever: a clip the lock says was paid for is recovered, never
+bought again by itself.
+
+A shot whose job key is in ``storyboard.lock`` was paid for. When its clip is
+not in the cache (a fresh clone, another machine, a corrupt cached copy), it
+is looked for at the provider, which keeps a task's outputs for a while
+(WaveSpeed: 7 days): the task id in the lock fetches the same clip again, for
+free, and it is used only if its bytes match the lock's digest. What cannot
+be recovered is refused before anything is submitted, naming each shot, why,
+and what re-paying would cost; ``--repay SHOT`` (or ``all``) says to pay again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from ..errors import StoryboardError
+from ..format.files import work_dir
+from ..plan.prices import dollars
+from ..plan.types import Job, Plan
+from ..providers import ProviderError, Retryable
+from ..store.cache import ClipCache, file_sha256
+from .lock import Lock, LockEntry
+
+PROVIDER_KEEPS = dt.timedelta(days=7)  # WaveSpeed keeps a task's outputs this long
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Lost:
+    job: Job
+    why: str
+
+
+def paid_entries(lock: Lock) -> dict[str, LockEntry]:
+    """The lock's entries by job key: a key is paid whatever shot it is under now."""
+    return {entry.key: entry for entry in lock.shots.values()}
+
+
+def kept_until(entry: LockEntry) -> dt.datetime | None:
+    if not entry.completed_at:
+        return None
+    try:
+        done = dt.datetime.fromisoformat(entry.completed_at)
+    except ValueError:
+        return None
+    return done + PROVIDER_KEEPS
+
+
+async def recover_paid(plan: Plan, lock: Lock, cache: ClipCache, provider, events) -> list[Lost]:
+    """Fetch again from the provider each paid clip missing here; the ones that cannot be are returned."""
+    paid = paid_entries(lock)
+    lost, seen = [], set()
+    for job in plan.jobs:
+        entry = paid.get(job.key)
+        if entry is None or job.key in seen or await asyncio.to_thread(cache.get, job.key) is not None:
+            continue
+        seen.add(job.key)
+        why = await _from_provider(job, entry, cache, provider, events)
+        if why:
+            lost.append(Lost(job, why))
+    return lost
+
+
+async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider, events) -> str | None:
+    if provider is None:
+        return "its clip is not in the cache and no provider can be asked for it"
+    if entry.origin != provider.origin:
+        return f"it was paid for at {entry.origin}, not {provider.origin}"
+    events(job.shot, "recovering", f"task {entry.task_id}")
+    try:
+        state = await _retry(lambda: provider.result(entry.task_id))
+    except ProviderError as exc:
+        until = kept_until(entry)
+        kept = f"; the provider keeps outputs {PROVIDER_KEEPS.days} days" + (
+            f", until {until:%Y-%m-%d %H:%M} UTC for this one" if until else "")
+        return f"the provider no longer has task {entry.task_id} ({exc}){kept}"
+    if state.status != "completed" or not state.outputs:
+        return f"the provider's task {entry.task_id} has no clip ({state.status or 'no status'})"
+    with work_dir("recover") as tmp:
+        dest = Path(tmp) / "clip.mp4"
+        try:
+            await _retry(lambda: provider.download(state.outputs[0], dest))
+        except ProviderError as exc:
+            return f"the clip of task {entry.task_id} could not be downloaded ({exc})"
+        digest = "sha256:" + await asyncio.to_thread(file_sha256, dest)
+        if digest != entry.clip:
+            return f"the provider's clip for task {entry.task_id} is not the one paid for (its digest differs)"
+        await asyncio.to_thread(cache.put, job.key, dest, duration=entry.duration, model=entry.model,
+                                provider="wavespeed", task_id=entry.task_id)
+    events(job.shot, "recovered", f"from the provider, task {entry.task_id}")
+    return None
+
+
+async def _retry(call):
+    for attempt in range(ATTEMPTS):
+        try:
+            return await call()
+        except Retryable:
+            if attempt == ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(min(5.0, 0.5 * 2 ** attempt))
+
+
+def refuse(lost: list[Lost], command: str) -> StoryboardError:
+    """The refusal, before any submit, for paid clips that cannot be recovered."""
+    total = sum((item.job.cost or Decimal(0) for item in lost), Decimal(0))
+    lines = [f"{len(lost)} shot{'s' if len(lost) != 1 else ''} paid for already cannot be recovered, and storyboard "
+             "never pays twice by itself (nothing was submitted):"]
+    lines += [f"  {item.job.shot}: {item.why}; re-paying costs {dollars(item.job.cost)}" for item in lost]
+    shots = " ".join(f"--repay {item.job.shot}" for item in lost)
+    lines.append(f"To pay again knowingly ({dollars(total)}): `{command} {shots}` (or `--repay all`).")
+    return StoryboardError("\n".join(lines))
