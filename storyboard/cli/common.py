@@ -11,7 +11,7 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_BUDGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_BUDGET", "EXIT_INTERRUPTED", "dollars",
-           "provider_options", "command", "add_path", "PATH_HELP", "HelpFormatter", "positive", "non_negative", "money", "compile_for", "print_warnings", "write_atomic"]
+           "provider_options", "remote_option", "remote_arg", "command", "add_path", "PATH_HELP", "HelpFormatter", "positive", "non_negative", "money", "compile_for", "print_warnings", "write_atomic"]
 
 
 def dollars(amount) -> str:
@@ -45,6 +45,20 @@ def command(sub, name: str, summary: str, **kwargs) -> argparse.ArgumentParser:
 
 def add_path(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default=".", metavar="PATH", help=PATH_HELP)
+
+
+def remote_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", metavar="URL",
+                   help="the team's clips: s3://bucket/prefix, gs://…, az://… or a folder (default: "
+                        "$STORYBOARD_REMOTE, else the storyboard's `remote:`, else none)")
+
+
+def remote_arg(args) -> str | None:
+    """``--remote`` as given; a folder path made absolute (it is relative to where the command runs)."""
+    url = getattr(args, "remote", None)
+    if url and "://" not in url:
+        return str(Path(url).resolve())
+    return url
 
 
 def provider_options(p: argparse.ArgumentParser) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from ..errors import StoryboardError, UsageError
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
-                     print_warnings, provider_options)
+                     print_warnings, provider_options, remote_arg, remote_option)
 
 
 def register(sub) -> None:
@@ -29,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
+    remote_option(p)
     p.set_defaults(run=cmd_render)
 
     p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
@@ -39,6 +41,7 @@ def register(sub) -> None:
                    help="ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
     p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
+    remote_option(p)
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
@@ -47,6 +50,7 @@ def register(sub) -> None:
     v = command(cache_sub, "verify", "re-hash every clip and report what is wrong")
     add_path(v)
     v.add_argument("--cache", metavar="DIR", help="the cache folder to check (default: the project's)")
+    remote_option(v)
     v.set_defaults(run=cmd_cache_verify)
 
     p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
@@ -79,6 +83,7 @@ def cmd_render(args) -> int:
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
+        remote_flag=remote_arg(args),
     )
     print_warnings(result.compiled)
     for warning in result.warnings:
@@ -105,13 +110,14 @@ def cmd_render(args) -> int:
 
 
 def cmd_stitch(args) -> int:
-    from ..store.cache import ClipCache, cache_dir
     from ..cut.stitch import MissingClips, stitch
+    from ..store.cache import project_cache
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
     warnings: list[str] = []
-    cache = ClipCache.at(cache_dir(compiled.root, args.cache), warnings.append)
+    cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
+                          storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
     try:
         output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
                         output=Path(args.output) if args.output else None,
@@ -161,6 +167,17 @@ def cmd_cache_verify(args) -> int:
         print(f"{folder}/{problem}", file=sys.stderr)
     objects, keys = cache.counts()
     print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
+    url = remote_arg(args) or os.environ.get("STORYBOARD_REMOTE")
+    if url:
+        from ..store.remote import open_remote, remote_problems
+
+        remote = open_remote(url)
+        found = remote_problems(remote)
+        for problem in found:
+            print(f"{url}: {problem}", file=sys.stderr)
+        print(f"{url}: {len(remote.list('objects/'))} clips, {len(remote.list('keys/'))} job keys, "
+              f"{len(found)} problem{'s' if len(found) != 1 else ''}")
+        problems += found
     return EXIT_FAILED if problems else EXIT_OK
 
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options
+from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
+                     remote_arg, remote_option)
 
 
 def register(sub) -> None:
@@ -16,6 +17,7 @@ def register(sub) -> None:
     add_path(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    remote_option(p)
     provider_options(p)
     p.set_defaults(run=cmd_status)
 
@@ -44,7 +46,7 @@ def cmd_status(args) -> int:
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
-    rows = status(compiled, cache_for(compiled, args.cache))
+    rows = status(compiled, cache_for(compiled, args.cache, remote_arg(args)))
     todo = [r for r in rows if r.state in ("new", "changed")]
     from decimal import Decimal
 

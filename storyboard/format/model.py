@@ -220,6 +220,11 @@ class Storyboard(_Model):
     prices: str | None = Field(
         default=None, description="A price list (YAML) to cost the plan with, relative to the storyboard."
     )
+    remote: str | None = Field(
+        default=None,
+        description="Where the team keeps the film's clips: s3://bucket/prefix, gs://…, az://… or a shared folder. "
+        "Project configuration: it never changes a job key. --remote and STORYBOARD_REMOTE override it.",
+    )
     defaults: ShotSettings = Field(
         default_factory=ShotSettings, description="Settings every shot inherits unless it sets its own."
     )

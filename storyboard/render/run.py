@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from ..store.cache import ClipCache, cache_dir
+from ..store.cache import ClipCache, cache_dir, project_cache
 from ..errors import StoryboardError, UsageError
 from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
@@ -62,6 +62,7 @@ def render_project(
     accept_plan: Callable[[Plan], None] | None = None,
     repay: tuple[str, ...] = (),
     wall_clock: Callable[[], float] = time.time,
+    remote_flag: str | None = None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -88,7 +89,8 @@ def render_project(
     plan, root = compiled.plan, compiled.root
     warnings: list[str] = []
     preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
-    clip_cache = ClipCache.at(cache_dir(root, cache), warnings.append)
+    clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
+                               warn=warnings.append)
     journal = Journal(state_storage(root))
     for shot in resubmit:
         job = plan.job(shot)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..render.lock import lock_path, read_lock
-from ..store.cache import ClipCache, cache_dir
+from ..store.cache import ClipCache, project_cache
 
 CACHED, PAID, NEW, STALE = "cached", "paid", "new", "changed"
 
@@ -52,5 +52,6 @@ def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, lis
     return len(todo), exact(owed), [r.shot for r in todo if r.cost is None]
 
 
-def cache_for(compiled: Compiled, override: str | None) -> ClipCache:
-    return ClipCache.at(cache_dir(compiled.root, override))
+def cache_for(compiled: Compiled, override: str | None, remote: str | None = None, warn=lambda message: None) -> ClipCache:
+    return project_cache(compiled.root, cache=override, remote=remote, storyboard_remote=compiled.storyboard.remote,
+                         warn=warn)

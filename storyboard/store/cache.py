@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -77,14 +78,27 @@ def cache_dir(project_root: Path, override: str | None = None) -> Path:
     return Path(chosen) if chosen else project_root / DEFAULT_CACHE
 
 
+def project_cache(root: Path, *, cache: str | None = None, remote: str | None = None,
+                  storyboard_remote: str | None = None,
+                  warn: Callable[[str], None] = lambda message: None) -> "ClipCache":
+    """A project's cache, with its remote (``--remote``, else ``STORYBOARD_REMOTE``, else the storyboard's)."""
+    from .remote import open_remote, remote_url
+
+    url = remote_url(remote, storyboard_remote)
+    return ClipCache.at(cache_dir(root, cache), warn, open_remote(url, root) if url else None)
+
+
 class ClipCache:
-    def __init__(self, storage: Storage, warn: Callable[[str], None] = lambda message: None):
+    """Clips by job key, here; read through and written through a remote when there is one."""
+
+    def __init__(self, storage: Storage, warn: Callable[[str], None] = lambda message: None, remote=None):
         self.storage = storage
         self.warn = warn
+        self.remote = remote
 
     @classmethod
-    def at(cls, folder: Path, warn: Callable[[str], None] = lambda message: None) -> "ClipCache":
-        return cls(LocalStorage(folder), warn)
+    def at(cls, folder: Path, warn: Callable[[str], None] = lambda message: None, remote=None) -> "ClipCache":
+        return cls(LocalStorage(folder), warn, remote)
 
     def record(self, key: str) -> ClipRecord | None:
         raw = self.storage.get(record_name(key))
@@ -100,7 +114,13 @@ class ClipCache:
         return record
 
     def get(self, key: str) -> CachedClip | None:
-        """The clip for ``key`` if it is here and intact."""
+        """The clip for ``key`` if it is here and intact, else from the remote (verified)."""
+        local = self.get_local(key)
+        if local is not None or self.remote is None:
+            return local
+        return self._from_remote(key)
+
+    def get_local(self, key: str) -> CachedClip | None:
         record = self.record(key)
         if record is None:
             return None
@@ -113,16 +133,61 @@ class ClipCache:
             return None
         return CachedClip(record, path)
 
+    def _from_remote(self, key: str) -> CachedClip | None:
+        raw = self.remote.get(record_name(key))
+        if raw is None:
+            return None
+        try:
+            record = ClipRecord(**json.loads(raw))
+        except (ValueError, TypeError):
+            record = None
+        if record is None or not _sound(record, key):
+            self.warn(f"remote: the record for {key[:12]} is unreadable; treating it as missing")
+            return None
+        folder = Path(getattr(self.storage, "root", tempfile.gettempdir()))
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-remote-", suffix=".mp4")
+        os.close(fd)
+        try:
+            if not self.remote.download(object_name(record.sha256), Path(tmp)):
+                self.warn(f"remote: the clip for {key[:12]} is missing there")
+                return None
+            if os.path.getsize(tmp) != record.size or file_sha256(Path(tmp)) != record.sha256:
+                self.warn(f"remote: the clip for {key[:12]} is corrupt there; ignoring it")
+                return None
+            return self._put_local(key, Path(tmp), record)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
     def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str) -> CachedClip:
-        """Store ``clip`` (already verified) under ``key``; the object first, then the record."""
-        sha = file_sha256(clip)
+        """Store ``clip`` (already verified) under ``key``, here and then in the remote."""
+        record = ClipRecord(key, file_sha256(clip), clip.stat().st_size, duration, model, provider, task_id)
+        cached = self._put_local(key, clip, record)
+        if self.remote is not None:
+            self.push(key)
+        return cached
+
+    def push(self, key: str) -> bool:
+        """Make sure the remote has this key's clip and record; False if there is nothing here to push."""
+        cached = self.get_local(key)
+        if cached is None:
+            return False
+        name = object_name(cached.record.sha256)
+        if not self.remote.exists(name):  # content-addressed: an object there is never replaced
+            self.remote.upload(name, cached.path)
+        self.remote.create(record_name(key), json.dumps(asdict(cached.record), sort_keys=True, indent=1).encode())
+        return True
+
+    def _put_local(self, key: str, clip: Path, record: ClipRecord) -> CachedClip:
+        """The object first, then the record."""
+        sha = record.sha256
         name = object_name(sha)
         if not self.storage.put_file_if_absent(name, clip):
             existing = self.storage.local_copy(name)
             if existing is None or file_sha256(existing) != sha:  # a corrupt object: replace it
                 self.storage.delete(name)
                 self.storage.put_file_if_absent(name, clip)
-        record = ClipRecord(key, sha, clip.stat().st_size, duration, model, provider, task_id)
         self.storage.put(record_name(key), json.dumps(asdict(record), sort_keys=True, indent=1).encode())
         return CachedClip(record, self.storage.local_copy(name) or clip)
 

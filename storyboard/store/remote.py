@@ -1,0 +1,206 @@
+"""The remote: a team's clips on object storage (or a shared folder).
+
+A remote is given by a URL: ``s3://bucket/prefix`` (AWS and S3-compatible
+servers: MinIO, R2, Ceph…), ``gs://…``, ``az://…``, or a plain folder path (a
+shared drive). Object stores go through obstore (the Rust ``object_store``
+crate behind a thin Python layer): one library for all three clouds, with
+conditional create (``If-None-Match: *``) and conditional update
+(``If-Match``) on S3. Credentials and the endpoint come from each store's
+standard environment (for S3: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``; an ``http://`` endpoint, such as
+a local S3 server, works with those alone) and are never written anywhere.
+
+The layout mirrors the local cache: ``objects/ab/<sha256>.mp4`` and
+``keys/cd/<key>.json``. Every object is written whole (a single PUT, or a
+multipart upload that becomes visible only when complete), so a reader never
+sees a partial one.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import StoryboardError, UsageError
+from .storage import LocalStorage
+
+REMOTE_VARIABLE = "STORYBOARD_REMOTE"
+CLOUD_SCHEMES = ("s3", "gs", "az", "abfs", "abfss", "azure")
+CHUNK = 8 * 1024 * 1024
+
+
+class RemoteError(StoryboardError):
+    """The remote could not be read or written; the message says which and why."""
+
+
+class Remote(Protocol):
+    url: str
+
+    def get(self, name: str) -> bytes | None: ...
+    def create(self, name: str, data: bytes) -> bool: ...
+    def download(self, name: str, dest: Path) -> bool: ...
+    def upload(self, name: str, source: Path) -> None: ...
+    def exists(self, name: str) -> bool: ...
+    def list(self, prefix: str) -> list[str]: ...
+
+
+def remote_url(flag: str | None, storyboard_remote: str | None, env=None) -> str | None:
+    """``--remote`` wins over ``STORYBOARD_REMOTE``, which wins over the storyboard's ``remote:``."""
+    env = os.environ if env is None else env
+    return flag or env.get(REMOTE_VARIABLE) or storyboard_remote or None
+
+
+def open_remote(url: str, root: Path | None = None) -> Remote:
+    """The remote at ``url``; a relative folder path is taken from ``root``."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in CLOUD_SCHEMES:
+        return ObjectRemote(url)
+    if scheme in ("", "file"):
+        folder = Path(url.removeprefix("file://"))
+        if not folder.is_absolute() and root is not None:
+            folder = root / folder
+        return FolderRemote(folder)
+    raise UsageError(f"remote `{url}`: use s3://bucket/prefix, gs://…, az://… or a folder path")
+
+
+class FolderRemote:
+    """A shared folder, written as the local cache is (temporary file, then rename)."""
+
+    def __init__(self, folder: Path):
+        self.url = str(folder)
+        self.storage = LocalStorage(folder)
+
+    def get(self, name: str) -> bytes | None:
+        return self.storage.get(name)
+
+    def create(self, name: str, data: bytes) -> bool:
+        path = self.storage.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: of two writers, exactly one creates it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        return True
+
+    def download(self, name: str, dest: Path) -> bool:
+        source = self.storage.local_copy(name)
+        if source is None:
+            return False
+        with open(source, "rb") as src, open(dest, "wb") as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+        return True
+
+    def upload(self, name: str, source: Path) -> None:
+        self.storage.put_file_if_absent(name, source)
+
+    def exists(self, name: str) -> bool:
+        return self.storage.exists(name)
+
+    def list(self, prefix: str) -> list[str]:
+        return list(self.storage.list(prefix))
+
+
+class ObjectRemote:
+    """S3, GCS or Azure through obstore."""
+
+    def __init__(self, url: str):
+        from obstore.store import from_url
+
+        self.url = url
+        options = {"timeout": "120s", "connect_timeout": "15s"}
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "") + os.environ.get("AWS_ENDPOINT_URL_S3", "")
+        if url.startswith("s3://") and "http://" in endpoint:
+            options["allow_http"] = True  # a local S3 server: the endpoint variable alone must be enough
+        try:
+            self.store = from_url(url, client_options=options,
+                                  retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=60)})
+        except Exception as exc:  # obstore raises its own error types for a bad URL or configuration
+            raise RemoteError(f"remote {url}: {_short(exc)}") from None
+
+    def _call(self, what: str, name: str, fn):
+        import obstore.exceptions as errors
+
+        try:
+            return fn()
+        except (errors.NotFoundError, FileNotFoundError):
+            return None
+        except (errors.BaseError, OSError) as exc:
+            raise RemoteError(f"remote {self.url}: cannot {what} {name}: {_short(exc)}") from None
+
+    def get(self, name: str) -> bytes | None:
+        import obstore as obs
+
+        result = self._call("read", name, lambda: obs.get(self.store, name))
+        return None if result is None else bytes(result.bytes())
+
+    def create(self, name: str, data: bytes) -> bool:
+        import obstore as obs
+        import obstore.exceptions as errors
+
+        try:
+            obs.put(self.store, name, data, mode="create")
+            return True
+        except (errors.AlreadyExistsError, errors.PreconditionError):
+            return False
+        except (errors.BaseError, OSError) as exc:
+            raise RemoteError(f"remote {self.url}: cannot write {name}: {_short(exc)}") from None
+
+    def download(self, name: str, dest: Path) -> bool:
+        import obstore as obs
+
+        def fetch() -> bool:
+            result = obs.get(self.store, name)
+            with open(dest, "wb") as out:
+                for chunk in result.stream(min_chunk_size=CHUNK):
+                    out.write(chunk)
+            return True
+
+        return bool(self._call("read", name, fetch))
+
+    def upload(self, name: str, source: Path) -> None:
+        import obstore as obs
+
+        self._call("write", name, lambda: obs.put(self.store, name, source, chunk_size=CHUNK))
+
+    def exists(self, name: str) -> bool:
+        import obstore as obs
+
+        return self._call("look for", name, lambda: obs.head(self.store, name)) is not None
+
+    def list(self, prefix: str) -> list[str]:
+        import obstore as obs
+
+        def names() -> list[str]:
+            return sorted(item["path"] for batch in obs.list(self.store, prefix=prefix) for item in batch)
+
+        return self._call("list", prefix, names) or []
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an obstore error, which names the request but never a secret."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def remote_problems(remote: Remote) -> list[str]:
+    """Records whose clip the remote lacks (each object is verified when it is pulled)."""
+    import json
+
+    objects = set(remote.list("objects/"))
+    problems = []
+    for name in remote.list("keys/"):
+        try:
+            sha = json.loads(remote.get(name) or b"{}").get("sha256", "")
+        except ValueError:
+            problems.append(f"{name}: unreadable record")
+            continue
+        if f"objects/{sha[:2]}/{sha}.mp4" not in objects:
+            problems.append(f"{name}: its clip {str(sha)[:12]} is missing")
+    return problems
