@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..store.cache import ClipCache, cache_dir, project_cache
+from ..store.claims import Claims
+from ..store.remote import FolderRemote
 from ..errors import StoryboardError, UsageError
 from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
@@ -97,6 +99,9 @@ def render_project(
         if job is None:
             raise UsageError(f"--resubmit {shot}: there is no such shot in {compiled.path.name}")
         journal.forget(job.key)
+        resubmitting = Claims(clip_cache.remote or FolderRemote(cache_dir(root, cache)))
+        resubmitting.forget(job.key)
+        resubmitting.close()
     remote = local = None
     if provider == "preview":
         from ..providers.preview import render_card
@@ -118,8 +123,11 @@ def render_project(
 
     async def go(events: Events) -> Report:
         paid = set(paid_entries(lock)) - {j.key for j in plan.jobs if j.shot in repaying} if lock else set()
+        claims = None
+        if remote is not None:  # paid jobs are claimed: in the remote, else beside the local cache
+            claims = Claims(clip_cache.remote or FolderRemote(cache_dir(root, cache)), wall_clock=wall_clock)
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
-                            journal=journal, uploads=UploadBook(root), clock=clock, paid=paid)
+                            journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims)
         try:
             if remote is not None and any(clip_cache.record(j.key) is None for j in plan.jobs):
                 await remote.check_access()
@@ -130,6 +138,8 @@ def render_project(
                     raise refuse(lost, options.command)
             return await renderer.run()
         finally:
+            if claims is not None:
+                claims.close()
             if remote is not None:
                 await remote.aclose()
 

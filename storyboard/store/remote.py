@@ -18,6 +18,8 @@ sees a partial one.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +42,9 @@ class Remote(Protocol):
 
     def get(self, name: str) -> bytes | None: ...
     def create(self, name: str, data: bytes) -> bool: ...
+    def read(self, name: str) -> tuple[bytes, str] | None: ...  # the bytes and a version for update()
+    def update(self, name: str, data: bytes, version: str) -> bool: ...  # only if still at that version
+    def delete(self, name: str) -> None: ...
     def download(self, name: str, dest: Path) -> bool: ...
     def upload(self, name: str, source: Path) -> None: ...
     def exists(self, name: str) -> bool: ...
@@ -87,6 +92,23 @@ class FolderRemote:
             out.flush()
             os.fsync(out.fileno())
         return True
+
+    def read(self, name: str) -> tuple[bytes, str] | None:
+        data = self.storage.get(name)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+    def update(self, name: str, data: bytes, version: str) -> bool:
+        path = self.storage.root / name
+        with open(str(path) + ".lock", "a") as guard:  # read, compare and write under one lock
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            current = self.read(name)
+            if current is None or current[1] != version:
+                return False
+            self.storage.put(name, data)
+            return True
+
+    def delete(self, name: str) -> None:
+        self.storage.delete(name)
 
     def download(self, name: str, dest: Path) -> bool:
         source = self.storage.local_copy(name)
@@ -151,6 +173,32 @@ class ObjectRemote:
             return False
         except (errors.BaseError, OSError) as exc:
             raise RemoteError(f"remote {self.url}: cannot write {name}: {_short(exc)}") from None
+
+    def read(self, name: str) -> tuple[bytes, str] | None:
+        import obstore as obs
+
+        def fetch():
+            result = obs.get(self.store, name)
+            return bytes(result.bytes()), str(result.meta.get("e_tag") or "")
+
+        return self._call("read", name, fetch)
+
+    def update(self, name: str, data: bytes, version: str) -> bool:
+        import obstore as obs
+        import obstore.exceptions as errors
+
+        try:  # If-Match: of two writers holding the same version, one wins
+            obs.put(self.store, name, data, mode={"e_tag": version})
+            return True
+        except (errors.PreconditionError, errors.NotFoundError, FileNotFoundError):
+            return False
+        except (errors.BaseError, OSError) as exc:
+            raise RemoteError(f"remote {self.url}: cannot write {name}: {_short(exc)}") from None
+
+    def delete(self, name: str) -> None:
+        import obstore as obs
+
+        self._call("delete", name, lambda: obs.delete(self.store, name))
 
     def download(self, name: str, dest: Path) -> bool:
         import obstore as obs

@@ -1,0 +1,154 @@
+"""Claims: exactly once across processes and machines.
+
+Before anything is uploaded or submitted for a job key, the job is claimed
+by an exclusive create of ``claims/<key>.json`` (``O_EXCL`` in a folder,
+``If-None-Match: *`` on S3). The claim holds its owner, a heartbeat the owner
+refreshes, and the task id as soon as it is known; both are written by a
+conditional update, so two writers cannot both win. Whoever finds a claim
+with a task id polls that task (polls are free) instead of submitting; whoever
+finds one without a task id waits while its heartbeat is fresh, and once it
+is stale the job is in doubt, exactly as a local crash between submit and task
+id is (``--resubmit SHOT``). With no remote, the claims live beside the local
+cache, so two processes on one machine are safe too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+HEARTBEAT_SECONDS = 10.0
+STALE_SECONDS = 60.0
+
+
+@dataclass
+class Claim:
+    owner: str
+    heartbeat: float  # wall-clock seconds
+    task_id: str | None = None
+    host: str = ""  # where the owner runs, and its process: a dead owner on this machine is stale at once
+    pid: int = 0
+
+    def fresh(self, now: float, stale_after: float) -> bool:
+        if self.host and self.host == HOST and self.pid:  # an owner on this machine: is it still running?
+            if not _alive(self.pid) or (self.pid == os.getpid() and self.owner not in LIVE_OWNERS):
+                return False
+        return now - self.heartbeat < stale_after
+
+
+HOST = socket.gethostname()
+LIVE_OWNERS: set[str] = set()  # the renders running in this process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def claim_name(key: str) -> str:
+    return f"claims/{key[:2]}/{key}.json"
+
+
+class Claims:
+    """The claims of one render (``owner``) in one backend (a remote, or the local cache's folder)."""
+
+    def __init__(self, backend, *, owner: str | None = None, wall_clock: Callable[[], float] = time.time,
+                 stale_after: float = STALE_SECONDS):
+        self.backend = backend
+        self.owner = owner or uuid.uuid4().hex
+        LIVE_OWNERS.add(self.owner)
+        self.now = wall_clock
+        self.stale_after = stale_after
+        self.versions: dict[str, str] = {}
+
+    def close(self) -> None:
+        """This render is over: a claim it left behind is stale at once for the renders after it."""
+        LIVE_OWNERS.discard(self.owner)
+
+    def take(self, key: str) -> Claim | None:
+        """Claim ``key``: None when it is now ours, else the claim someone else holds."""
+        mine = self._mine(None)
+        if self.backend.create(claim_name(key), _encode(mine)):
+            self._remember(key)
+            return None
+        current = self.read(key)
+        if current is None:  # released between our create and our read: try once more
+            if self.backend.create(claim_name(key), _encode(mine)):
+                self._remember(key)
+                return None
+            return self.read(key) or Claim("unknown", 0.0)
+        return current
+
+    def read(self, key: str) -> Claim | None:
+        found = self.backend.read(claim_name(key))
+        if found is None:
+            return None
+        try:
+            return Claim(**json.loads(found[0]))
+        except (ValueError, TypeError):
+            return Claim("unknown", 0.0)  # a damaged claim is a stale one
+
+    def set_task(self, key: str, task_id: str) -> bool:
+        """Record the task id in our claim (a conditional update)."""
+        return self._update(key, lambda claim: self._mine(task_id))
+
+    def beat(self, key: str) -> bool:
+        return self._update(key, lambda claim: self._mine(claim.task_id))
+
+    def _mine(self, task_id: str | None) -> Claim:
+        return Claim(self.owner, self.now(), task_id, HOST, os.getpid())
+
+    def forget(self, key: str) -> None:
+        """Remove any claim on ``key`` (``--resubmit``: the user submits again knowingly)."""
+        self.backend.delete(claim_name(key))
+        self.versions.pop(key, None)
+
+    def release(self, key: str) -> None:
+        current = self.read(key)
+        if current is not None and current.owner == self.owner:
+            self.backend.delete(claim_name(key))
+        self.versions.pop(key, None)
+
+    def drop_task(self, key: str, task_id: str) -> None:
+        """Remove the claim on ``key`` if it is for ``task_id``, a task that failed (and was refunded)."""
+        current = self.read(key)
+        if current is not None and current.task_id == task_id:
+            self.backend.delete(claim_name(key))
+        self.versions.pop(key, None)
+
+    def stale(self, claim: Claim) -> bool:
+        return not claim.fresh(self.now(), self.stale_after)
+
+    def _remember(self, key: str) -> None:
+        found = self.backend.read(claim_name(key))
+        if found is not None:
+            self.versions[key] = found[1]
+
+    def _update(self, key: str, change: Callable[[Claim], Claim]) -> bool:
+        found = self.backend.read(claim_name(key))
+        if found is None:
+            return False
+        try:
+            claim = Claim(**json.loads(found[0]))
+        except (ValueError, TypeError):
+            return False
+        if claim.owner != self.owner:
+            return False
+        if not self.backend.update(claim_name(key), _encode(change(claim)), found[1]):
+            return False
+        self._remember(key)
+        return True
+
+
+def _encode(claim: Claim) -> bytes:
+    return json.dumps(asdict(claim), sort_keys=True).encode()
