@@ -116,3 +116,28 @@ def test_the_completion_date_is_kept_when_a_clip_is_only_recovered(project):
     lock = json.loads((path.parent / "storyboard.lock").read_text())
     when = dt.datetime.fromisoformat(lock["shots"]["a"]["completed_at"])
     assert when.year == 2027  # the first render's date: recovery does not move it
+
+
+def test_status_says_where_each_clip_is(project, cli, monkeypatch):
+    from storyboard.render.journal import Journal
+    from storyboard.store.storage import LocalStorage
+
+    path = project(TWO + "  - id: c\n    prompt: Nets on the quay.\n  - id: d\n    prompt: A new shot.\n")
+    with Emulator(task_seconds=0.2) as emu:
+        result = render(path, emu, engine=None)
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+    keys = {o.job.shot: o.job.key for o in result.report.outcomes}
+    lock_file = path.parent / "storyboard.lock"
+    lock = json.loads(lock_file.read_text())
+    lock["shots"]["b"]["completed_at"] = "2020-01-01T00:00:00+00:00"  # long past the provider's week
+    del lock["shots"]["c"], lock["shots"]["d"]
+    lock_file.write_text(json.dumps(lock))
+    forget_clips(path)
+    Journal(LocalStorage(path.parent / ".storyboard")).submitted(keys["c"], "c", "m", emu.url, "task-c")
+    data = json.loads(cli("status", str(path), "--json").out)
+    where = {s["shot"]: s["where"] for s in data["shots"]}
+    assert where["a"].startswith("provider (until 20") and where["b"] == "lost"
+    assert where["c"] == "in flight" and where["d"] == "new"
+    assert data["lost"] == ["b"] and data["repay_cost"] == "0.56"
+    text = cli("status", str(path)).out
+    assert "re-pay $0.560" in text and "--repay" in text

@@ -3,6 +3,7 @@ mode, started here on a free port) and a shared folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -98,6 +99,8 @@ def test_a_fresh_clone_recuts_the_film_byte_identically_from_the_remote_with_no_
         other = clone(path, tmp_path / "teammate")
         monkeypatch.delenv("WAVESPEED_API_KEY", raising=False)
         monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        where = json.loads(cli("status", str(other), "--remote", remote, "--json").out)
+        assert [s["where"] for s in where["shots"]] == ["remote", "remote"]
         result = cli("stitch", str(other), "--remote", remote)
         assert result.code == 0, result.err
         assert (other.parent / "renders" / "film.mp4").read_bytes() == film

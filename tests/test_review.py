@@ -179,7 +179,7 @@ def test_status_in_a_fresh_clone_from_the_lock_alone(repo, cli, monkeypatch, tmp
         assert (repo / "films/lighthouse/storyboard.lock").is_file()
         monkeypatch.setenv("WAVESPEED_BASE_URL", emulator.url)
         here = cli("status", STORY)
-        assert here.out.count("cached") == 6 and "0 shots to render, $0.000" in here.out
+        assert here.out.count(" here ") == 6 and "0 shots to render, $0.000" in here.out  # the clips are here
         commit(repo, "rendered")
         clone = tmp_path / "clone"
         git(tmp_path, "clone", "-q", str(repo), str(clone))
@@ -191,9 +191,10 @@ def test_status_in_a_fresh_clone_from_the_lock_alone(repo, cli, monkeypatch, tmp
         assert result.code == 0, result.err
         data = json.loads(result.out)
         states = {s["shot"]: s["state"] for s in data["shots"]}
-        # epilogue is credits renamed: the same job, already paid for
-        assert states == {"arrival": "paid", "storm": "changed", "boat": "paid", "rescue": "paid",
-                          "dawn": "paid", "epilogue": "paid"}
+        # epilogue is credits renamed: the same job, already paid for; the provider keeps the paid clips a week
+        assert states == {"arrival": "provider", "storm": "changed", "boat": "provider", "rescue": "provider",
+                          "dawn": "provider", "epilogue": "provider"}
+        assert all(s["where"].startswith("provider (until 20") for s in data["shots"] if s["state"] == "provider")
         assert data["cost"] == "0.84" and data["to_render"] == 1
         edit(clone, "Gulls circle", "Terns circle")
         text = cli("status", STORY)

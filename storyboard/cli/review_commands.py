@@ -41,36 +41,38 @@ def register(sub) -> None:
 
 def cmd_status(args) -> int:
     import json
+    from decimal import Decimal
 
-    from ..review.status import cache_for, status
+    from ..plan.prices import exact
+    from ..review.status import LOST, NEW, STALE, cache_for, status
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
     rows = status(compiled, cache_for(compiled, args.cache, remote_arg(args)))
-    todo = [r for r in rows if r.state in ("new", "changed")]
-    from decimal import Decimal
-
-    from ..plan.prices import exact
-
+    todo = [r for r in rows if r.state in (NEW, STALE)]
+    lost = [r for r in rows if r.state == LOST]
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
+    repay = exact(sum((r.cost for r in lost if r.cost is not None), start=Decimal(0)))
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
-        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "key": r.key, "reason": r.reason,
+        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
+                                     "key": r.key, "reason": r.reason,
                                      "cost": None if r.cost is None else str(r.cost)} for r in rows],
-                          "to_render": len(todo), "cost": str(owed), "unpriced": unpriced}, indent=2))
+                          "to_render": len(todo), "cost": str(owed), "unpriced": unpriced,
+                          "lost": [r.shot for r in lost], "repay_cost": str(repay)}, indent=2))
         return EXIT_OK
     width = max(len(r.shot) for r in rows)
     for r in rows:
-        cost = f"  {dollars(r.cost)}" if r.state in ("new", "changed") else ""
+        cost = f"  {dollars(r.cost)}" if r.state in (NEW, STALE) else f"  re-pay {dollars(r.cost)}" if r.state == LOST else ""
         reason = f"  ({r.reason})" if r.reason else ""
-        print(f"{r.shot:<{width}}  {r.state:<8}{cost}{reason}")
-    paid = sum(1 for r in rows if r.state == "paid")
+        print(f"{r.shot:<{width}}  {r.label:<8}{cost}{reason}")
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
         line += f" (and unpriced: {', '.join(unpriced)})"
     print(line + ".")
-    if paid:
-        print(f"{paid} shot{'s' if paid != 1 else ''} paid for but not in this cache: whoever has the clips can re-cut.")
+    if lost:
+        print(f"Lost: {', '.join(r.shot for r in lost)} (paid, and no cache, remote or provider has the clip); "
+              f"`storyboard render --repay SHOT` pays again ({dollars(repay)} for all).")
     return EXIT_OK
 
 

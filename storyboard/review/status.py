@@ -1,17 +1,29 @@
-"""``storyboard status``: each shot against the lock and the clip cache.
-Nothing here needs the network or an API key."""
+"""``storyboard status``: for each shot, where its clip is.
+
+``here`` (in the local cache, intact), ``remote`` (in the team's remote),
+``provider (until DATE)`` (paid, and the provider still keeps the task's
+output: ``render`` fetches it again for free), ``lost`` (paid, and none of
+those has it: only ``render --repay`` gets it back, at a cost), ``in flight``
+(a task this machine submitted and has not collected yet), and ``new`` or
+``changed`` (to render, at a cost). No API key and no request to the provider."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..format.media import STATE_DIR
 from ..plan.prices import exact
 from ..plan.project import Compiled
+from ..render.journal import Journal
 from ..render.lock import lock_path, read_lock
-from ..store.cache import ClipCache, project_cache
+from ..render.recover import kept_until, paid_entries
+from ..store.cache import ClipCache, object_name, project_cache, record_name
+from ..store.storage import LocalStorage
 
-CACHED, PAID, NEW, STALE = "cached", "paid", "new", "changed"
+HERE, REMOTE, PROVIDER, LOST, IN_FLIGHT, NEW, STALE = "here", "remote", "provider", "lost", "in flight", "new", "changed"
 
 
 @dataclass
@@ -21,28 +33,58 @@ class ShotStatus:
     cost: Decimal | None  # what bringing it up to date costs (0 for cached/paid)
     key: str
     reason: str = ""  # why a shot is changed, when something other than the storyboard explains it
+    until: str = ""  # provider: the date until which it keeps the clip
+
+    @property
+    def label(self) -> str:
+        if self.state == PROVIDER:
+            return f"provider (until {self.until})" if self.until else "provider (until unknown)"
+        return self.state
 
 
-def status(compiled: Compiled, cache: ClipCache) -> list[ShotStatus]:
-    """Each shot: cached (clip here), paid (in the lock, clip elsewhere), new, or changed."""
+def status(compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None) -> list[ShotStatus]:
+    """Each shot and where its clip is (see the module's docstring)."""
     lock = read_lock(lock_path(compiled.path))
-    paid = {entry.key for entry in lock.shots.values()}  # a renamed shot keeps its key
+    paid = paid_entries(lock)  # by key: a renamed shot keeps its key
+    journal = Journal(LocalStorage(compiled.root / STATE_DIR))
+    now = now or dt.datetime.now(dt.timezone.utc)
     out = []
     for job in compiled.plan.jobs:
         entry = lock.shots.get(job.shot)
-        if cache.record(job.key) is not None and cache.get(job.key) is not None:
-            state, cost = CACHED, Decimal(0)
+        until, reason, cost = "", "", Decimal(0)
+        if cache.get_local(job.key) is not None:
+            state = HERE
+        elif _in_remote(cache, job.key):
+            state = REMOTE
         elif job.key in paid:
-            state, cost = PAID, Decimal(0)
+            kept = kept_until(paid[job.key])
+            if kept is not None and kept <= now:
+                state, cost = LOST, job.cost
+            else:
+                state, until = PROVIDER, f"{kept:%Y-%m-%d}" if kept else ""
+        elif journal.get(job.key) is not None:
+            state = IN_FLIGHT
         elif entry is not None:
             state, cost = STALE, job.cost
+            if entry.origin != compiled.plan.origin:
+                reason = (f"the API address differs: paid at {entry.origin}, now {compiled.plan.origin} "
+                          "(WAVESPEED_BASE_URL)")
         else:
             state, cost = NEW, job.cost
-        reason = ""
-        if state == STALE and entry.origin != compiled.plan.origin:
-            reason = f"the API address differs: paid at {entry.origin}, now {compiled.plan.origin} (WAVESPEED_BASE_URL)"
-        out.append(ShotStatus(job.shot, state, cost, job.key, reason))
+        out.append(ShotStatus(job.shot, state, cost, job.key, reason, until))
     return out
+
+
+def _in_remote(cache: ClipCache, key: str) -> bool:
+    """The remote has this key's record and its clip (checked without downloading)."""
+    if cache.remote is None:
+        return False
+    raw = cache.remote.get(record_name(key))
+    try:
+        sha = json.loads(raw).get("sha256") if raw else None
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(sha, str) and cache.remote.exists(object_name(sha))
 
 
 def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, list[str]]:
