@@ -155,7 +155,7 @@ class ClipCache:
             if os.path.getsize(tmp) != record.size or file_sha256(Path(tmp)) != record.sha256:
                 self.warn(f"remote: the clip for {key[:12]} is corrupt there; ignoring it")
                 return None
-            return self._put_local(key, Path(tmp), record)
+            return self._put_local(key, Path(tmp), record, link=True)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -179,11 +179,12 @@ class ClipCache:
         self.remote.create(record_name(key), json.dumps(asdict(cached.record), sort_keys=True, indent=1).encode())
         return True
 
-    def _put_local(self, key: str, clip: Path, record: ClipRecord) -> CachedClip:
-        """The object first, then the record."""
+    def _put_local(self, key: str, clip: Path, record: ClipRecord, link: bool = False) -> CachedClip:
+        """The object first, then the record. ``link``: ``clip`` is a download in the cache's own folder."""
         sha = record.sha256
         name = object_name(sha)
-        if not self.storage.put_file_if_absent(name, clip):
+        store = getattr(self.storage, "link_file_if_absent", None) if link else None
+        if not (store or self.storage.put_file_if_absent)(name, clip):
             existing = self.storage.local_copy(name)
             if existing is None or file_sha256(existing) != sha:  # a corrupt object: replace it
                 self.storage.delete(name)

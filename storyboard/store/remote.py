@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -81,17 +82,23 @@ class FolderRemote:
         return self.storage.get(name)
 
     def create(self, name: str, data: bytes) -> bool:
+        """Written whole to a temporary file, then linked into place: ``link`` fails when the
+        name exists (of two writers, exactly one creates it) and no reader sees a partial file."""
         path = self.storage.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # O_EXCL: of two writers, exactly one creates it
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            os.link(tmp, path)
+            return True
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        return True
+        finally:
+            os.unlink(tmp)
 
     def read(self, name: str) -> tuple[bytes, str] | None:
         data = self.storage.get(name)

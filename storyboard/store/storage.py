@@ -129,6 +129,24 @@ class LocalStorage:
             raise
         return True
 
+    def link_file_if_absent(self, name: str, source: Path) -> bool:
+        """Like ``put_file_if_absent`` for a file already on this disk (a finished
+        download): linked into place, not copied. ``source`` stays; the caller removes it."""
+        target = self._path(name)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(source, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(source, _FILE_MODE)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            return False
+        except OSError:  # another file system (or no hard links): copy
+            return self.put_file_if_absent(name, source)
+        return True
+
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
 
