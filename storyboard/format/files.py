@@ -96,7 +96,7 @@ def remove_stale(paths) -> None:
             age = time.time() - path.lstat().st_mtime
         except OSError:
             continue
-        if (owner is not None and _alive(owner)) or (owner is None and age < STALE_SECONDS):
+        if (owner is not None and pid_alive(owner)) or (owner is None and age < STALE_SECONDS):
             continue
         try:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -109,7 +109,8 @@ def _pid_in(name: str) -> int | None:
     return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

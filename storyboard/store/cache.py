@@ -101,7 +101,10 @@ class ClipCache:
         return cls(LocalStorage(folder), warn, remote)
 
     def record(self, key: str) -> ClipRecord | None:
-        raw = self.storage.get(record_name(key))
+        return self._parse(self.storage.get(record_name(key)), key, "cache")
+
+    def _parse(self, raw: bytes | None, key: str, where: str) -> ClipRecord | None:
+        """A record as stored, or None (with a warning when it is there but damaged)."""
         if raw is None:
             return None
         try:
@@ -109,7 +112,7 @@ class ClipCache:
         except (ValueError, TypeError):
             record = None
         if record is None or not _sound(record, key):
-            self.warn(f"cache: the record for {key[:12]} is unreadable; treating it as missing")
+            self.warn(f"{where}: the record for {key[:12]} is unreadable; treating it as missing")
             return None
         return record
 
@@ -134,15 +137,8 @@ class ClipCache:
         return CachedClip(record, path)
 
     def _from_remote(self, key: str) -> CachedClip | None:
-        raw = self.remote.get(record_name(key))
-        if raw is None:
-            return None
-        try:
-            record = ClipRecord(**json.loads(raw))
-        except (ValueError, TypeError):
-            record = None
-        if record is None or not _sound(record, key):
-            self.warn(f"remote: the record for {key[:12]} is unreadable; treating it as missing")
+        record = self._parse(self.remote.get(record_name(key)), key, "remote")
+        if record is None:
             return None
         folder = Path(getattr(self.storage, "root", tempfile.gettempdir()))
         folder.mkdir(parents=True, exist_ok=True)

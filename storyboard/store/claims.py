@@ -22,6 +22,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from ..format.files import pid_alive
+
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 60.0
 
@@ -36,7 +38,7 @@ class Claim:
 
     def fresh(self, now: float, stale_after: float) -> bool:
         if self.host and self.host == HOST and self.pid:  # an owner on this machine: is it still running?
-            if not _alive(self.pid) or (self.pid == os.getpid() and self.owner not in LIVE_OWNERS):
+            if not pid_alive(self.pid) or (self.pid == os.getpid() and self.owner not in LIVE_OWNERS):
                 return False
         return now - self.heartbeat < stale_after
 
@@ -44,15 +46,6 @@ class Claim:
 HOST = socket.gethostname()
 LIVE_OWNERS: set[str] = set()  # the renders running in this process
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def claim_name(key: str) -> str:
