@@ -10,7 +10,6 @@ A rerun after a crash resumes every journalled task instead of paying again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..store.cache import CachedClip, ClipCache
-from ..store.claims import HEARTBEAT_SECONDS, Claims
+from ..store.claims import Claims
+from .claiming import ClaimInDoubt, ClaimSteps
 from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal
 from ..format.files import work_dir
@@ -33,7 +33,6 @@ Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
 MAX_ATTEMPTS = 6
 MAX_POLL_SECONDS = 3600.0
-CLAIM_POLL_SECONDS = 0.5  # how often a render waiting on another's claim looks again
 MAX_WAIT = 60.0  # seconds: the longest a Retry-After may hold a job (the provider client caps it too)
 LocalRender = Callable[[Job, Path, Path], None]  # job, project root (for its media), destination
 
@@ -173,8 +172,8 @@ class Renderer:
                  claims: Claims | None = None):
         self.plan, self.root, self.cache = plan, root, cache
         self.paid = paid or set()  # job keys paid for already: never submitted again here
-        self.claims = claims
         self.options, self.events = options, _quiet_on_failure(events)
+        self.claiming = ClaimSteps(claims, cache, self.events)
         self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
@@ -256,23 +255,25 @@ class Renderer:
         if self.provider is None:
             raise JobFailed("the cached clip is unusable and WAVESPEED_API_KEY is not set to fetch it again")
         entry = self.journal.get(job.key)
-        if entry is not None and await self._claimed_by_another(job.key):
+        if entry is not None and await self.claiming.held_by_another(job.key):
             entry = None  # another live render on this machine journalled it: follow its claim, not the journal
         if entry is None and job.key in self.paid:  # a safety net: recovery runs before, and refuses
             raise JobFailed("already paid for and not recovered; storyboard never pays twice by itself "
                             f"(`{self.options.command} --repay {job.shot}` pays again)")
         if entry is None:
-            followed = await self._claim(job)
+            try:
+                followed = await self.claiming.claim(job.key, job.shot)
+            except ClaimInDoubt as exc:
+                raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
             if isinstance(followed, CachedClip):  # another render made it while we waited
                 return followed
             if followed is not None:  # another render's task: polls are free, a second submit is not
                 task_id, outcome.resumed = followed, True
                 self.events(job.shot, "processing", "following another render's task")
             else:
-                async with self._heartbeat(job.key):
+                async with self.claiming.heartbeat(job.key, lambda: self.journal.get(job.key) is None):
                     task_id = await self._submit(job, outcome)
-                    if self.claims is not None:
-                        await asyncio.to_thread(self.claims.set_task, job.key, task_id)
+                    await self.claiming.set_task(job.key, task_id)
         elif entry.state == SUBMITTING:
             raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back",
                                     self.options.command))
@@ -282,67 +283,14 @@ class Renderer:
         state = await self._poll(job, task_id, outcome.resumed)
         if state.status != "completed" or not state.outputs:
             await asyncio.to_thread(self.journal.forget, job.key)  # a failed task is refunded and is no more
-            if self.claims is not None:  # and its claim with it, whoever made it: the next render submits anew
-                await asyncio.to_thread(self.claims.drop_task, job.key, task_id)
+            await self.claiming.task_failed(job.key, task_id)
             reason = state.error or f"the task ended as {state.status}"
             raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
         slot.release()  # the task is over: its place on the account is free while we download
         clip = await self._fetch(job, task_id, state.outputs[0])
         await asyncio.to_thread(self.journal.forget, job.key)
-        if self.claims is not None:  # the clip is cached (and in the remote): the claim has done its work
-            await asyncio.to_thread(self.claims.release, job.key)
+        await self.claiming.done(job.key)
         return clip
-
-    # -- claims: exactly once across processes and machines --
-
-    async def _claimed_by_another(self, key: str) -> bool:
-        if self.claims is None:
-            return False
-        other = await asyncio.to_thread(self.claims.read, key)
-        return other is not None and other.owner != self.claims.owner and not self.claims.stale(other)
-
-    async def _claim(self, job: Job) -> str | CachedClip | None:
-        """None when this render may submit ``job``; else the task id another render
-        submitted, or the clip it made. Waits while another render holds a fresh
-        claim without a task id; a stale one leaves the job in doubt."""
-        if self.claims is None:
-            return None
-        while True:
-            other = await asyncio.to_thread(self.claims.take, job.key)
-            if other is None:
-                return None
-            clip = await asyncio.to_thread(self.cache.get, job.key)
-            if clip is not None:
-                return clip
-            if other.task_id:
-                return other.task_id
-            if self.claims.stale(other):
-                raise JobFailed(in_doubt(job, "another render claimed this job and stopped before its task id "
-                                              "was known", self.options.command))
-            self.events(job.shot, "waiting", "another render is submitting it")
-            await asyncio.sleep(CLAIM_POLL_SECONDS)
-
-    @contextlib.asynccontextmanager
-    async def _heartbeat(self, key: str):
-        """Keep our claim fresh while we submit (and after, until the task id is in it)."""
-        if self.claims is None:
-            yield
-            return
-
-        async def beat():
-            while True:
-                await asyncio.sleep(HEARTBEAT_SECONDS)
-                await asyncio.to_thread(self.claims.beat, key)
-
-        task = asyncio.create_task(beat())
-        try:
-            yield
-        except JobFailed:
-            if self.journal.get(key) is None:  # the submit certainly made no task: let others try
-                await asyncio.to_thread(self.claims.release, key)
-            raise  # else a task may exist: the claim stays, and goes stale, leaving the job in doubt
-        finally:
-            task.cancel()
 
     async def _retrying(self, what: str, job: Job, call):
         for attempt in range(MAX_ATTEMPTS):

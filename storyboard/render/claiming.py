@@ -1,0 +1,89 @@
+"""The executor's side of claims (``store/claims.py``): claim a job before
+uploading or submitting it, follow another render's task, keep our claim's
+heartbeat, and let the claim go when it has done its work. Every step is a
+no-op when the render has no claims (previews)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Callable
+
+from ..store.cache import CachedClip, ClipCache
+from ..store.claims import HEARTBEAT_SECONDS, Claims
+
+WAIT_SECONDS = 0.5  # how often a render waiting on another's claim looks again
+
+
+class ClaimInDoubt(Exception):
+    """Another render claimed the job and stopped before its task id was known."""
+
+
+class ClaimSteps:
+    def __init__(self, claims: Claims | None, cache: ClipCache, events):
+        self.claims, self.cache, self.events = claims, cache, events
+
+    async def held_by_another(self, key: str) -> bool:
+        """Another live render holds a fresh claim on ``key``."""
+        if self.claims is None:
+            return False
+        other = await asyncio.to_thread(self.claims.read, key)
+        return other is not None and other.owner != self.claims.owner and not self.claims.stale(other)
+
+    async def claim(self, key: str, shot: str) -> str | CachedClip | None:
+        """None when this render may submit; else the task id another render
+        submitted, or the clip it made. Waits while another render holds a fresh
+        claim without a task id; raises ClaimInDoubt once that claim is stale."""
+        if self.claims is None:
+            return None
+        while True:
+            other = await asyncio.to_thread(self.claims.take, key)
+            if other is None:
+                return None
+            clip = await asyncio.to_thread(self.cache.get, key)
+            if clip is not None:
+                return clip
+            if other.task_id:
+                return other.task_id
+            if self.claims.stale(other):
+                raise ClaimInDoubt("another render claimed this job and stopped before its task id was known")
+            self.events(shot, "waiting", "another render is submitting it")
+            await asyncio.sleep(WAIT_SECONDS)
+
+    @contextlib.asynccontextmanager
+    async def heartbeat(self, key: str, no_task: Callable[[], bool]):
+        """Keep our claim fresh while we submit. If the submit fails and ``no_task()``
+        says no task can exist, the claim goes so others may try; else it stays, goes
+        stale, and leaves the job in doubt."""
+        if self.claims is None:
+            yield
+            return
+
+        async def beat():
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await asyncio.to_thread(self.claims.beat, key)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        except Exception:
+            if no_task():
+                await asyncio.to_thread(self.claims.release, key)
+            raise
+        finally:
+            task.cancel()
+
+    async def set_task(self, key: str, task_id: str) -> None:
+        if self.claims is not None:
+            await asyncio.to_thread(self.claims.set_task, key, task_id)
+
+    async def task_failed(self, key: str, task_id: str) -> None:
+        """A failed task is refunded and is no more: its claim goes too, whoever made it."""
+        if self.claims is not None:
+            await asyncio.to_thread(self.claims.drop_task, key, task_id)
+
+    async def done(self, key: str) -> None:
+        """The clip is cached (and in the remote): the claim has done its work."""
+        if self.claims is not None:
+            await asyncio.to_thread(self.claims.release, key)
