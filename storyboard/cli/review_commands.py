@@ -13,7 +13,7 @@ from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dolla
 
 def register(sub) -> None:
     """Add this stage's commands to the parser."""
-    p = command(sub, "status", "which shots are cached, paid for, new or changed, and what is left to pay")
+    p = command(sub, "status", "where each shot's clip is (here, remote, provider, lost, in flight) and what is left to pay")
     add_path(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
