@@ -180,3 +180,10 @@ def test_an_http_endpoint_needs_only_the_standard_variables(bucket, s3_server, t
     assert remote.download("objects/zz/clip.bin", tmp_path / "back.bin")
     assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
     assert remote.list("objects/") == ["objects/zz/clip.bin"]
+
+
+def test_a_remote_that_cannot_be_reached_is_a_clear_error(project, bucket, cli):
+    path = project(FILM)
+    result = cli("pull", str(path), "--remote", f"s3://{bucket}-does-not-exist/x")
+    assert result.code == 1 and "remote s3://" in result.err and "Traceback" not in result.err
+    assert cli("pull", str(path), "--remote", "ftp://example.com/x").code == 2

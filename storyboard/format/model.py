@@ -26,6 +26,13 @@ def _element_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _remote(value: str) -> str:
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in ("", "file", "s3", "gs", "az", "abfs", "abfss", "azure") or not value.strip():
+        raise ValueError(f"`{value}` is not a remote: use s3://bucket/prefix, gs://…, az://… or a folder path")
+    return value
+
+
 def _shot_id(value: str) -> str:
     if not _SHOT_ID.match(value):
         raise ValueError(
@@ -220,7 +227,7 @@ class Storyboard(_Model):
     prices: str | None = Field(
         default=None, description="A price list (YAML) to cost the plan with, relative to the storyboard."
     )
-    remote: str | None = Field(
+    remote: Annotated[str, AfterValidator(_remote)] | None = Field(
         default=None,
         description="Where the team keeps the film's clips: s3://bucket/prefix, gs://…, az://… or a shared folder. "
         "Project configuration: it never changes a job key. --remote and STORYBOARD_REMOTE override it.",

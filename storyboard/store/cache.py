@@ -85,7 +85,10 @@ def project_cache(root: Path, *, cache: str | None = None, remote: str | None = 
     from .remote import open_remote, remote_url
 
     url = remote_url(remote, storyboard_remote)
-    return ClipCache.at(cache_dir(root, cache), warn, open_remote(url, root) if url else None)
+    opened = open_remote(url, root) if url else None
+    if opened is not None:
+        opened.check()
+    return ClipCache.at(cache_dir(root, cache), warn, opened)
 
 
 class ClipCache:

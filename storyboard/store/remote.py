@@ -50,6 +50,7 @@ class Remote(Protocol):
     def upload(self, name: str, source: Path) -> None: ...
     def exists(self, name: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
+    def check(self) -> None: ...  # raises RemoteError when the remote cannot be read at all
 
 
 def remote_url(flag: str | None, storyboard_remote: str | None, env=None) -> str | None:
@@ -131,6 +132,11 @@ class FolderRemote:
 
     def exists(self, name: str) -> bool:
         return self.storage.exists(name)
+
+    def check(self) -> None:
+        """A folder that is not there yet is an empty remote; one that is a file is not a remote."""
+        if self.storage.root.exists() and not self.storage.root.is_dir():
+            raise RemoteError(f"remote {self.url}: is a file, not a folder")
 
     def list(self, prefix: str) -> list[str]:
         return list(self.storage.list(prefix))
@@ -228,6 +234,17 @@ class ObjectRemote:
         import obstore as obs
 
         return self._call("look for", name, lambda: obs.head(self.store, name)) is not None
+
+    def check(self) -> None:
+        """One listing request: a missing bucket or refused credentials say so now, not as missing clips."""
+        import obstore as obs
+        import obstore.exceptions as errors
+
+        try:
+            next(iter(obs.list(self.store, chunk_size=1)), None)
+        except (errors.BaseError, OSError) as exc:
+            raise RemoteError(f"remote {self.url}: cannot be read ({_short(exc)}); check the URL, the bucket "
+                              "and the credentials in the environment") from None
 
     def list(self, prefix: str) -> list[str]:
         import obstore as obs
