@@ -104,6 +104,11 @@ def test_a_fresh_clone_recuts_the_film_byte_identically_from_the_remote_with_no_
         result = cli("stitch", str(other), "--remote", remote)
         assert result.code == 0, result.err
         assert (other.parent / "renders" / "film.mp4").read_bytes() == film
+        third = clone(path, tmp_path / "third")
+        rendered = cli("render", str(third), "--remote", remote)  # render too needs no key when all is paid
+        assert rendered.code == 0, rendered.err
+        assert "0 rendered, 2 from the cache" in rendered.out
+        assert (third.parent / "renders" / "film.mp4").read_bytes() == film
         assert emu.stats()["requests"] == requests  # nothing asked of the provider
 
 
