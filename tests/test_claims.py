@@ -12,12 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from storyboard.providers.emulator import Emulator
 from storyboard.store.claims import Claims
 from storyboard.store.remote import FolderRemote, open_remote
-from test_remote import bucket, objects, s3_server  # noqa: F401 (fixtures)
+from conftest import objects
 
 KEY = "sk-claims-key"
 FILM = "".join(["version: 1\nshots:\n"] + [f"  - id: s{i}\n    prompt: Shot number {i}.\n    duration: 3\n"
@@ -53,7 +51,7 @@ def test_a_claim_left_by_a_finished_render_in_this_process_is_stale_at_once(tmp_
     b.close()
 
 
-def test_s3_conditional_update_lets_one_of_two_writers_win(bucket):  # noqa: F811
+def test_s3_conditional_update_lets_one_of_two_writers_win(bucket):
     remote = open_remote(f"s3://{bucket}/c")
     assert remote.create("claims/x.json", b"{}") is True
     data, version = remote.read("claims/x.json")
@@ -91,7 +89,7 @@ def _clone(path: Path, dest: Path) -> Path:
     return dest / "storyboard.yaml"
 
 
-def test_two_clones_racing_through_one_remote_pay_once_and_cut_the_same_film(project, bucket, tmp_path):  # noqa: F811
+def test_two_clones_racing_through_one_remote_pay_once_and_cut_the_same_film(project, bucket, tmp_path):
     path = project(FILM)
     ours, theirs = _clone(path, tmp_path / "ours"), _clone(path, tmp_path / "theirs")
     remote = f"s3://{bucket}/film"
@@ -105,7 +103,7 @@ def test_two_clones_racing_through_one_remote_pay_once_and_cut_the_same_film(pro
 
 
 def test_kill_9_of_one_racer_and_the_other_finishes_its_tasks_without_submitting(project, bucket, s3_server,
-                                                                                tmp_path):  # noqa: F811
+                                                                                tmp_path):
     path = project(FILM)
     ours, theirs = _clone(path, tmp_path / "ours"), _clone(path, tmp_path / "theirs")
     remote = f"s3://{bucket}/film"

@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
-import httpx
-import pytest
-
+from conftest import objects
 from storyboard.providers.emulator import Emulator
 from storyboard.render.executor import Options
 from storyboard.render.run import render_project
@@ -23,54 +16,6 @@ from storyboard.render.run import render_project
 KEY = "sk-remote-DO-NOT-LEAK-77c1"
 FILM = ("version: 1\ntitle: Harbour\nshots:\n  - id: a\n    prompt: A quiet harbour.\n"
         "  - id: b\n    prompt: Gulls at dawn.\n    duration: 3\ncut:\n  output: renders/film.mp4\n")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start")
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def bucket(s3_server, monkeypatch):
-    """A fresh bucket; the standard AWS variables alone point at the loopback server."""
-    import boto3
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server}.items():
-        monkeypatch.setenv(name, value)
-    name = f"films-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=name)
-    return name
-
-
-def objects(bucket: str, s3_server: str) -> dict[str, bytes]:
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=s3_server)
-    listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() for item in listing}
 
 
 def render(path, emulator, **kw):

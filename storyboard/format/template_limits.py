@@ -77,10 +77,9 @@ def _check_number(value: Any) -> None:
 
 
 def _short(value: int) -> str:
-    digits = str(abs(value)) if value.bit_length() < 4000 else None
-    if digits is None or len(digits) > 20:
-        return f"with {digits and len(digits) or int(value.bit_length() * 0.30103) + 1:,} digits"
-    return f"{value:,}"
+    """A number as a message shows it: whole when short, else by its count of digits."""
+    digits = len(str(abs(value))) if value.bit_length() < 4000 else int(value.bit_length() * 0.30103) + 1
+    return f"{value:,}" if digits <= 20 else f"with {digits:,} digits"
 
 
 def _check_arguments(args: tuple, kwargs: dict) -> None:
@@ -99,12 +98,14 @@ def _loop_budget(iterable: Any) -> Iterator[Any]:
 
 
 def _bounded_filter(name: str, func):
+    skip = 1 if getattr(func, "jinja_pass_arg", None) else 0  # a context, eval context or environment first
+
     @wraps(func)
     def run(*args, **kwargs):
-        plain = [a for a in args if not _is_context(a)]
+        plain = args[skip:]
         _check_arguments(tuple(plain[1:]), kwargs)
         if plain:
-            _estimate(name, plain[0], plain[1:], kwargs)
+            _estimate(name, plain[0], list(plain[1:]), kwargs)
         return _check_size(func(*args, **kwargs))
 
     return run
@@ -122,14 +123,6 @@ def _estimate(name: str, value: Any, args: list, kwargs: dict) -> None:
         _check_size_estimate(len(value) * len(str(sep)) + sum(_size(v) for v in value))
     elif name == "sum" and isinstance(value, (list, tuple)):
         _check_size_estimate(sum(_size(v) for v in value))
-
-
-def _is_context(value: Any) -> bool:
-    from jinja2.runtime import Context
-    from jinja2.environment import Environment
-    from jinja2.nodes import EvalContext
-
-    return isinstance(value, (Context, Environment, EvalContext))
 
 
 def _check_size_estimate(size: int) -> None:

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..store.cache import ClipCache, cache_dir, project_cache
-from ..store.claims import Claims
+from ..store.claims import Claims, drop_claim
 from ..store.remote import FolderRemote
 from ..errors import StoryboardError, UsageError
 from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
-from .lock import LockEntry, lock_path, read_lock, write_lock
+from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
 from .recover import paid_entries, recover_paid, refuse
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
@@ -90,18 +90,17 @@ def render_project(
         accept_plan(compiled.plan)
     plan, root = compiled.plan, compiled.root
     warnings: list[str] = []
-    preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
+    lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
+    claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
         job = plan.job(shot)
         if job is None:
             raise UsageError(f"--resubmit {shot}: there is no such shot in {compiled.path.name}")
         journal.forget(job.key)
-        resubmitting = Claims(clip_cache.remote or FolderRemote(cache_dir(root, cache)))
-        resubmitting.forget(job.key)
-        resubmitting.close()
+        drop_claim(claims_backend, job.key)
     remote = local = None
     if provider == "preview":
         from ..providers.preview import render_card
@@ -114,7 +113,6 @@ def render_project(
         missing = [j for j in plan.jobs if clip_cache.get(j.key) is None]
         if env.get(KEY_VARIABLE, "").strip() or missing:
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
-    lock = read_lock(lock_path(compiled.path)) if provider != "preview" else None
     repaying = _repaying(plan, repay, compiled.path.name)
     options = options or Options()
     if options.command == Options.command:
@@ -123,9 +121,7 @@ def render_project(
 
     async def go(events: Events) -> Report:
         paid = set(paid_entries(lock)) - {j.key for j in plan.jobs if j.shot in repaying} if lock else set()
-        claims = None
-        if remote is not None:  # paid jobs are claimed: in the remote, else beside the local cache
-            claims = Claims(clip_cache.remote or FolderRemote(cache_dir(root, cache)), wall_clock=wall_clock)
+        claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims)
         try:
@@ -164,19 +160,21 @@ def render_command(arg: str, provider: str) -> str:
     return f"storyboard render {shlex.quote(arg)}" + ("" if provider == "wavespeed" else f" --provider {provider}")
 
 
-def preflight(compiled: Compiled, cache: Path, *, paid: bool, cut: bool) -> None:
+def preflight(compiled: Compiled, cache: Path, *, paid: bool, cut: bool) -> Lock | None:
     """Everything that would otherwise fail only after paying, checked before
     the first request: the lock parses, and the cache, the journal, the lock's
     folder and the film's folder can be written. Leftovers of a killed run
-    are cleaned up on the way."""
+    are cleaned up on the way. Returns the lock of a paid render."""
     remove_stale(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    lock = None
     if paid:
-        read_lock(lock_path(compiled.path))  # raises, naming the file, when it does not parse
+        lock = read_lock(lock_path(compiled.path))  # raises, naming the file, when it does not parse
         _writable(compiled.root, "the project folder (for storyboard.lock)")
     _writable(cache, "the clip cache")
     _writable(compiled.root / STATE, "the project's state folder")
     if cut:
         _writable((compiled.root / compiled.plan.cut.output).parent, "the film's folder (cut.output)")
+    return lock
 
 
 def _writable(folder: Path, what: str) -> None:

@@ -108,6 +108,7 @@ class MediaDigests:
         self.folder = storyboard.resolve().parent
         self.tree: dict[str, str] | None = None  # repo path → blob id, for an old side
         self.prefix = PurePosixPath()
+        self.hashed: dict[str, str | None] = {}
         if storyboard.resolve().parent.name.startswith("git-blob-"):  # git's temporary copy of another side
             self._find_in_git(storyboard)
 
@@ -120,11 +121,11 @@ class MediaDigests:
     def _digest(self, ref: str) -> str | None:
         if self.tree is not None:
             return self.tree.get(str(self.prefix / ref))
-        file = self.folder / ref
-        if not file.is_file():
-            return None
-        out = _git(["hash-object", "--no-filters", str(file)], self.folder)
-        return out.strip() if out else None
+        if ref not in self.hashed:  # one git process per file, however many shots name it
+            file = self.folder / ref
+            out = _git(["hash-object", "--no-filters", str(file)], self.folder) if file.is_file() else None
+            self.hashed[ref] = out.strip() if out else None
+        return self.hashed[ref]
 
     def _find_in_git(self, storyboard: Path) -> None:
         """Where this copy of a storyboard sits in HEAD or the index, by its blob id."""

@@ -56,6 +56,10 @@ def _sound(record: ClipRecord, key: str) -> bool:
             and all(isinstance(v, str) for v in (record.model, record.provider, record.task_id)))
 
 
+def _record_bytes(record: ClipRecord) -> bytes:
+    return json.dumps(asdict(record), sort_keys=True, indent=1).encode()
+
+
 def object_name(sha256: str) -> str:
     return f"objects/{sha256[:2]}/{sha256}.mp4"
 
@@ -98,6 +102,9 @@ class ClipCache:
         self.storage = storage
         self.warn = warn
         self.remote = remote
+        # Clips hashed once in this process, by path → (size, mtime): a render, its
+        # recovery and its cut ask for the same clips; each is read through once.
+        self.verified: dict[Path, tuple[int, int]] = {}
 
     @classmethod
     def at(cls, folder: Path, warn: Callable[[str], None] = lambda message: None, remote=None) -> "ClipCache":
@@ -134,18 +141,20 @@ class ClipCache:
         if path is None:
             self.warn(f"cache: the clip for {key[:12]} is missing; it will be fetched again")
             return None
-        if path.stat().st_size != record.size or file_sha256(path) != record.sha256:
-            self.warn(f"cache: the clip for {key[:12]} is corrupt; it will be fetched again")
-            return None
+        st = path.stat()
+        seen = (st.st_size, st.st_mtime_ns)
+        if self.verified.get(path) != seen:
+            if st.st_size != record.size or file_sha256(path) != record.sha256:
+                self.warn(f"cache: the clip for {key[:12]} is corrupt; it will be fetched again")
+                return None
+            self.verified[path] = seen
         return CachedClip(record, path)
 
     def _from_remote(self, key: str) -> CachedClip | None:
         record = self._parse(self.remote.get(record_name(key)), key, "remote")
         if record is None:
             return None
-        folder = Path(getattr(self.storage, "root", tempfile.gettempdir()))
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-remote-", suffix=".mp4")
+        fd, tmp = tempfile.mkstemp(dir=self.storage.scratch(), prefix=".tmp-remote-", suffix=".mp4")
         os.close(fd)
         try:
             if not self.remote.download(object_name(record.sha256), Path(tmp)):
@@ -175,20 +184,20 @@ class ClipCache:
         name = object_name(cached.record.sha256)
         if not self.remote.exists(name):  # content-addressed: an object there is never replaced
             self.remote.upload(name, cached.path)
-        self.remote.create(record_name(key), json.dumps(asdict(cached.record), sort_keys=True, indent=1).encode())
+        self.remote.create(record_name(key), _record_bytes(cached.record))
         return True
 
     def _put_local(self, key: str, clip: Path, record: ClipRecord, link: bool = False) -> CachedClip:
         """The object first, then the record. ``link``: ``clip`` is a download in the cache's own folder."""
         sha = record.sha256
         name = object_name(sha)
-        store = getattr(self.storage, "link_file_if_absent", None) if link else None
-        if not (store or self.storage.put_file_if_absent)(name, clip):
+        store = self.storage.link_file_if_absent if link else self.storage.put_file_if_absent
+        if not store(name, clip):
             existing = self.storage.local_copy(name)
             if existing is None or file_sha256(existing) != sha:  # a corrupt object: replace it
                 self.storage.delete(name)
                 self.storage.put_file_if_absent(name, clip)
-        self.storage.put(record_name(key), json.dumps(asdict(record), sort_keys=True, indent=1).encode())
+        self.storage.put(record_name(key), _record_bytes(record))
         return CachedClip(record, self.storage.local_copy(name) or clip)
 
     def verify(self) -> list[str]:

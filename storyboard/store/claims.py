@@ -62,7 +62,6 @@ class Claims:
         LIVE_OWNERS.add(self.owner)
         self.now = wall_clock
         self.stale_after = stale_after
-        self.versions: dict[str, str] = {}
 
     def close(self) -> None:
         """This render is over: a claim it left behind is stale at once for the renders after it."""
@@ -72,12 +71,10 @@ class Claims:
         """Claim ``key``: None when it is now ours, else the claim someone else holds."""
         mine = self._mine(None)
         if self.backend.create(claim_name(key), _encode(mine)):
-            self._remember(key)
             return None
         current = self.read(key)
         if current is None:  # released between our create and our read: try once more
             if self.backend.create(claim_name(key), _encode(mine)):
-                self._remember(key)
                 return None
             return self.read(key) or Claim("unknown", 0.0)
         return current
@@ -101,31 +98,20 @@ class Claims:
     def _mine(self, task_id: str | None) -> Claim:
         return Claim(self.owner, self.now(), task_id, HOST, os.getpid())
 
-    def forget(self, key: str) -> None:
-        """Remove any claim on ``key`` (``--resubmit``: the user submits again knowingly)."""
-        self.backend.delete(claim_name(key))
-        self.versions.pop(key, None)
 
     def release(self, key: str) -> None:
         current = self.read(key)
         if current is not None and current.owner == self.owner:
             self.backend.delete(claim_name(key))
-        self.versions.pop(key, None)
 
     def drop_task(self, key: str, task_id: str) -> None:
         """Remove the claim on ``key`` if it is for ``task_id``, a task that failed (and was refunded)."""
         current = self.read(key)
         if current is not None and current.task_id == task_id:
             self.backend.delete(claim_name(key))
-        self.versions.pop(key, None)
 
     def stale(self, claim: Claim) -> bool:
         return not claim.fresh(self.now(), self.stale_after)
-
-    def _remember(self, key: str) -> None:
-        found = self.backend.read(claim_name(key))
-        if found is not None:
-            self.versions[key] = found[1]
 
     def _update(self, key: str, change: Callable[[Claim], Claim]) -> bool:
         found = self.backend.read(claim_name(key))
@@ -137,10 +123,12 @@ class Claims:
             return False
         if claim.owner != self.owner:
             return False
-        if not self.backend.update(claim_name(key), _encode(change(claim)), found[1]):
-            return False
-        self._remember(key)
-        return True
+        return self.backend.update(claim_name(key), _encode(change(claim)), found[1])
+
+
+def drop_claim(backend, key: str) -> None:
+    """Remove any claim on ``key``, whoever holds it (``--resubmit``: the user submits again knowingly)."""
+    backend.delete(claim_name(key))
 
 
 def _encode(claim: Claim) -> bytes:

@@ -21,13 +21,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import StoryboardError, UsageError
-from .storage import LocalStorage
+from .storage import LocalStorage, synced_temp
 
 REMOTE_VARIABLE = "STORYBOARD_REMOTE"
 CLOUD_SCHEMES = ("s3", "gs", "az", "abfs", "abfss", "azure")
@@ -86,14 +85,8 @@ class FolderRemote:
         """Written whole to a temporary file, then linked into place: ``link`` fails when the
         name exists (of two writers, exactly one creates it) and no reader sees a partial file."""
         path = self.storage.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        tmp = synced_temp(path.parent, lambda out: out.write(data))
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
             os.link(tmp, path)
             return True
         except FileExistsError:

@@ -1,9 +1,8 @@
 """A small storage interface for the cache and the journal, and its folder backend.
 
 Everything above this module speaks in names (``objects/ab/abcd…``), never
-in filesystem paths, so a team can later put the cache on object storage
-(S3 and the like, through fsspec) by writing one more backend. Only the
-local backend may assume a filesystem and an atomic rename.
+in filesystem paths. Only the local backend may assume a filesystem and an
+atomic rename; the team's object storage is the remote (``remote.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, Protocol
 
 from ..format.files import FileTooLarge, NotRegularFile, read_bounded
 
@@ -22,35 +21,16 @@ class Storage(Protocol):
         """The bytes stored under ``name``, or None."""
 
     def put(self, name: str, data: bytes) -> None:
-        self._write(self._path(name), lambda out: out.write(data))
+        """Store ``data`` under ``name``, replacing what was there; a reader never sees half of it."""
 
     def put_file_if_absent(self, name: str, source: Path) -> bool:
-        target = self._path(name)
-        if target.exists():
-            return False
+        """Store a copy of ``source`` unless ``name`` exists; True if it was stored."""
 
-        def copy(out) -> None:
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
+    def link_file_if_absent(self, name: str, source: Path) -> bool:
+        """Like ``put_file_if_absent`` for a finished file in ``scratch()``: moved in, not copied."""
 
-        self._write(target, copy)
-        return True
-
-    @staticmethod
-    def _write(target: Path, fill) -> None:
-        """Write through a temporary file in the same folder, synced, then renamed."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                fill(out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, _FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
+    def scratch(self) -> Path:
+        """A local folder on the same disk for files being made (downloads)."""
 
     def exists(self, name: str) -> bool: ...
 
@@ -76,6 +56,23 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp gives 0600
 
 
+def synced_temp(folder: Path, fill: Callable[[BinaryIO], object]) -> Path:
+    """A temporary file in ``folder`` (on the target's disk), filled by ``fill``, synced
+    and given the usual file mode: ready to be renamed or linked into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            fill(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _FILE_MODE)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return Path(tmp)
+
+
 class LocalStorage:
     """A folder. Writes go to a temporary file in the same folder and are
     renamed into place, so a reader never sees half an object."""
@@ -97,37 +94,32 @@ class LocalStorage:
             return None
 
     def put(self, name: str, data: bytes) -> None:
-        target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, _FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        self._write(self._path(name), lambda out: out.write(data))
 
     def put_file_if_absent(self, name: str, source: Path) -> bool:
         target = self._path(name)
         if target.exists():
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+
+        def copy(out) -> None:
+            with open(source, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, _FILE_MODE)
+
+        self._write(target, copy)
+        return True
+
+    @staticmethod
+    def _write(target: Path, fill) -> None:
+        tmp = synced_temp(target.parent, fill)
+        try:
             os.replace(tmp, target)
         except BaseException:
             _unlink(tmp)
             raise
-        return True
+
+    def scratch(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root
 
     def link_file_if_absent(self, name: str, source: Path) -> bool:
         """Like ``put_file_if_absent`` for a file already on this disk (a finished
