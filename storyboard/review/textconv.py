@@ -45,7 +45,7 @@ def _film(plan, digests: "MediaDigests") -> list[str]:
 
     cut = plan.cut
     lines = [f"title: {plan.title or '(none)'}",
-             f"total: {dollars(plan.total_cost)} for {len(plan.jobs)} shots, {cut.duration:g} s",
+             f"total: {dollars(plan.total_cost)} for {len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}, {cut.duration:g} s",
              f"cut: output {cut.output}; loudness {_value(cut.loudness)}"]
     fmt = cut.format
     lines.append(f"  format: {fmt.width}x{fmt.height}" if fmt.width else "  format: as the clips")
