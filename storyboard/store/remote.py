@@ -72,7 +72,9 @@ def open_remote(url: str, root: Path | None = None) -> Remote:
 
 
 class FolderRemote:
-    """A shared folder, written as the local cache is (temporary file, then rename)."""
+    """A shared folder, written as the local cache is (temporary file, then rename or
+    link). Clips are synced to disk; small objects (records, claims) are not: one lost
+    in a power cut is a miss, pushed or claimed again."""
 
     def __init__(self, folder: Path):
         self.url = str(folder)
@@ -85,7 +87,7 @@ class FolderRemote:
         """Written whole to a temporary file, then linked into place: ``link`` fails when the
         name exists (of two writers, exactly one creates it) and no reader sees a partial file."""
         path = self.storage.root / name
-        tmp = synced_temp(path.parent, lambda out: out.write(data))
+        tmp = synced_temp(path.parent, lambda out: out.write(data), sync=False)  # small: a record, a claim
         try:
             os.link(tmp, path)
             return True
@@ -99,13 +101,14 @@ class FolderRemote:
         return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
     def update(self, name: str, data: bytes, version: str) -> bool:
-        path = self.storage.root / name
-        with open(str(path) + ".lock", "a") as guard:  # read, compare and write under one lock
+        self.storage.root.mkdir(parents=True, exist_ok=True)
+        with open(self.storage.root / ".update.lock", "a") as guard:  # read, compare and write under one lock
             fcntl.flock(guard, fcntl.LOCK_EX)
             current = self.read(name)
             if current is None or current[1] != version:
                 return False
-            self.storage.put(name, data)
+            path = self.storage.root / name
+            os.replace(synced_temp(path.parent, lambda out: out.write(data), sync=False), path)
             return True
 
     def delete(self, name: str) -> None:

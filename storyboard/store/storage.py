@@ -56,16 +56,17 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp gives 0600
 
 
-def synced_temp(folder: Path, fill: Callable[[BinaryIO], object]) -> Path:
+def synced_temp(folder: Path, fill: Callable[[BinaryIO], object], *, sync: bool = True) -> Path:
     """A temporary file in ``folder`` (on the target's disk), filled by ``fill``, synced
-    and given the usual file mode: ready to be renamed or linked into place."""
+    (unless not ``sync``) and given the usual file mode: ready to be renamed or linked into place."""
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as out:
             fill(out)
             out.flush()
-            os.fsync(out.fileno())
+            if sync:
+                os.fsync(out.fileno())
         os.chmod(tmp, _FILE_MODE)
     except BaseException:
         _unlink(tmp)
@@ -149,7 +150,7 @@ class LocalStorage:
         names = (
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(".")  # temporary files and the update lock
         )
         return iter(sorted(names))
 
