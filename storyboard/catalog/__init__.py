@@ -48,6 +48,7 @@ class ModelSpec(_Data):
     label: str
     kind: Literal["video", "element"] = "video"
     duration_from: Literal["duration", "video"] = "duration"
+    seed: str | None = None  # the request parameter a take number maps to, if the model takes a seed
     params: dict[str, ParamSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -69,6 +69,17 @@ def provider_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def takes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--takes", action="append", default=[], metavar="SHOT=N",
+                   help="takes 1..N of SHOT (or `all`) too, each a paid job of its own (repeatable)")
+
+
+def takes_wanted(args) -> dict[str, int] | None:
+    from ..plan.takes import parse_takes
+
+    return parse_takes(args.takes) if getattr(args, "takes", None) else None
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -105,6 +116,7 @@ def compile_for(args, path: str):
         base_url=os.environ.get("WAVESPEED_BASE_URL") or None,
         prices=args.prices,
         strict=args.strict,
+        takes=takes_wanted(args),
     )
 
 

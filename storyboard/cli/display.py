@@ -48,15 +48,17 @@ def plan_table(plan: Plan, compact: bool = False) -> Table:
     table.add_column("video")
     total = dollars(plan.total_cost)
     if plan.unpriced:  # a job whose cost cannot be known is never shown as $0
-        total = "unknown" if len(plan.unpriced) == len(plan.jobs) else f"{total} + unknown"
+        total = "unknown" if len(plan.unpriced) == len(plan.all_jobs) else f"{total} + unknown"
     table.add_column("cost", justify="right", footer=total)
     table.add_column("key", no_wrap=True)
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
-    for job in plan.jobs:
+    for job in plan.all_jobs:
         video = "ref" if "video" in job.request else "-"
+        extra = job not in plan.jobs
         table.add_row(
-            job.shot, short_model(job.model, compact), f"{job.duration:g} s" if job.duration else "unknown",
-            audio.get(job.shot, "-"), video,
+            f"{job.shot}#{job.take} (other take)" if extra else job.label, short_model(job.model, compact),
+            f"{job.duration:g} s" if job.duration else "unknown",
+            "-" if extra else audio.get(job.shot, "-"), video,
             dollars(job.cost), job.key[:12],
         )
     return table
@@ -65,7 +67,10 @@ def plan_table(plan: Plan, compact: bool = False) -> Table:
 def print_plan(plan: Plan, file=None) -> None:
     con = console(file)
     title = f"{plan.title}: " if plan.title else ""
-    jobs = f"{len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
+    count = len(plan.all_jobs)
+    jobs = f"{count} job{'s' if count != 1 else ''}"
+    if plan.takes:
+        jobs += f" ({len(plan.takes)} other take{'s' if len(plan.takes) != 1 else ''} of shots, not in the film)"
     con.print(f"{title}{jobs} on {plan.provider} ({plan.origin})")
     con.print(plan_table(plan, compact=con.width < 100))
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"

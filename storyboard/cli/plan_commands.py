@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InvalidStoryboard, StoryboardError
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
-                     write_atomic)
+                     takes_option, write_atomic)
 
 
 def register(sub) -> None:
@@ -23,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
     p.add_argument("--out", metavar="FILE", help="save the plan (canonical JSON) for `render --plan`")
     provider_options(p)
+    takes_option(p)
     p.set_defaults(run=cmd_plan)
 
     p = command(sub, "schema", "print the storyboard JSON Schema, or write every schema")

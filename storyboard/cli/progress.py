@@ -38,8 +38,8 @@ class Progress:
         self.plan = plan
         self.estimate = estimate
         self.spent = Decimal(0)
-        self.states: dict[str, tuple[str, str]] = {job.shot: ("waiting", "") for job in plan.jobs}
-        self.costs = {job.shot: job.cost or Decimal(0) for job in plan.jobs}
+        self.states: dict[str, tuple[str, str]] = {job.label: ("waiting", "") for job in plan.all_jobs}
+        self.costs = {job.label: job.cost or Decimal(0) for job in plan.all_jobs}
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self.typical: dict[str, str] = {}

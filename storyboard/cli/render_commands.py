@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import StoryboardError, UsageError
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
-                     print_warnings, provider_options, remote_arg, remote_option)
+                     print_warnings, provider_options, remote_arg, remote_option, takes_option,
+                     takes_wanted)
 
 
 def register(sub) -> None:
@@ -30,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
+    takes_option(p)
     remote_option(p)
     p.set_defaults(run=cmd_render)
 
@@ -83,7 +85,7 @@ def cmd_render(args) -> int:
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
-        remote_flag=remote_arg(args),
+        remote_flag=remote_arg(args), takes=takes_wanted(args),
     )
     print_warnings(result.compiled)
     for warning in result.warnings:
@@ -93,12 +95,15 @@ def cmd_render(args) -> int:
     display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
     for outcome in report.failed:
         src = outcome.job.source
-        print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]", outcome.message).format(),
-              file=sys.stderr)
+        take = f"take {outcome.job.take}: " if outcome.job.take != 1 or outcome.job not in plan.jobs else ""
+        print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]",
+                         take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
     new = report.count("done")
     print(
-        f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}: {new} rendered"
+        f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}"
+        + (f" and {len(plan.takes)} other take{'s' if len(plan.takes) != 1 else ''}" if plan.takes else "")
+        + f": {new} rendered"
         + (f" ({resumed} resumed)" if resumed else "")
         + f", {report.count('cached')} from the cache, {len(report.failed)} failed"
         + (f", {report.count('skipped')} not started" if report.count("skipped") else "")

@@ -156,6 +156,11 @@ class Shot(ShotSettings):
         default=None, description="The transition into this shot from the one before (overrides `cut.transition`)."
     )
     mute: bool = Field(default=False, description="Leave this clip's own sound out of the cut.")
+    take: int = Field(
+        default=1, ge=1, strict=True,
+        description="The take the film uses: the same request rendered again is take 2, 3… "
+        "(`storyboard render --takes SHOT=N`, then `storyboard takes`). Default 1.",
+    )
 
 
 class Character(_Model):

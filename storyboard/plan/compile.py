@@ -16,6 +16,7 @@ from ..format.media import MediaInfo
 from ..format.model import Storyboard, Transition
 from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
 from .prices import PriceList, exact, job_cost
+from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
 from ..format.template import CharacterRef, Templates
@@ -57,7 +58,13 @@ def compile_plan(
         result = None if n in skip_shots else ShotBuilder(ctx, n, shot).build()
         built.append(result)
         if result is not None:
-            jobs.append(_job(sb, n, result, target, storyboard_file, reporter))
+            job = _job(sb, n, result, target, storyboard_file, reporter)
+            if shot.take != 1:
+                job = take_of(job, shot.take, target.provider, target.origin, catalog)
+                if shot.take > MAX_TAKES:
+                    reporter.warning(("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
+                                     f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
+            jobs.append(job)
     unpriced = [job.shot for job in jobs if job.cost is None]
     total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
     return Plan(

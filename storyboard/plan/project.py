@@ -21,6 +21,7 @@ from ..format.files import regular_file_kind
 from ..format.load import Document, read_document, validate
 from ..format.media import STATE_DIR, MediaIndex
 from ..format.model import Storyboard
+from .takes import with_takes
 from .types import PROVIDERS, Plan, provider_origin
 from .prices import BUILTIN, PriceList, builtin_prices, load_price_list
 from ..format.references import resolve_media
@@ -223,12 +224,17 @@ def compile_project(
     prices: str | None = None,
     strict: bool = False,
     display: str | None = None,
+    takes: dict[str, int] | None = None,
 ) -> Compiled:
     """Compile the storyboard at ``arg``; raise every problem at once.
 
-    ``display`` is how messages name the file (default: as given)."""
+    ``display`` is how messages name the file (default: as given); ``takes``
+    asks for takes 1..N of shots (``parse_takes``) beside the film's jobs."""
     with _gc_paused():
-        return _compile_project(arg, provider, base_url, prices, strict, display)
+        compiled = _compile_project(arg, provider, base_url, prices, strict, display)
+    if takes:
+        compiled.plan = with_takes(compiled.plan, takes, load_catalog(provider))
+    return compiled
 
 
 def _compile_project(arg: str, provider: str, base_url: str | None, prices: str | None, strict: bool,

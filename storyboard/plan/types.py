@@ -29,8 +29,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def job_key(provider: str, origin: str, model: str, request: dict[str, Any]) -> str:
+def job_key(provider: str, origin: str, model: str, request: dict[str, Any], take: int = 1) -> str:
+    """Take 1's key is the key from before takes existed; take N >= 2 hashes its number too."""
     body = {"format": KEY_FORMAT, "provider": provider, "origin": origin, "model": model, "request": request}
+    if take != 1:
+        body["take"] = take
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
@@ -78,6 +81,12 @@ class Job(_Frozen):
     duration: float = Field(description="The clip's planned length in seconds.")
     cost: Decimal | None = Field(description="The job's cost in USD as an exact decimal; null if unpriced.")
     source: Source
+    take: int = Field(default=1, ge=1, description="Which take of the shot: the same request, rendered again.")
+
+    @property
+    def label(self) -> str:
+        """How messages name the job: the shot id, or ``shot#N`` for take N >= 2."""
+        return self.shot if self.take == 1 else f"{self.shot}#{self.take}"
 
 
 class TransitionPlan(_Frozen):
@@ -141,7 +150,10 @@ class Plan(_Frozen):
     price_list: PriceListRef
     total_cost: Decimal = Field(description="The sum of all priced jobs, USD, exact.")
     unpriced: list[str] = Field(default_factory=list, description="Shots whose model the price list does not price.")
-    jobs: list[Job]
+    jobs: list[Job] = Field(description="The film's jobs: each shot's chosen take, in the film's order.")
+    takes: list[Job] = Field(
+        default_factory=list, description="Other takes asked for (`--takes`): rendered, not cut into the film."
+    )
     cut: CutPlan
 
     def to_json(self) -> str:
@@ -150,4 +162,13 @@ class Plan(_Frozen):
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def job(self, shot: str) -> Job | None:
-        return next((j for j in self.jobs if j.shot == shot), None)
+        """The film's job for ``shot`` (its chosen take), or the job labelled ``shot#N``."""
+        return next((j for j in self.jobs if j.shot == shot), None) or self.find(shot)
+
+    def find(self, label: str) -> Job | None:
+        return next((j for j in self.all_jobs if j.label == label), None)
+
+    @property
+    def all_jobs(self) -> list[Job]:
+        """Everything a render makes: the film's jobs, then the other takes."""
+        return self.jobs + self.takes

@@ -126,7 +126,7 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
     return (
         f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
         f"WaveSpeed dashboard; to submit again anyway (perhaps paying twice), run "
-        f"`{command} --resubmit {job.shot}`"
+        f"`{command} --resubmit {job.label}`"
     )
 
 
@@ -147,7 +147,7 @@ def verify_clip(path: Path, planned: float) -> str | None:
 def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
     """The money this render may spend; refuses, before any request, above ``max_cost``."""
     to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
-    unpriced = [j.shot for j in to_pay if j.cost is None]
+    unpriced = [j.label for j in to_pay if j.cost is None]
     cost = sum((j.cost for j in to_pay if j.cost is not None), Decimal(0))
     if max_cost is not None:
         if unpriced:
@@ -185,11 +185,11 @@ class Renderer:
         """Render every uncached job; refuses (BudgetExceeded) before any request."""
         report = Report()
         uncached = []
-        for job in self.plan.jobs:
+        for job in self.plan.all_jobs:
             clip = self.cache.get(job.key)
             if clip:
                 report.outcomes.append(Outcome(job, "cached", clip))
-                self.events(job.shot, "cached", "")
+                self.events(job.label, "cached", "")
             else:
                 uncached.append(job)
         if not uncached:
@@ -207,17 +207,17 @@ class Renderer:
                 first = by_key[job.key]
                 state = "cached" if first.clip is not None else first.state
                 report.outcomes.append(Outcome(job, state, first.clip, first.message))
-                self.events(job.shot, state, f"the same job as {first.job.shot}")
-        order = {job.shot: i for i, job in enumerate(self.plan.jobs)}
-        report.outcomes.sort(key=lambda o: order[o.job.shot])
+                self.events(job.label, state, f"the same job as {first.job.label}")
+        order = {job.label: i for i, job in enumerate(self.plan.all_jobs)}
+        report.outcomes.sort(key=lambda o: order[o.job.label])
         return report
 
     async def _guarded(self, job: Job, slots: asyncio.Semaphore) -> Outcome:
-        self.events(job.shot, "queued", "")
+        self.events(job.label, "queued", "")
         slot = _Slot(slots)
         async with slot:
             if self.stopping:
-                self.events(job.shot, "skipped", "an earlier shot failed")
+                self.events(job.label, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
             outcome = Outcome(job, "failed")
             try:
@@ -226,13 +226,13 @@ class Renderer:
                 else:
                     outcome.clip = await self._render_remote(job, outcome, slot)
                 outcome.state = "done"
-                self.events(job.shot, "done", "")
+                self.events(job.label, "done", "")
             except _Skipped:
-                self.events(job.shot, "skipped", "an earlier shot failed")
+                self.events(job.label, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
             except (JobFailed, ProviderError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
-                self.events(job.shot, "failed", outcome.message)
+                self.events(job.label, "failed", outcome.message)
                 if not self.options.keep_going:
                     self.stopping = True
             return outcome
@@ -240,7 +240,7 @@ class Renderer:
     # -- local (preview) --
 
     async def _render_local(self, job: Job) -> CachedClip:
-        self.events(job.shot, "processing", "")
+        self.events(job.label, "processing", "")
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self.root, dest)
@@ -259,17 +259,17 @@ class Renderer:
             entry = None  # another live render on this machine journalled it: follow its claim, not the journal
         if entry is None and job.key in self.paid:  # a safety net: recovery runs before, and refuses
             raise JobFailed("already paid for and not recovered; storyboard never pays twice by itself "
-                            f"(`{self.options.command} --repay {job.shot}` pays again)")
+                            f"(`{self.options.command} --repay {job.label}` pays again)")
         if entry is None:
             try:
-                followed = await self.claiming.claim(job.key, job.shot)
+                followed = await self.claiming.claim(job.key, job.label)
             except ClaimInDoubt as exc:
                 raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
             if isinstance(followed, CachedClip):  # another render made it while we waited
                 return followed
             if followed is not None:  # another render's task: polls are free, a second submit is not
                 task_id, outcome.resumed = followed, True
-                self.events(job.shot, "processing", "following another render's task")
+                self.events(job.label, "processing", "following another render's task")
             else:
                 async with self.claiming.heartbeat(job.key, lambda: self.journal.get(job.key) is None):
                     task_id = await self._submit(job, outcome)
@@ -279,7 +279,7 @@ class Renderer:
                                     self.options.command))
         else:
             task_id, outcome.resumed = entry.task_id, True
-            self.events(job.shot, "processing", "resumed")
+            self.events(job.label, "processing", "resumed")
         state = await self._poll(job, task_id, outcome.resumed)
         if state.status != "completed" or not state.outputs:
             await asyncio.to_thread(self.journal.forget, job.key)  # a failed task is refunded and is no more
@@ -299,7 +299,7 @@ class Renderer:
             except Retryable as exc:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise JobFailed(f"{what} kept failing: {exc}") from None
-                self.events(job.shot, "retrying", str(exc))
+                self.events(job.label, "retrying", str(exc))
                 wait = min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(attempt, self.rng)
                 await self.clock.sleep(wait)
 
@@ -308,7 +308,7 @@ class Renderer:
         for digest in dict.fromkeys(media_digests(job.request)):
             url = self.uploads.get(self.provider.origin, digest) if self.uploads else None
             if url is None:
-                self.events(job.shot, "uploading", job.media.get(digest, ""))
+                self.events(job.label, "uploading", job.media.get(digest, ""))
                 path = self.root / job.media[digest]
                 ctype = CONTENT_TYPES.get(path.suffix[1:].lower(), "application/octet-stream")
                 url = await self._retrying("upload", job, lambda p=path, c=ctype: self.provider.upload(p, c))
@@ -322,10 +322,10 @@ class Renderer:
         await self.limiter.acquire()
         if self.stopping:  # another shot failed while this one waited: spend nothing more
             raise _Skipped
-        self.events(job.shot, "submitting", "")
+        self.events(job.label, "submitting", "")
         origin = self.provider.origin
         # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
-        await asyncio.to_thread(self.journal.submitting, job.key, job.shot, job.model, origin)
+        await asyncio.to_thread(self.journal.submitting, job.key, job.label, job.model, origin)
         try:
             task_id = await self._retrying("submit", job, lambda: self.provider.submit(job.model, body))
         except NoTask as exc:
@@ -336,9 +336,9 @@ class Renderer:
             raise
         except MaybeTask as exc:
             raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
-        await asyncio.to_thread(self.journal.submitted, job.key, job.shot, job.model, origin, task_id)
+        await asyncio.to_thread(self.journal.submitted, job.key, job.label, job.model, origin, task_id)
         outcome.paid = job.cost or Decimal(0)
-        self.events(job.shot, "submitted", task_id)
+        self.events(job.label, "submitted", task_id)
         return task_id
 
     async def _poll(self, job: Job, task_id: str, resumed: bool = False):
@@ -367,7 +367,7 @@ class Renderer:
                 return state
             running_at = asked_at
             expected = self.pacer.expected.get(kind)
-            self.events(job.shot, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
+            self.events(job.label, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
     def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
         """Into the cache (off the event loop: hashing and fsync block)."""
@@ -378,7 +378,7 @@ class Renderer:
     async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
         problem = ""
         for attempt in range(MAX_ATTEMPTS):
-            self.events(job.shot, "downloading", "")
+            self.events(job.label, "downloading", "")
             with work_dir("render") as tmp:
                 dest = Path(tmp) / "clip.mp4"
                 try:
@@ -388,6 +388,6 @@ class Renderer:
                     problem = str(exc)
                 if not problem:
                     return await asyncio.to_thread(self._store, job, dest, task_id)
-            self.events(job.shot, "retrying", problem)
+            self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

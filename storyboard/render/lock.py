@@ -13,7 +13,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..format.files import FileTooLarge, NotRegularFile, read_bounded
 
@@ -37,12 +37,43 @@ class LockEntry(BaseModel):
 
 
 class Lock(BaseModel):
-    """Per shot id, the clip that was paid for."""
+    """Per shot id, the clip that was paid for: take 1 under ``shots``, takes
+    2, 3… under ``takes`` (by shot, then take number), chosen or not."""
 
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     shots: dict[str, LockEntry] = Field(default_factory=dict)
+    takes: dict[str, dict[str, LockEntry]] = Field(default_factory=dict)
+
+    @field_validator("takes")
+    @classmethod
+    def _take_numbers(cls, value: dict[str, dict[str, LockEntry]]) -> dict[str, dict[str, LockEntry]]:
+        for takes in value.values():
+            bad = [n for n in takes if not n.isdigit() or int(n) < 2]
+            if bad:
+                raise ValueError(f"take `{bad[0]}` is not a take number of 2 or more")
+        return value
+
+    def entry(self, shot: str, take: int = 1) -> LockEntry | None:
+        return self.shots.get(shot) if take == 1 else self.takes.get(shot, {}).get(str(take))
+
+    def put(self, shot: str, take: int, entry: LockEntry) -> None:
+        if take == 1:
+            self.shots[shot] = entry
+        else:
+            self.takes.setdefault(shot, {})[str(take)] = entry
+
+    def entries(self) -> list[tuple[str, int, LockEntry]]:
+        """(shot, take, entry) for every paid clip."""
+        out = [(shot, 1, entry) for shot, entry in self.shots.items()]
+        out += [(shot, int(n), entry) for shot, takes in self.takes.items() for n, entry in takes.items()]
+        return out
+
+    def keep_shots(self, shots: set[str]) -> None:
+        """Forget the shots no longer in the storyboard."""
+        self.shots = {s: e for s, e in self.shots.items() if s in shots}
+        self.takes = {s: t for s, t in self.takes.items() if s in shots}
 
 
 def lock_path(storyboard: Path) -> Path:
@@ -75,6 +106,9 @@ def read_lock(path: Path) -> Lock:
 def lock_text(lock: Lock) -> str:
     data = lock.model_dump(mode="json")
     data["shots"] = dict(sorted(data["shots"].items()))
+    data["takes"] = {shot: takes for shot, takes in data["takes"].items() if takes}
+    if not data["takes"]:  # a lock without takes reads as it did before takes existed
+        del data["takes"]
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

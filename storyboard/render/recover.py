@@ -38,7 +38,7 @@ class Lost:
 
 def paid_entries(lock: Lock) -> dict[str, LockEntry]:
     """The lock's entries by job key: a key is paid whatever shot it is under now."""
-    return {entry.key: entry for entry in lock.shots.values()}
+    return {entry.key: entry for _, _, entry in lock.entries()}
 
 
 def kept_until(entry: LockEntry) -> dt.datetime | None:
@@ -55,7 +55,7 @@ async def recover_paid(plan: Plan, lock: Lock, cache: ClipCache, provider, event
     """Fetch again from the provider each paid clip missing here; the ones that cannot be are returned."""
     paid = paid_entries(lock)
     lost, seen = [], set()
-    for job in plan.jobs:
+    for job in plan.all_jobs:
         entry = paid.get(job.key)
         if entry is None or job.key in seen or await asyncio.to_thread(cache.get, job.key) is not None:
             continue
@@ -71,7 +71,7 @@ async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider,
         return "its clip is not in the cache and no provider can be asked for it"
     if entry.origin != provider.origin:
         return f"it was paid for at {entry.origin}, not {provider.origin}"
-    events(job.shot, "recovering", f"task {entry.task_id}")
+    events(job.label, "recovering", f"task {entry.task_id}")
     try:
         state = await _retry(lambda: provider.result(entry.task_id))
     except ProviderError as exc:
@@ -92,7 +92,7 @@ async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider,
             return f"the provider's clip for task {entry.task_id} is not the one paid for (its digest differs)"
         await asyncio.to_thread(cache.put, job.key, dest, duration=entry.duration, model=entry.model,
                                 provider="wavespeed", task_id=entry.task_id)
-    events(job.shot, "recovered", f"from the provider, task {entry.task_id}")
+    events(job.label, "recovered", f"from the provider, task {entry.task_id}")
     return None
 
 
@@ -111,7 +111,7 @@ def refuse(lost: list[Lost], command: str) -> StoryboardError:
     total = sum((item.job.cost or Decimal(0) for item in lost), Decimal(0))
     lines = [f"{len(lost)} shot{'s' if len(lost) != 1 else ''} paid for already cannot be recovered, and storyboard "
              "never pays twice by itself (nothing was submitted):"]
-    lines += [f"  {item.job.shot}: {item.why}; re-paying costs {dollars(item.job.cost)}" for item in lost]
-    shots = " ".join(f"--repay {item.job.shot}" for item in lost)
+    lines += [f"  {item.job.label}: {item.why}; re-paying costs {dollars(item.job.cost)}" for item in lost]
+    shots = " ".join(f"--repay {item.job.label}" for item in lost)
     lines.append(f"To pay again knowingly ({dollars(total)}): `{command} {shots}` (or `--repay all`).")
     return StoryboardError("\n".join(lines))

@@ -25,6 +25,7 @@ from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
 from .recover import paid_entries, recover_paid, refuse
+from ..plan.takes import MAX_TAKES, beyond_limit
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from .executor import Events, Options, Renderer, Report
@@ -65,6 +66,7 @@ def render_project(
     repay: tuple[str, ...] = (),
     wall_clock: Callable[[], float] = time.time,
     remote_flag: str | None = None,
+    takes: dict[str, int] | None = None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -74,7 +76,8 @@ def render_project(
     raises to refuse it (the CLI passes the saved-plan check from review).
     A shot already paid for (its key in the lock) whose clip is missing is
     recovered from the provider, or refused before any submit unless it is in
-    ``repay`` (shot ids, or ``all``)."""
+    ``repay`` (shot ids, or ``all``). ``takes`` asks for takes 1..N of
+    shots (``SHOT``/``all`` → N) in the same run."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     if saved_plan is not None:
@@ -85,7 +88,7 @@ def render_project(
             if problem:
                 raise StoryboardError(f"the saved plan names a price list it cannot use: {problem}")
             prices = str(root / saved_plan.price_list.source)
-    compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict)
+    compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict, takes=takes)
     if accept_plan is not None:
         accept_plan(compiled.plan)
     plan, root = compiled.plan, compiled.root
@@ -93,12 +96,13 @@ def render_project(
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
+    _check_take_limit(plan, takes or {}, lock, clip_cache)
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
         job = plan.job(shot)
         if job is None:
-            raise UsageError(f"--resubmit {shot}: there is no such shot in {compiled.path.name}")
+            raise UsageError(f"--resubmit {shot}: there is no such shot (or SHOT#TAKE) in {compiled.path.name}")
         journal.forget(job.key)
         drop_claim(claims_backend, job.key)
     remote = local = None
@@ -110,26 +114,27 @@ def render_project(
         from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
 
         # The key is needed only for what is not cached; check it before anything is sent.
-        missing = [j for j in plan.jobs if clip_cache.get(j.key) is None]
+        missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
         if env.get(KEY_VARIABLE, "").strip() or missing:
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
     repaying = _repaying(plan, repay, compiled.path.name)
     options = options or Options()
     if options.command == Options.command:
         options = replace(options, command=render_command(arg, provider))
-    estimate = sum((j.cost for j in plan.jobs if j.cost is not None and clip_cache.record(j.key) is None), Decimal(0))
+    estimate = sum((j.cost for j in plan.all_jobs if j.cost is not None and clip_cache.record(j.key) is None),
+                   Decimal(0))
 
     async def go(events: Events) -> Report:
-        paid = set(paid_entries(lock)) - {j.key for j in plan.jobs if j.shot in repaying} if lock else set()
+        paid = set(paid_entries(lock)) - {j.key for j in plan.all_jobs if _named(j, repaying)} if lock else set()
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims)
         try:
-            if remote is not None and any(clip_cache.record(j.key) is None for j in plan.jobs):
+            if remote is not None and any(clip_cache.record(j.key) is None for j in plan.all_jobs):
                 await remote.check_access()
             if lock is not None:  # paid clips missing here: from the provider, or a refusal before any submit
                 lost = [item for item in await recover_paid(plan, lock, clip_cache, remote, events)
-                        if item.job.shot not in repaying]
+                        if not _named(item.job, repaying)]
                 if lost:
                     raise refuse(lost, options.command)
             return await renderer.run()
@@ -189,20 +194,35 @@ def _writable(folder: Path, what: str) -> None:
 
 
 def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
+    """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again."""
     if "all" in repay:
         return {job.shot for job in plan.jobs}
     unknown = [shot for shot in repay if plan.job(shot) is None]
     if unknown:
-        raise UsageError(f"--repay {unknown[0]}: there is no such shot in {name}")
+        raise UsageError(f"--repay {unknown[0]}: there is no such shot (or SHOT#TAKE) in {name}")
     return set(repay)
+
+
+def _check_take_limit(plan: Plan, takes: dict[str, int], lock: Lock | None, cache: ClipCache) -> None:
+    """A chosen take past ``MAX_TAKES`` is rendered only when ``--takes`` names it."""
+    paid = paid_entries(lock) if lock else {}
+    beyond = [j for j in beyond_limit(plan, takes) if j.key not in paid and cache.record(j.key) is None]
+    if beyond:
+        job = beyond[0]
+        raise UsageError(f"shot `{job.shot}` chooses take {job.take}, past {MAX_TAKES} takes of a shot, and it is not "
+                         f"rendered yet: ask for it explicitly with `--takes {job.shot}={job.take}` (renders takes "
+                         f"1–{job.take} that are missing), or choose a take that exists; nothing was sent")
+
+
+def _named(job, names: set[str]) -> bool:
+    return job.shot in names or job.label in names
 
 
 def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], float] = time.time) -> None:
     path = lock_path(compiled.path)
     lock = read_lock(path)
-    shots = {job.shot for job in compiled.plan.jobs}
-    entries = {shot: entry for shot, entry in lock.shots.items() if shot in shots}
     known = paid_entries(lock)
+    lock.keep_shots({job.shot for job in compiled.plan.jobs})
     now = dt.datetime.fromtimestamp(wall_clock(), dt.timezone.utc).isoformat(timespec="seconds")
     for outcome in report.outcomes:
         if outcome.clip is None:
@@ -210,11 +230,10 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
         record = outcome.clip.record
         before = known.get(outcome.job.key)
         completed = now if outcome.state == "done" or before is None else before.completed_at
-        entries[outcome.job.shot] = LockEntry(
+        lock.put(outcome.job.shot, outcome.job.take, LockEntry(
             key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
             clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
-        )
-    lock.shots = entries
+        ))
     write_lock(path, lock)
 
 
