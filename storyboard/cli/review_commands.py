@@ -21,6 +21,17 @@ def register(sub) -> None:
     provider_options(p)
     p.set_defaults(run=cmd_status)
 
+    p = command(sub, "takes", "list each shot's takes (where, length, cost, which is chosen); write a contact sheet")
+    p.add_argument("where", nargs="*", metavar="PATH [SHOT…]",
+                   help="the project (default: here), then the shots to list (default: all)")
+    p.add_argument("--sheet", metavar="FILE", help="write SHOT's takes side by side: FILE.mp4 plays them, "
+                   "FILE.png shows their first, middle and last frames")
+    p.add_argument("--json", action="store_true", help="print the takes as JSON")
+    p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    remote_option(p)
+    provider_options(p)
+    p.set_defaults(run=cmd_takes)
+
     p = command(sub, "diff", "what a change to a film changes, and what re-rendering costs")
     p.add_argument("sides", nargs="*", metavar="SIDE",
                    help="OLD NEW (each a storyboard path or REV:path), or with --base just PATH (default: here)")
@@ -73,6 +84,46 @@ def cmd_status(args) -> int:
     if lost:
         print(f"Lost: {', '.join(r.shot for r in lost)} (paid, and no cache, remote or provider has the clip); "
               f"`storyboard render --repay SHOT` pays again ({dollars(repay)} for all).")
+    return EXIT_OK
+
+
+def cmd_takes(args) -> int:
+    import json
+
+    from ..review.status import cache_for
+    from ..review.takes import list_takes, write_sheet
+
+    where = list(args.where)
+    path = where.pop(0) if where and (Path(where[0]).exists() or where[0].endswith((".yaml", ".yml"))) else "."
+    compiled = compile_for(args, path)
+    print_warnings(compiled)
+    cache = cache_for(compiled, args.cache, remote_arg(args), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    if args.sheet:
+        if len(where) != 1:
+            raise UsageError("--sheet makes the sheet of one shot: give PATH and one SHOT")
+        shown, missing = write_sheet(compiled, cache, where[0], Path(args.sheet))
+        if missing:
+            print(f"warning: left off the sheet, their clips are not in the cache: take "
+                  f"{', '.join(map(str, missing))} (`storyboard pull` or `storyboard render --takes`)", file=sys.stderr)
+        print(f"{args.sheet}: {len(shown)} take{'s' if len(shown) != 1 else ''} of {where[0]} "
+              f"({', '.join(map(str, shown))})")
+        return EXIT_OK
+    rows = list_takes(compiled, cache, where)
+    if args.json:
+        print(json.dumps({"takes": [{"shot": r.shot, "take": r.take, "where": r.where, "state": r.state,
+                                     "length": r.length, "cost": None if r.cost is None else str(r.cost),
+                                     "paid": r.paid, "chosen": r.chosen, "key": r.key} for r in rows]}, indent=2))
+        return EXIT_OK
+    width = max(4, *(len(r.shot) for r in rows))
+    where = max(5, *(len(r.where) for r in rows))
+    print(f"{'shot':<{width}}  {'take':>5}  {'where':<{where}}  {'length':>8}  cost")
+    for r in rows:
+        length = f"{r.length:.2f} s" if r.length else "-"
+        cost = dollars(r.cost) + ("" if r.paid else " to render")
+        take = ("*" if r.chosen else "") + str(r.take)
+        print(f"{r.shot:<{width}}  {take:>5}  {r.where:<{where}}  {length:>8}  {cost}")
+    print("* the take the film uses; choose another with `take: N` in the shot. "
+          "More takes: `storyboard render --takes SHOT=N`.")
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """The preview provider: each shot as an animatic card, offline and free.
 
 A card shows what the paid render will be asked for, for the planned duration
-at the planned aspect ratio: the shot id and model, the rendered prompt, each
+at the planned aspect ratio: the shot id, its take number and model, the rendered prompt, each
 multi-prompt beat during its own seconds (the current one lit), what sound
 the shot will have (generated, the reference video's own, or none), the
 reference video it follows, and the reference images as thumbnails, the
@@ -67,7 +67,10 @@ def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -
     img = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(img)
     margin = width // 20
-    draw.text((margin, margin), job.shot, fill=ACCENT, font=_font(max(16, width // 18)))
+    title = _font(max(16, width // 18))
+    draw.text((margin, margin), job.shot, fill=ACCENT, font=title)
+    take = f"take {job.take}"  # a take is the same request again: the number tells the cards apart
+    draw.text((width - margin - draw.textlength(take, font=title), margin), take, fill=INK, font=title)
     small = _font(max(10, width // 48))
     draw.text((margin, margin + width // 14), f"{job.model.split('/', 1)[-1]} · {sound_label(job)}", fill=DIM, font=small)
     if job.request.get("video") in job.media:

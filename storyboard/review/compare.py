@@ -10,7 +10,8 @@ from pathlib import Path
 from ..errors import StoryboardError
 from ..plan.project import Compiled, compile_project, find_storyboard
 from ..plan.types import Plan
-from .diff import PlanDiff, diff_plans
+from ..render.lock import Lock, lock_path, read_lock
+from .diff import PaidTake, PlanDiff, diff_plans
 from .gitio import NotAtRevision, checkout, relative_to_repo, split_revision
 
 
@@ -42,7 +43,27 @@ def diff_sides(old: str, new: str, *, provider: str, base_url: str | None, price
             raise StoryboardError(f"neither {old} nor {new} exists: nothing to compare")
         old_plan = old_side.plan if old_side is not None else empty(new_side.plan)
         new_plan = new_side.plan if new_side is not None else empty(old_side.plan)
-        return diff_plans(old_plan, new_plan)
+        old_lock, new_lock = _lock(old_side), _lock(new_side)
+        paid = frozenset(e.key for _, _, e in new_lock.entries())
+        return diff_plans(old_plan, new_plan, paid, added_takes(old_lock, new_lock, new_plan))
+
+
+def _lock(side: Compiled | None) -> Lock:
+    """The side's lock; none (nothing paid) where it does not exist or cannot be read."""
+    if side is None:
+        return Lock()
+    try:
+        return read_lock(lock_path(side.path))
+    except StoryboardError:
+        return Lock()
+
+
+def added_takes(old: Lock, new: Lock, plan: Plan) -> list[PaidTake]:
+    """The clips the new lock has that the old one did not: what was paid for in between."""
+    before = {e.key for _, _, e in old.entries()}
+    film = {job.key for job in plan.jobs}
+    added = [PaidTake(shot, take, e.cost, e.key in film) for shot, take, e in new.entries() if e.key not in before]
+    return sorted(added, key=lambda t: (t.shot, t.take))
 
 
 def empty(plan: Plan) -> Plan:

@@ -54,6 +54,20 @@ class ShotDiff:
         return "; ".join(c.text() for c in self.changes) or "no change"
 
 
+@dataclass(frozen=True)
+class PaidTake:
+    """A clip the lock gained between the two sides: money spent, on the film or exploring."""
+
+    shot: str
+    take: int
+    cost: Decimal | None
+    in_film: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.shot}#{self.take}"
+
+
 @dataclass
 class PlanDiff:
     shots: list[ShotDiff]
@@ -62,6 +76,17 @@ class PlanDiff:
     new_total: Decimal
     title: str = ""  # the film's title (the new side's, else the old side's)
     length: tuple[float, float] | None = None  # the film's length before and after, when it changed
+    paid: list[PaidTake] = field(default_factory=list)  # takes added to the lock
+
+    @property
+    def paid_cost(self) -> Decimal:
+        return sum((t.cost for t in self.paid if t.cost is not None), Decimal(0))
+
+    def paid_text(self) -> str:
+        if not self.paid:
+            return ""
+        n = len(self.paid)
+        return f"Paid for since the old side: {n} take{'s' if n != 1 else ''} added to the lock, {money(self.paid_cost)}."
 
     def length_text(self) -> str:
         return f"Film length: {self.length[0]:g} s → {self.length[1]:g} s." if self.length else ""
@@ -86,6 +111,8 @@ class PlanDiff:
                 f"Re-render cost {money(self.rerender_cost)}; film total {money(self.old_total)} → {money(self.new_total)}.")
         if self.recut:
             text += f" {self.recut} re-cut only."
+        if self.paid:
+            text += " " + self.paid_text()
         return text
 
 
@@ -205,7 +232,10 @@ def _flat(data: dict, prefix: str) -> dict[str, Any]:
     return out
 
 
-def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
+               added: list[PaidTake] | None = None) -> PlanDiff:
+    """``paid``: the job keys the new side's lock has paid for (a change of
+    take to one of them is re-cut only); ``added``: the takes its lock gained."""
     old_jobs = {j.shot: j for j in old.jobs}
     new_jobs = {j.shot: j for j in new.jobs}
     old_cut = {c.shot: (i, c) for i, c in enumerate(old.cut.shots)}
@@ -225,6 +255,10 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         if before.key != job.key:
             d.status, d.cost = CHANGED, cost
             d.changes = request_changes(before, job)
+            if before.take != job.take:
+                d.changes.append(Change("take", before.take, job.take, "plain"))
+                if len(d.changes) == 1 and job.key in paid:  # a take already paid for: choosing it costs nothing
+                    d.status, d.cost = RECUT, Decimal(0)
             if not d.changes:
                 d.changes = [Change("job", "(provider or origin)", "(changed)")]
         if job.shot in old_cut and job.shot in new_cut:
@@ -237,7 +271,8 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         if job.shot not in new_jobs:
             shots.append(ShotDiff(job.shot, REMOVED, job.key, None, [], Decimal(0), job.cost or Decimal(0), Decimal(0)))
     length = (old.cut.duration, new.cut.duration) if old.cut.duration != new.cut.duration else None
-    return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost, new.title or old.title or "", length)
+    return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost, new.title or old.title or "", length,
+                    list(added or []))
 
 
 # -- output --
@@ -262,6 +297,8 @@ def as_text(d: PlanDiff) -> str:
     if d.film:
         lines.append("~ film: re-cut only, $0")
         lines += [f"    ~ {c.text()}" for c in d.film]
+    lines += [f"+ take {t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}"
+              for t in d.paid]
     if not lines:
         lines.append("No changes.")
     if d.length:
@@ -285,6 +322,9 @@ def as_markdown(d: PlanDiff, path: str = "") -> str:
         rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {_cell(s.reason)} | {cost} |")
     if d.film:
         rows.append(f"| ~ | *(film)* | re-cut only | {_cell('; '.join(c.text() for c in d.film))} | $0 |")
+    for t in d.paid:
+        where = "in the film" if t.in_film else "not in the film"
+        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} (paid) |")
     table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
     length = f"{d.length_text()}\n\n" if d.length else ""
     return head + table + length + f"**{d.summary()}**\n"
@@ -300,7 +340,8 @@ def as_json(d: PlanDiff) -> str:
     data = {
         "summary": {"add": d.count(ADDED), "change": d.count(CHANGED), "remove": d.count(REMOVED),
                     "recut_only": d.recut, "rerender_cost": str(exact(d.rerender_cost)),
-                    "old_total": str(exact(d.old_total)), "new_total": str(exact(d.new_total)), "text": d.summary()},
+                    "old_total": str(exact(d.old_total)), "new_total": str(exact(d.new_total)),
+                    "paid_takes": len(d.paid), "paid_cost": str(exact(d.paid_cost)), "text": d.summary()},
         "shots": [
             {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
              "changes": [_change_json(c) for c in s.changes],
@@ -309,5 +350,7 @@ def as_json(d: PlanDiff) -> str:
         ],
         "film": [_change_json(c) for c in d.film],
         "length": {"before": d.length[0], "after": d.length[1]} if d.length else None,
+        "paid": [{"shot": t.shot, "take": t.take, "cost": None if t.cost is None else str(exact(t.cost)),
+                  "in_film": t.in_film} for t in d.paid],
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -17,6 +17,7 @@ from decimal import Decimal
 from ..format.media import STATE_DIR
 from ..plan.prices import exact
 from ..plan.project import Compiled
+from ..plan.types import Job
 from ..render.journal import Journal
 from ..render.lock import lock_path, read_lock
 from ..render.recover import kept_until, paid_entries
@@ -44,35 +45,46 @@ class ShotStatus:
 
 def status(compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None) -> list[ShotStatus]:
     """Each shot and where its clip is (see the module's docstring)."""
-    lock = read_lock(lock_path(compiled.path))
-    paid = paid_entries(lock)  # by key: a renamed shot keeps its key
-    journal = Journal(LocalStorage(compiled.root / STATE_DIR))
-    now = now or dt.datetime.now(dt.timezone.utc)
-    out = []
-    for job in compiled.plan.jobs:
-        entry = lock.shots.get(job.shot)
+    where = Locator(compiled, cache, now)
+    return [where.locate(job) for job in compiled.plan.jobs]
+
+
+class Locator:
+    """Where a job's clip is, from the cache, the remote, the lock and the journal."""
+
+    def __init__(self, compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None):
+        self.compiled, self.cache = compiled, cache
+        self.lock = read_lock(lock_path(compiled.path))
+        self.paid = paid_entries(self.lock)  # by key: a renamed shot keeps its key
+        self.journal = Journal(LocalStorage(compiled.root / STATE_DIR))
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+
+    def locate(self, job: Job, *, remote: bool = True) -> ShotStatus:
+        """``remote``: also ask the remote (a request) when the clip is not here."""
+        entry = self.lock.entry(job.shot, job.take)
         until, reason, cost = "", "", Decimal(0)
-        if cache.get_local(job.key) is not None:
+        if self.cache.get_local(job.key) is not None:
             state = HERE
-        elif _in_remote(cache, job.key):
+        elif remote and _in_remote(self.cache, job.key):
             state = REMOTE
-        elif job.key in paid:
-            kept = kept_until(paid[job.key])
-            if kept is not None and kept <= now:
+        elif job.key in self.paid:
+            kept = kept_until(self.paid[job.key])
+            if kept is not None and kept <= self.now:
                 state, cost = LOST, job.cost
             else:
                 state, until = PROVIDER, f"{kept:%Y-%m-%d}" if kept else ""
-        elif journal.get(job.key) is not None:
+        elif self.journal.get(job.key) is not None:
             state = IN_FLIGHT
         elif entry is not None:
             state, cost = STALE, job.cost
-            if entry.origin != compiled.plan.origin:
-                reason = (f"the API address differs: paid at {entry.origin}, now {compiled.plan.origin} "
-                          "(WAVESPEED_BASE_URL)")
+            origin = self.compiled.plan.origin
+            if entry.origin != origin:
+                reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
         else:
             state, cost = NEW, job.cost
-        out.append(ShotStatus(job.shot, state, cost, job.key, reason, until))
-    return out
+            if job.take != 1:
+                reason = f"take {job.take} is not rendered yet"
+        return ShotStatus(job.shot, state, cost, job.key, reason, until)
 
 
 def _in_remote(cache: ClipCache, key: str) -> bool:

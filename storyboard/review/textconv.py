@@ -66,7 +66,8 @@ def _shots(plan, digests: "MediaDigests") -> list[str]:
     lines = []
     for job in plan.jobs:
         c = cut.get(job.shot)
-        head = f"shot {job.shot}: {job.model} {job.duration:g} s {dollars(job.cost)}"
+        take = f" (take {job.take})" if job.take != 1 else ""
+        head = f"shot {job.shot}{take}: {job.model} {job.duration:g} s {dollars(job.cost)}"
         if c is not None and c.transition.duration:
             head += f", {c.transition.type} {c.transition.duration:g} s in"
         if c is not None and c.mute:

@@ -15,8 +15,10 @@ SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
 EXTRA_SECONDS = 0.04  # generated clips run a little long, as the real ones do
 
 
-def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int) -> bytes:
-    """A real MP4 made by the ffmpeg that moviepy ships."""
+def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, variant: int = 0) -> bytes:
+    """A real MP4 made by the ffmpeg that moviepy ships. ``variant`` > 0 (a
+    request sent again: another take) turns the hue further and marks the
+    picture with a white block whose place and width tell the variant."""
     import imageio_ffmpeg
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -25,7 +27,12 @@ def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int) ->
                "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r=24:d={seconds}"]
         if sound:
             cmd += ["-f", "lavfi", "-i", f"sine=f={220 + 55 * hue}:r=48000:d={seconds}"]
-        cmd += ["-vf", f"hue=h={hue * 45}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        picture = f"hue=h={(hue + 3 * variant) * 45}"
+        if variant:
+            w, h = width // 8, height // 6
+            picture += (f",drawbox=x={(variant - 1) % 8 * w}:y={height - h}:w={w}:h={h}:color=white:t=fill"
+                        f",drawbox=x=0:y=0:w={min(width, 4 * variant)}:h=4:color=white:t=fill")
+        cmd += ["-vf", picture, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                 "-threads", "1", "-fflags", "+bitexact", "-map_metadata", "-1"]
         if sound:
             cmd += ["-c:a", "aac", "-b:a", "64k", "-ac", "2", "-shortest"]
@@ -35,22 +42,23 @@ def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int) ->
 
 class ClipMaker:
     """The clip for a request body: its aspect ratio, length and sound, and a
-    hue from its prompt. Each distinct clip is made once, however many ask."""
+    hue from its prompt; a body sent again (another take) gets another
+    picture. Each distinct clip is made once, however many ask."""
 
     def __init__(self) -> None:
         self.clips: dict[tuple, bytes] = {}
         self.locks: dict[tuple, threading.Lock] = {}
         self.lock = threading.Lock()
 
-    def clip_for(self, body: dict, video_length: Callable[[], float | None]) -> bytes:
+    def clip_for(self, body: dict, video_length: Callable[[], float | None], variant: int = 0) -> bytes:
         width, height = SIZES.get(body.get("aspect_ratio", "16:9"), SIZES["16:9"])
         seconds = float(body.get("duration") or video_length() or 5)
         sound = bool(body.get("sound")) or bool(body.get("video") and body.get("keep_original_sound", True))
         hue = int(hashlib.sha256(str(body.get("prompt", "")).encode()).hexdigest(), 16) % 8
-        key = (width, height, seconds, sound, hue)
+        key = (width, height, seconds, sound, hue, variant)
         with self.lock:
             maker = self.locks.setdefault(key, threading.Lock())
         with maker:  # one ffmpeg per distinct clip, however many ask at once
             if key not in self.clips:
-                self.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue)
+                self.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue, variant)
         return self.clips[key]

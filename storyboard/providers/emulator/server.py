@@ -41,6 +41,7 @@ class Task:
     seconds: float
     fail: str = ""
     clip: bytes | None = None
+    variant: int = 0  # how many times this body was submitted before: takes get different clips
 
 
 @dataclass
@@ -323,7 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.tasks[task.id] = task
             digest = body_digest({"model": model, **body})
-            self.state.submits[digest] = self.state.submits.get(digest, 0) + 1
+            task.variant = self.state.submits.get(digest, 0)
+            self.state.submits[digest] = task.variant + 1
         if not task.fail:  # "render" while the task processes, as the real service does
             threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
@@ -349,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, raw=data, ctype="video/mp4")
 
     def _clip(self, task: Task) -> bytes:
-        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body))
+        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant)
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))

@@ -1,0 +1,40 @@
+"""One frame of a clip, as a PNG: the same clip and time give the same bytes.
+
+Frames are counted, not sought: frame ``round(seconds × fps)`` of the decoded
+picture (the last one the clip has, if it is shorter), converted to RGB by
+ffmpeg with its bit-exact flags, so the PNG depends on the clip alone."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+from .ffmpeg_tools import ffmpeg
+from .probe import probe
+
+
+def frame_number(seconds: float, fps: Fraction) -> int:
+    """The frame shown at ``seconds`` (frames start at 0, each lasting 1/fps)."""
+    return max(0, math.floor(Fraction(seconds).limit_denominator(10**6) * fps + Fraction(1, 10**6)))
+
+
+def last_frame_number(planned: float, fps: Fraction) -> int:
+    """The last frame of a clip of ``planned`` seconds: at ``planned`` − one frame."""
+    return max(0, math.ceil(Fraction(planned).limit_denominator(10**6) * fps - Fraction(1, 10**6)) - 1)
+
+
+def extract_frame(clip: Path, number: int, dest: Path) -> Path:
+    """Frame ``number`` of ``clip`` (or its last, if it has fewer) to ``dest`` as an RGB PNG."""
+    ffmpeg(["-i", clip, "-map", "0:v:0", "-vf", f"trim=end_frame={number + 1}", "-fps_mode", "passthrough",
+            "-update", "1", "-c:v", "png", "-pix_fmt", "rgb24", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+            "-map_metadata", "-1", "-f", "image2", dest], "taking a frame of a clip")
+    if not dest.exists() or dest.stat().st_size == 0:
+        from .timeline import StitchError
+
+        raise StitchError(f"{clip.name}: no frame could be decoded")
+    return dest
+
+
+def frame_at(clip: Path, seconds: float, dest: Path) -> Path:
+    return extract_frame(clip, frame_number(seconds, probe(clip).fps), dest)

@@ -1,0 +1,96 @@
+"""``storyboard takes``: each shot's takes, where their clips are, and a
+contact sheet of them to choose from.
+
+A take is listed when something has it (the cache, the remote, the lock) or
+when the storyboard chooses it. Clips come from the cache (and the team's
+remote, when one is set), never from the provider: like ``stitch``, a sheet
+needs no network and no key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from ..catalog import load_catalog
+from ..errors import StoryboardError, UsageError
+from ..plan.project import Compiled
+from ..plan.takes import HARD_LIMIT, MAX_TAKES, take_of
+from ..plan.types import Job
+from ..store.cache import ClipCache
+from .status import NEW, STALE, Locator
+
+
+@dataclass
+class TakeRow:
+    shot: str
+    take: int
+    where: str  # here, remote, provider (until …), lost, in flight, changed, new
+    state: str
+    length: float | None  # the clip's own length, when it is known
+    cost: Decimal | None  # what it cost (paid), or what rendering it costs (not yet)
+    chosen: bool
+    key: str
+
+    @property
+    def paid(self) -> bool:
+        return self.state not in (NEW, STALE)
+
+
+def shot_jobs(compiled: Compiled, shots: list[str]) -> list[Job]:
+    """The film's job of each shot named (all, when none is), in the film's order."""
+    jobs = {job.shot: job for job in compiled.plan.jobs}
+    unknown = [shot for shot in shots if shot not in jobs]
+    if unknown:
+        raise UsageError(f"`{unknown[0]}`: there is no such shot in {compiled.path.name} "
+                         f"(the shots are: {', '.join(jobs)})")
+    return [job for job in compiled.plan.jobs if not shots or job.shot in shots]
+
+
+def takes_of(compiled: Compiled, cache: ClipCache, job: Job, locator: Locator) -> list[TakeRow]:
+    """Every take of ``job``'s shot that exists somewhere, and the chosen one."""
+    plan = compiled.plan
+    catalog = load_catalog(plan.provider)
+    variants = {n: take_of(job, n, plan.provider, plan.origin, catalog) if n != job.take else job
+                for n in range(1, max(MAX_TAKES, job.take) + 1)}
+    numbers = {job.take} | {n for shot, n, _ in locator.lock.entries() if shot == job.shot and n <= HARD_LIMIT}
+    numbers |= {n for n, variant in variants.items() if cache.record(variant.key) is not None}
+    rows = []
+    for n in sorted(numbers):
+        variant = variants.get(n) or take_of(job, n, plan.provider, plan.origin, catalog)
+        where = locator.locate(variant)
+        entry = locator.lock.entry(job.shot, n)
+        record = cache.record(variant.key)
+        length = record.duration if record else entry.duration if entry and entry.key == variant.key else None
+        paid_cost = locator.paid[variant.key].cost if variant.key in locator.paid else variant.cost
+        rows.append(TakeRow(job.shot, n, where.label, where.state, length,
+                            where.cost if where.state in (NEW, STALE) else paid_cost, n == job.take, variant.key))
+    return rows
+
+
+def list_takes(compiled: Compiled, cache: ClipCache, shots: list[str]) -> list[TakeRow]:
+    locator = Locator(compiled, cache)
+    return [row for job in shot_jobs(compiled, shots) for row in takes_of(compiled, cache, job, locator)]
+
+
+def write_sheet(compiled: Compiled, cache: ClipCache, shot: str, dest: Path) -> tuple[list[int], list[int]]:
+    """The contact sheet of ``shot``'s takes at ``dest`` (.mp4: moving, .png: stills).
+    Returns the takes on it and the takes left off (their clips are not here)."""
+    from ..cut.sheet import Tile, still_sheet, video_sheet
+
+    kind = dest.suffix.lower()
+    if kind not in (".mp4", ".png"):
+        raise UsageError(f"--sheet {dest}: name an .mp4 (the takes playing side by side) or a .png (their frames)")
+    job = shot_jobs(compiled, [shot])[0]
+    tiles, missing = [], []
+    for row in takes_of(compiled, cache, job, Locator(compiled, cache)):
+        clip = cache.get(row.key) if row.paid or cache.record(row.key) else None
+        if clip is None:
+            missing.append(row.take)
+        else:
+            tiles.append(Tile(row.take, clip.path, row.chosen))
+    if not tiles:
+        raise StoryboardError(f"no take of `{shot}` is in the cache to make a sheet of; render some first "
+                              f"(`storyboard render --takes {shot}=3`) or fetch them (`storyboard pull`)")
+    (still_sheet if kind == ".png" else video_sheet)(tiles, dest)
+    return [t.take for t in tiles], missing
