@@ -9,6 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..plan.graph import dependencies_in, dependency_label
 from ..plan.types import Plan
 from ..plan.prices import dollars
 
@@ -55,8 +56,10 @@ def plan_table(plan: Plan, compact: bool = False) -> Table:
     for job in plan.all_jobs:
         video = "ref" if "video" in job.request else "-"
         extra = job not in plan.jobs
+        inputs = list(dict.fromkeys(dependency_label(item) for _, item in dependencies_in(job.request)))
+        name = f"{job.shot}#{job.take} (other take)" if extra else job.label
         table.add_row(
-            f"{job.shot}#{job.take} (other take)" if extra else job.label, short_model(job.model, compact),
+            name + (f" ← {', '.join(inputs)}" if inputs else ""), short_model(job.model, compact),
             f"{job.duration:g} s" if job.duration else "unknown",
             "-" if extra else audio.get(job.shot, "-"), video,
             dollars(job.cost), job.key[:12],

@@ -93,7 +93,8 @@ def cmd_render(args) -> int:
     report, plan = result.report, result.compiled.plan
     index = {shot.id: n for n, shot in enumerate(result.compiled.storyboard.shots)}
     display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
-    for outcome in report.failed:
+    blocked = [o for o in report.outcomes if o.state == "skipped" and "whose output it takes" in o.message]
+    for outcome in report.failed + blocked:
         src = outcome.job.source
         take = f"take {outcome.job.take}: " if outcome.job.take != 1 or outcome.job not in plan.jobs else ""
         print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]",

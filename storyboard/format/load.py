@@ -89,7 +89,8 @@ def validate(model: type[M], data: Any, reporter: Reporter, prefix: tuple = ()) 
 
 
 def report_pydantic_error(model: type[BaseModel], error: dict, reporter: Reporter, prefix: tuple = ()) -> None:
-    loc = tuple(error["loc"])
+    # Union members are tagged `<…>` (see the format's models): a tag is not a key the user wrote.
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("<")))
     if prefix + loc in reporter.flagged:
         return
     kind = error["type"]

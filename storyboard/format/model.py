@@ -10,9 +10,9 @@ complete and check a storyboard.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
 
@@ -59,6 +59,57 @@ MediaRef = Annotated[
     Field(min_length=1, description="A file inside the project, relative to the storyboard, or an https:// URL."),
 ]
 Seconds = Annotated[float, Field(ge=0, description="Seconds.")]
+
+
+class _Ref(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    shot: Annotated[str, AfterValidator(_shot_id)] = Field(description="The id of the shot whose output this is.")
+
+
+def _tagged(text_tag: str, other_tag: str, other: tuple[type, ...] = (dict,)):
+    """Pick a union's member by the value's type, so an error names one member (tags are dropped from paths)."""
+    def pick(value: Any) -> str:
+        return other_tag if isinstance(value, other) and not isinstance(value, bool) else text_tag
+    return Discriminator(pick)
+
+
+FrameAt = Annotated[
+    Union[Annotated[Literal["first", "last"], Tag("<name>")], Annotated[float, Field(ge=0), Tag("<seconds>")]],
+    _tagged("<name>", "<seconds>", (int, float)),
+]
+
+
+class ShotFrame(_Ref):
+    """A frame of another shot's clip (its chosen take), as an image input."""
+
+    frame: FrameAt = Field(
+        description="`first`, `last` (the last frame of the shot's planned length) or a time in seconds within it.",
+    )
+
+    @property
+    def label(self) -> str:
+        return f"{self.shot}:{self.frame if isinstance(self.frame, str) else f'{self.frame:g}'}"
+
+
+class ShotClip(_Ref):
+    """Another shot's clip (its chosen take), trimmed to its planned length, as a video input."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.shot}:clip"
+
+
+ImageRef = Annotated[
+    Union[Annotated[MediaRef, Tag("<file>")], Annotated[ShotFrame, Tag("<shot>")]],
+    _tagged("<file>", "<shot>"),
+    Field(description="A file inside the project, an https:// URL, or `{shot: ID, frame: first|last|SECONDS}`."),
+]
+VideoRef = Annotated[
+    Union[Annotated[MediaRef, Tag("<file>")], Annotated[ShotClip, Tag("<shot>")]],
+    _tagged("<file>", "<shot>"),
+    Field(description="A file inside the project, an https:// URL, or `{shot: ID}`: that shot's clip."),
+]
 
 
 class _Model(BaseModel):
@@ -137,15 +188,19 @@ class Shot(ShotSettings):
         default_factory=list,
         description="Characters in the shot: their reference images and element ids join the job.",
     )
-    images: list[MediaRef] = Field(
+    images: list[ImageRef] = Field(
         default_factory=list,
-        description="Reference images (with the characters' ones: at most 7, or 4 with a reference video).",
+        description="Reference images (with the characters' ones: at most 7, or 4 with a reference video); "
+        "an item may be a frame of another shot, `{shot: ID, frame: first|last|SECONDS}`.",
     )
-    video: MediaRef | None = Field(
-        default=None, description="A reference video for motion (reference-to-video) or the clip to edit (video-edit)."
+    video: VideoRef | None = Field(
+        default=None, description="A reference video for motion (reference-to-video) or the clip to edit "
+        "(video-edit); `{shot: ID}` is another shot's clip.",
     )
-    image: MediaRef | None = Field(default=None, description="The first frame (image-to-video).")
-    end_image: MediaRef | None = Field(default=None, description="The last frame (image-to-video).")
+    image: ImageRef | None = Field(
+        default=None, description="The first frame (image-to-video); `{shot: ID, frame: last}` continues a shot.")
+    end_image: ImageRef | None = Field(
+        default=None, description="The last frame (image-to-video); may be a frame of another shot.")
     multi_prompt: list[Segment] | None = Field(
         default=None, description="Prompt segments; their durations add up to the shot's duration."
     )

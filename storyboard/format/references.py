@@ -33,11 +33,12 @@ def media_refs(sb: Storyboard) -> Iterator[tuple[tuple, str, tuple]]:
             yield ("characters", key, "images", i), ref, _IMAGE
     for n, shot in enumerate(sb.shots):
         for i, ref in enumerate(shot.images):
-            yield ("shots", n, "images", i), ref, _IMAGE
+            if isinstance(ref, str):  # not another shot's frame: that is the plan's to resolve
+                yield ("shots", n, "images", i), ref, _IMAGE
         for slot in ("image", "end_image"):
-            if getattr(shot, slot):
+            if isinstance(getattr(shot, slot), str):
                 yield ("shots", n, slot), getattr(shot, slot), _IMAGE
-        if shot.video:
+        if isinstance(shot.video, str):
             yield ("shots", n, "video"), shot.video, _VIDEO
     if sb.cut.music:
         yield ("cut", "music", "file"), sb.cut.music.file, _AUDIO

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..catalog import Catalog, ModelSpec, ParamSpec
 from .media import MediaInfo
-from .model import Shot, ShotSettings, Storyboard
+from .model import Shot, ShotClip, ShotFrame, ShotSettings, Storyboard
 from .references import is_url
 from .source import Reporter
 from .template import Templates, TemplateProblem, names_used
@@ -36,9 +36,21 @@ class Given:
     inherited: bool = False
 
 
+@dataclass(frozen=True)
+class Dependency:
+    """An input that is another shot's output: where it is written and what it asks for."""
+
+    param: str  # image, end_image, video or images
+    shot: str
+    frame: str | float | None  # first, last, seconds; None: the whole clip
+    path: tuple  # the key path of the `{shot: …}` mapping
+
+
 @dataclass
 class BuiltShot:
-    """A shot's request, ready to be keyed and costed."""
+    """A shot's request, ready to be keyed and costed. An input that is another
+    shot's output is a ``{"shot": …, "frame": …}`` placeholder in the request
+    (listed in ``dependencies``); the plan fills in that shot's key."""
 
     model: str
     request: dict[str, Any]
@@ -46,6 +58,7 @@ class BuiltShot:
     duration: float
     has_video: bool
     audio: str
+    dependencies: list[Dependency] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +102,7 @@ class ShotBuilder:
         self.base = ("shots", n)
         self.report = ctx.reporter
         self.media_map: dict[str, str] = {}
+        self.dependencies: list[Dependency] = []
 
     def build(self) -> BuiltShot | None:
         settings = resolve_settings(self.shot, self.n, self.ctx.storyboard.defaults)
@@ -113,7 +127,7 @@ class ShotBuilder:
         video = "video" in given
         sound_kept = video and request.get("keep_original_sound", False)
         audio = "original" if sound_kept else "generated" if request.get("sound") else "none"
-        return BuiltShot(spec.id, request, self.media_map, duration, video, audio)
+        return BuiltShot(spec.id, request, self.media_map, duration, video, audio, self.dependencies)
 
     # -- the model --
 
@@ -197,7 +211,7 @@ class ShotBuilder:
         if param in ("image", "end_image", "video"):
             if g and param == "video":
                 self._check_video_length(g, pspec)
-            return self._ref(g.value) if g else None
+            return self._ref(g.value, param, g.path) if g else None
         if param == "images":
             return self._images(g, pspec, given, characters)
         if param == "multi_prompt":
@@ -228,7 +242,11 @@ class ShotBuilder:
             self.report.error(g.path, f"{value} is more than the model allows ({pspec.min} to {pspec.max} seconds)")
         return value
 
-    def _ref(self, ref: str) -> str:
+    def _ref(self, ref: Any, param: str = "", path: tuple = ()) -> Any:
+        if isinstance(ref, (ShotFrame, ShotClip)):
+            frame = ref.frame if isinstance(ref, ShotFrame) else None
+            self.dependencies.append(Dependency(param, ref.shot, frame, path))
+            return {"shot": ref.shot} if frame is None else {"shot": ref.shot, "frame": frame}
         if is_url(ref):
             return ref
         info = self.ctx.media.get(ref)
@@ -279,13 +297,17 @@ class ShotBuilder:
                 )
 
     def _images(self, g, pspec: ParamSpec, given, characters) -> list[str] | None:
-        refs: list[str] = []
+        refs: list[tuple[Any, tuple]] = []
         from_characters = 0
-        for _, c in characters:
+        for name, c in characters:
             from_characters += len(c.images)
-            refs += c.images
-        refs += g.value if g else []
-        values = list(dict.fromkeys(self._ref(r) for r in refs))
+            refs += [(r, ("characters", name, "images", i)) for i, r in enumerate(c.images)]
+        refs += [(r, g.path + (i,)) for i, r in enumerate(g.value)] if g else []
+        values = []
+        for ref, path in refs:
+            value = self._ref(ref, "images", path)
+            if value not in values:
+                values.append(value)
         if not values:
             return None
         video = "video" in given
@@ -319,7 +341,7 @@ class ShotBuilder:
     # -- cross-parameter checks --
 
     def _check_video_length(self, g: Given, pspec: ParamSpec) -> None:
-        if pspec.length is None or is_url(g.value) or g.value not in self.ctx.media:
+        if pspec.length is None or not isinstance(g.value, str) or is_url(g.value) or g.value not in self.ctx.media:
             return
         seconds = self.ctx.media[g.value].duration
         lo, hi = pspec.length.min, pspec.length.max
@@ -331,7 +353,7 @@ class ShotBuilder:
     def _planned_duration(self, request: dict, given: dict[str, Given]) -> float:
         if self.spec.duration_from == "video":
             video = given.get("video")
-            info = self.ctx.media.get(video.value) if video else None
+            info = self.ctx.media.get(video.value) if video and isinstance(video.value, str) else None
             return info.duration if info and info.duration else 0.0
         return request.get("duration") or 0
 

@@ -16,6 +16,7 @@ from ..format.media import MediaInfo
 from ..format.model import Storyboard, Transition
 from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
 from .prices import PriceList, exact, job_cost
+from .graph import link, with_keys
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
@@ -52,19 +53,27 @@ def compile_plan(
     """
     _check_names(sb, reporter, skip_shots)
     ctx = ShotContext(sb, catalog, media, _templates(sb), reporter, set(broken_characters))
-    jobs: list[Job] = []
-    built: list[BuiltShot | None] = []
-    for n, shot in enumerate(sb.shots):
-        result = None if n in skip_shots else ShotBuilder(ctx, n, shot).build()
-        built.append(result)
-        if result is not None:
-            job = _job(sb, n, result, target, storyboard_file, reporter)
-            if shot.take != 1:
-                job = take_of(job, shot.take, target.provider, target.origin, catalog)
-                if shot.take > MAX_TAKES:
-                    reporter.warning(("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
-                                     f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
-            jobs.append(job)
+    built: list[BuiltShot | None] = [
+        None if n in skip_shots else ShotBuilder(ctx, n, shot).build() for n, shot in enumerate(sb.shots)
+    ]
+    graph = link(sb, built, catalog, reporter)
+    made: dict[int, Job] = {}
+    keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
+    for n in graph.order:
+        shot, result = sb.shots[n], built[n]
+        result.request = with_keys(result.request, keys)
+        job = _job(sb, n, result, target, storyboard_file, reporter)
+        if shot.take != 1:
+            job = take_of(job, shot.take, target.provider, target.origin, catalog)
+            if shot.take > MAX_TAKES:
+                reporter.warning(("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
+                                 f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
+        if graph.upstream.get(n):
+            job = job.model_copy(update={"depends_on": [sb.shots[m].id for m in graph.upstream[n]]})
+        made[n] = job
+        keys.setdefault(shot.id, job.key)
+    jobs = [made[n] for n in sorted(made)]
+    built = [result if n in made else None for n, result in enumerate(built)]
     unpriced = [job.shot for job in jobs if job.cost is None]
     total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
     return Plan(

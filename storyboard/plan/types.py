@@ -82,6 +82,11 @@ class Job(_Frozen):
     cost: Decimal | None = Field(description="The job's cost in USD as an exact decimal; null if unpriced.")
     source: Source
     take: int = Field(default=1, ge=1, description="Which take of the shot: the same request, rendered again.")
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="The shots whose output this job takes as an input (a frame or the clip); it starts once "
+        "their clips are made. The request names each one as `{\"shot\", \"frame\", \"key\"}`.",
+    )
 
     @property
     def label(self) -> str:

@@ -27,7 +27,9 @@ from ..plan.types import Job, Plan
 from ..plan.prices import dollars
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
 from .timing import Clock, PollPacer, RateLimiter, backoff
+from .inputs import InputMissing, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
+from ..cut.timeline import StitchError
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
@@ -54,6 +56,7 @@ class Outcome:
     message: str = ""
     paid: Decimal = Decimal(0)  # spent in this run
     resumed: bool = False
+    inputs: dict[str, str] = field(default_factory=dict)  # shot inputs made into files: what → digest
 
 
 @dataclass
@@ -199,7 +202,9 @@ class Renderer:
             firsts.setdefault(job.key, job)
         budget_check(list(firsts.values()), self.journal, self.options.max_cost)
         slots = asyncio.Semaphore(max(1, self.options.concurrency))
-        results = await asyncio.gather(*(self._guarded(job, slots) for job in firsts.values()))
+        loop = asyncio.get_running_loop()
+        self.finished = {key: loop.create_future() for key in firsts}  # the graph: dependents wait on these
+        results = await asyncio.gather(*(self._node(job, slots) for job in firsts.values()))
         report.outcomes += results
         by_key = {outcome.job.key: outcome for outcome in results}
         for job in uncached:
@@ -212,6 +217,37 @@ class Renderer:
         report.outcomes.sort(key=lambda o: order[o.job.label])
         return report
 
+    async def _node(self, job: Job, slots: asyncio.Semaphore) -> Outcome:
+        """One job of the graph: it starts when the clips it takes inputs from are made."""
+        outcome = Outcome(job, "skipped", message="not started")
+        try:
+            blocked = await self._wait_for_inputs(job)
+            if blocked:
+                self.events(job.label, "skipped", blocked)
+                outcome = Outcome(job, "skipped", message=f"not started: {blocked}")
+            else:
+                outcome = await self._guarded(job, slots)
+            return outcome
+        finally:
+            future = self.finished[job.key]
+            if not future.done():
+                future.set_result(outcome)
+
+    async def _wait_for_inputs(self, job: Job) -> str:
+        """Wait until every shot this job takes an output of has its clip; why not, if one cannot."""
+        for shot, key in upstream_keys(job):
+            future = self.finished.get(key)
+            if future is not None:
+                if not future.done():
+                    self.events(job.label, "waiting", f"for {shot}")
+                upstream = await future
+                if upstream.clip is None:
+                    cause = "failed" if upstream.state == "failed" else "was not made"
+                    return f"shot `{shot}`, whose output it takes, {cause}"
+            elif await asyncio.to_thread(self.cache.get, key) is None:
+                return f"the clip of shot `{shot}`, whose output it takes, is not in the cache"
+        return ""
+
     async def _guarded(self, job: Job, slots: asyncio.Semaphore) -> Outcome:
         self.events(job.label, "queued", "")
         slot = _Slot(slots)
@@ -221,16 +257,19 @@ class Renderer:
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
             outcome = Outcome(job, "failed")
             try:
+                made = job
+                if job.depends_on:  # other shots' outputs, made into files (the job's key is unchanged)
+                    made, outcome.inputs = await asyncio.to_thread(materialize, job, self.plan, self.cache, self.root)
                 if self.local is not None:
-                    outcome.clip = await self._render_local(job)
+                    outcome.clip = await self._render_local(made)
                 else:
-                    outcome.clip = await self._render_remote(job, outcome, slot)
+                    outcome.clip = await self._render_remote(made, outcome, slot)
                 outcome.state = "done"
                 self.events(job.label, "done", "")
             except _Skipped:
                 self.events(job.label, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
-            except (JobFailed, ProviderError) as exc:
+            except (JobFailed, ProviderError, InputMissing, StitchError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
                 self.events(job.label, "failed", outcome.message)
                 if not self.options.keep_going:

@@ -34,6 +34,10 @@ class LockEntry(BaseModel):
         default=None,
         description="When the task completed (ISO 8601, UTC): the provider keeps its outputs for a while after.",
     )
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Inputs made from other shots' clips (`image a:last`, `video a:clip`) → sha256 of the file sent.",
+    )
 
 
 class Lock(BaseModel):
@@ -106,6 +110,9 @@ def read_lock(path: Path) -> Lock:
 def lock_text(lock: Lock) -> str:
     data = lock.model_dump(mode="json")
     data["shots"] = dict(sorted(data["shots"].items()))
+    for entry in [*data["shots"].values(), *(e for takes in data["takes"].values() for e in takes.values())]:
+        if not entry["inputs"]:  # an entry without shot inputs reads as it did before they existed
+            del entry["inputs"]
     data["takes"] = {shot: takes for shot, takes in data["takes"].items() if takes}
     if not data["takes"]:  # a lock without takes reads as it did before takes existed
         del data["takes"]

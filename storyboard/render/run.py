@@ -230,9 +230,11 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
         record = outcome.clip.record
         before = known.get(outcome.job.key)
         completed = now if outcome.state == "done" or before is None else before.completed_at
+        inputs = outcome.inputs or (before.inputs if before is not None else {})
         lock.put(outcome.job.shot, outcome.job.take, LockEntry(
             key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
             clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
+            inputs=inputs,
         ))
     write_lock(path, lock)
 

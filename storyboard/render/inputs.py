@@ -1,0 +1,92 @@
+"""A shot's inputs that are other shots' outputs, made into files.
+
+Before a dependent job is rendered, each ``{"shot": …, "frame": …, "key": …}``
+in its request becomes a file: the frame taken from the upstream shot's
+cached clip (a PNG, the same bytes every time), or the clip trimmed to its
+planned length. The file is kept in ``.storyboard/inputs/`` by its digest and
+named in the job's media like any local image, so it is uploaded (once) and
+sent the same way. Its digest goes into the lock beside the job."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from ..cut.frames import extract_frame, frame_number, last_frame_number, trim_clip
+from ..cut.probe import probe
+from ..format.media import STATE_DIR
+from ..plan.graph import SLOTS, dependency_label, is_dependency
+from ..plan.types import Job, Plan
+from ..store.cache import ClipCache
+
+INPUTS = "inputs"
+
+
+class InputMissing(Exception):
+    """The upstream shot's clip is not in the cache."""
+
+
+def upstream_keys(job: Job) -> list[tuple[str, str]]:
+    """(shot, key) of every job this one takes an output of, once each."""
+    out: list[tuple[str, str]] = []
+    for slot in SLOTS:
+        value = job.request.get(slot)
+        for item in value if isinstance(value, list) else [value]:
+            if is_dependency(item) and item.get("key") and (item["shot"], item["key"]) not in out:
+                out.append((item["shot"], item["key"]))
+    return out
+
+
+def materialize(job: Job, plan: Plan, cache: ClipCache, root: Path) -> tuple[Job, dict[str, str]]:
+    """``job`` with each shot input replaced by a file's digest (its path in ``media``), and
+    ``{"image a:last": "sha256:…"}`` for the lock."""
+    if not job.depends_on:
+        return job, {}
+    planned = {j.key: j.duration for j in plan.all_jobs}
+    media = dict(job.media)
+    inputs: dict[str, str] = {}
+
+    def make(slot: str, item: dict) -> str:
+        clip = cache.get(item["key"])
+        if clip is None:
+            raise InputMissing(f"the clip of shot `{item['shot']}` is not in the cache")
+        length = planned.get(item["key"]) or clip.record.duration
+        digest, path = _file(clip.path, item.get("frame"), length, root)
+        media[digest] = str(path)
+        inputs[f"{slot} {dependency_label(item)}"] = digest
+        return digest
+
+    request = {}
+    for name, value in job.request.items():
+        if name in SLOTS and isinstance(value, list):
+            request[name] = [make(name, v) if is_dependency(v) else v for v in value]
+        elif name in SLOTS and is_dependency(value):
+            request[name] = make(name, value)
+        else:
+            request[name] = value
+    return job.model_copy(update={"request": request, "media": media}), inputs
+
+
+def _file(clip: Path, frame, planned: float, root: Path) -> tuple[str, Path]:
+    folder = root / STATE_DIR / INPUTS
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".mp4" if frame is None else ".png"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".make-", suffix=suffix)
+    os.close(fd)
+    try:
+        if frame is None:
+            trim_clip(clip, planned, Path(tmp))
+        else:
+            fps = probe(clip).fps
+            number = 0 if frame == "first" else last_frame_number(planned, fps) if frame == "last" else \
+                min(frame_number(float(frame), fps), last_frame_number(planned, fps))
+            extract_frame(clip, number, Path(tmp))
+        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        dest = folder / f"{digest}{suffix}"
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return "sha256:" + digest, dest
