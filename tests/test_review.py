@@ -72,9 +72,10 @@ def test_reference_bytes_change(repo, cli):
     result = cli("diff", "--base", "HEAD", STORY, "--format", "json")
     data = json.loads(result.out)
     changed = {s["shot"]: s for s in data["shots"] if s["status"] == "changed"}
-    assert set(changed) == {"boat", "rescue"}  # Mara is in both
+    assert set(changed) == {"boat", "rescue", "dawn"}  # Mara is in both; dawn starts from rescue's last frame
     assert changed["boat"]["changes"][0]["after"] == "refs/mara.png (bytes changed)"
-    assert data["summary"]["text"].startswith("Plan: 0 to add, 2 to change, 0 to remove.")
+    assert changed["dawn"]["changes"] == [{"field": "upstream", "because": ["rescue"], "text": "because `rescue` changed"}]
+    assert data["summary"]["text"].startswith("Plan: 0 to add, 3 to change, 0 to remove.")
 
 
 def test_transition_change_is_recut_only(repo, cli):

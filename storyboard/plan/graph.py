@@ -70,7 +70,7 @@ def link(sb: Storyboard, built: list[BuiltShot | None], catalog: Catalog, report
         upstream[n] = ups
     cyclic = _report_cycles(sb, built, upstream, index, reporter)
     order = _order(upstream, cyclic)
-    for n in order:
+    for n in order + sorted(cyclic):
         _check_inputs(sb, n, built, index, catalog, reporter)
     return Graph(order, {n: ups for n, ups in upstream.items() if n not in cyclic})
 
@@ -83,7 +83,7 @@ def _resolve(sb: Storyboard, n: int, dep: Dependency, index: dict[str, int], rep
         return None
     m = index.get(dep.shot)
     if m is None:
-        close = difflib.get_close_matches(dep.shot, list(index), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(dep.shot, list(index), n=1, cutoff=0.5)
         hint = f"; did you mean `{close[0]}`?" if close else f"; the shots are: {', '.join(index)}"
         reporter.error(where, f"unknown shot `{dep.shot}`{hint}")
         return None

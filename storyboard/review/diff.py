@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..plan.graph import dependency_label, is_dependency
 from ..plan.types import CutShot, Job, Plan
 from ..plan.prices import exact
 
@@ -27,6 +28,8 @@ class Change:
     note: str = ""  # "bytes": the same file with other bytes; "plain": values shown as they are
 
     def text(self) -> str:
+        if self.note == "upstream":
+            return f"because {', '.join(f'`{shot}`' for shot in self.after)} changed"
         if self.note == "bytes":
             return f"{self.field}: {self.after} (bytes changed)"
         if self.note == "plain":
@@ -139,6 +142,8 @@ def _media_name(job: Job, value: Any) -> Any:
     """A request value with local media named by path (and digest) instead of digest alone."""
     if isinstance(value, list):
         return [_media_name(job, v) for v in value]
+    if is_dependency(value):
+        return dependency_label(value)
     if isinstance(value, str) and value.startswith("sha256:"):
         return f"{job.media.get(value, '?')} ({value[7:19]})"
     return value
@@ -148,12 +153,32 @@ def request_changes(old: Job, new: Job) -> list[Change]:
     changes = []
     if old.model != new.model:
         changes.append(Change("model", old.model, new.model))
+    upstream: list[str] = []
     for name in sorted(set(old.request) | set(new.request)):
         before, after = old.request.get(name), new.request.get(name)
         if before == after:
             continue
+        if _without_keys(before) == _without_keys(after):  # the same shot's output, and that shot changed
+            upstream += [s for s in _changed_upstream(before, after) if s not in upstream]
+            continue
         changes.append(Change(name, _media_name(old, before), _media_name(new, after)))
-    return [_bytes_note(c) for c in changes]
+    changes = [_bytes_note(c) for c in changes]
+    if upstream:
+        changes.append(Change("upstream", [], upstream, "upstream"))
+    return changes
+
+
+def _without_keys(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_without_keys(v) for v in value]
+    if is_dependency(value):
+        return {k: v for k, v in value.items() if k != "key"}
+    return value
+
+
+def _changed_upstream(before: Any, after: Any) -> list[str]:
+    pairs = zip(before, after) if isinstance(before, list) and isinstance(after, list) else [(before, after)]
+    return [a["shot"] for b, a in pairs if is_dependency(a) and is_dependency(b) and b.get("key") != a.get("key")]
 
 
 def _bytes_note(change: Change) -> Change:
@@ -331,6 +356,8 @@ def as_markdown(d: PlanDiff, path: str = "") -> str:
 
 
 def _change_json(c: Change) -> dict:
+    if c.note == "upstream":
+        return {"field": "upstream", "because": list(c.after), "text": c.text()}
     if c.note == "bytes":
         return {"field": c.field, "before": c.before, "after": f"{c.after} (bytes changed)", "bytes_changed": True}
     return {"field": c.field, "before": c.before, "after": c.after}

@@ -80,11 +80,28 @@ class Locator:
             origin = self.compiled.plan.origin
             if entry.origin != origin:
                 reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
+            elif job.depends_on:
+                reason = self._upstream_reason(job)
         else:
             state, cost = NEW, job.cost
             if job.take != 1:
                 reason = f"take {job.take} is not rendered yet"
         return ShotStatus(job.shot, state, cost, job.key, reason, until)
+
+    def _upstream_reason(self, job: Job) -> str:
+        """A dependent is stale because a shot it takes an output of changed (its own fields may not have)."""
+        changed = _stale_upstream(self, job)
+        return f"because {', '.join(f'`{s}`' for s in changed)} changed" if changed else ""
+
+
+def _stale_upstream(locator: "Locator", job: Job) -> list[str]:
+    out = []
+    for shot in job.depends_on:
+        upstream = locator.compiled.plan.job(shot)
+        entry = locator.lock.entry(shot, upstream.take) if upstream else None
+        if upstream is not None and (entry is None or entry.key != upstream.key):
+            out.append(shot)
+    return out
 
 
 def _in_remote(cache: ClipCache, key: str) -> bool:

@@ -84,6 +84,9 @@ def _shots(plan, digests: "MediaDigests") -> list[str]:
 
 
 def _request_value(name: str, value: Any, job, digests: "MediaDigests") -> str:
+    if isinstance(value, dict) and isinstance(value.get("shot"), str):  # another shot's output
+        frame = value.get("frame")
+        return f"shot {value['shot']}, " + ("its clip" if frame is None else f"frame {_value(frame)}")
     if name == "element_list":
         return ", ".join(str(e.get("element_id", e)) if isinstance(e, dict) else str(e) for e in value)
     if isinstance(value, list):
