@@ -272,3 +272,19 @@ def test_preview_renders_dependent_shots_from_the_cards(project, cli):
     plan = compile_project(str(path), provider="preview").plan
     inputs = list((path.parent / ".storyboard" / "inputs").glob("*.png"))
     assert len(inputs) == 2  # a's last frame for b, b's last frame for c
+
+
+def test_status_names_the_upstream_change_and_frames_count_toward_the_image_limit(project, cli, monkeypatch):
+    path = project(CHAIN)
+    with Emulator(task_seconds=0.2) as emu:
+        render(path, emu, engine=None)
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        path.write_text(CHAIN.replace("climbs the stairs", "climbs the spiral stairs"))
+        rows = {r["shot"]: r for r in json.loads(cli("status", str(path), "--json").out)["shots"]}
+        assert rows["a"]["state"] == "changed" and rows["a"]["reason"] == ""
+        assert rows["b"]["state"] == "changed" and rows["b"]["reason"] == "because `a` changed"
+        assert rows["c"]["state"] == "changed" and rows["c"]["reason"] == "because `b` changed"
+    many = project("version: 1\nshots:\n  - id: a\n    prompt: One.\n  - id: b\n    prompt: Two.\n    images: ["
+                   + ", ".join(f"{{shot: a, frame: {t}}}" for t in range(8)) + "]\n", name="many")
+    result = cli("validate", str(many))
+    assert result.code == 1 and "8 reference images is more than the model allows" in result.err
