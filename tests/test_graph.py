@@ -272,6 +272,9 @@ def test_preview_renders_dependent_shots_from_the_cards(project, cli):
     plan = compile_project(str(path), provider="preview").plan
     inputs = list((path.parent / ".storyboard" / "inputs").glob("*.png"))
     assert len(inputs) == 2  # a's last frame for b, b's last frame for c
+    last_of_a = frame_by_ffmpeg(cached(path, plan.job("a").key), 5 * 24 - 1)
+    pictures = [np.asarray(Image.open(p).convert("RGB")).astype(np.float64) for p in inputs]
+    assert max(psnr(last_of_a, picture) for picture in pictures) >= 35
 
 
 def test_status_names_the_upstream_change_and_frames_count_toward_the_image_limit(project, cli, monkeypatch):
