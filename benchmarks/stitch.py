@@ -1,13 +1,18 @@
-"""Stitching speed and memory, side by side with moviepy, in one run.
-
-Makes 20 clips of 5 s at 1280x720, 24 fps, with sound (H.264 without B-frames,
-so that hard cuts can be joined by stream copy), then times:
-  1. moviepy concatenate_videoclips(...).write_videofile(...)   vs  storyboard stitch, hard cuts
-  2. moviepy with 0.5 s crossfades (method="compose")            vs  the ffmpeg engine, same crossfades
-and prints each ratio (targets: hard cuts >= 50x, crossfades >= 4x). Then the
-peak memory of `storyboard stitch` (the process and its ffmpeg children) for
-10 and 40 clips, with hard cuts and with crossfades: it must not grow with
-the number of clips.
+"""Stitching speed and memory, side by side with moviepy, in one run, on clips
+that look like a provider's: distinct picture and sound per shot, H.264 High
+with B-frames (x264's default settings), AAC 48 kHz, 0.04 s longer than
+planned, 20 clips of 5 s at 1280x720, 24 fps. With the default cut settings
+(loudness levelled to -16 LUFS) it times, against moviepy's concatenation of
+the same clips:
+  1. the first cut after the render (nothing cut before: clips to smart-render,
+     loudness to measure, every stretch of sound to encode)  target >= 10x
+  2. a re-cut (everything cut once: e.g. another take chosen, two shots swapped)  target >= 50x
+  3. a re-cut after one shot changed: about one shot's work
+  4. 0.5 s crossfades against moviepy's                              target >= 4x
+and the same first cut and re-cut with `loudness: null`, and with clips
+without B-frames. Then the peak memory of `storyboard stitch` (the process and
+its ffmpeg children) for 10 and 40 clips: it must not grow with the number of
+clips.
 
     python benchmarks/stitch.py [--clips 20] [--skip-moviepy]
 """
@@ -28,30 +33,41 @@ from storyboard.cut.probe import ffmpeg_exe
 from storyboard.plan.project import compile_project
 
 SIZE, FPS, SECONDS = "1280x720", 24, 5
+SOURCES = ["testsrc2", "mandelbrot", "life=s={size}:mold=10:r={fps}:ratio=0.1:death_color=#C83232:life_color=#00ff00",
+           "cellauto=s={size}:rule=110", "rgbtestsrc", "testsrc"]
 
 
-def make_clips(folder: Path, n: int) -> list[Path]:
+def make_clips(folder: Path, n: int, bframes: bool = True, salt: int = 0) -> list[Path]:
+    """Distinct clips: other pictures (generator, hue, motion) and other sounds (pitch, noise) per clip."""
     folder.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in range(n):
-        path = folder / f"clip{i:02d}.mp4"
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={FPS}:d={SECONDS + 0.04}",
-                        "-f", "lavfi", "-i", f"sine=f={200 + 20 * i}:r=48000:d={SECONDS + 0.04}",
-                        # No B-frames: only clips stored in display order are cut by stream copy
-                        # (see storyboard.cut.ffmpeg_engine.copyable); others are conformed, frame-exactly.
-                        "-vf", f"hue=h={i * 17}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-bf", "0",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", str(path)], check=True)
+        k = i + salt
+        path = folder / f"clip{k:02d}{'' if bframes else '-nob'}.mp4"
+        source = SOURCES[k % len(SOURCES)].format(size=SIZE, fps=FPS)
+        picture = source if "=" in source and "s=" in source else f"{source}=s={SIZE}:r={FPS}"
+        length = SECONDS + 0.04
+        # x264's own defaults (preset medium: B-frames, 3 of them, adaptive) unless told otherwise
+        encode = ["-c:v", "libx264", "-pix_fmt", "yuv420p"] + ([] if bframes else ["-preset", "veryfast", "-bf", "0"])
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"{picture}",
+                        "-f", "lavfi", "-i", f"sine=f={180 + 37 * k}:r=48000:d={length}",
+                        "-f", "lavfi", "-i", f"anoisesrc=a={0.02 + 0.01 * (k % 5)}:r=48000:d={length}:seed={k}",
+                        "-filter_complex", f"[0:v]hue=h={k * 29},scale={SIZE.replace('x', ':')},fps={FPS},"
+                        f"trim=duration={length}[v];[1:a][2:a]amix=inputs=2,volume={0.5 + 0.1 * (k % 7)}[a]",
+                        "-map", "[v]", "-map", "[a]", *encode, "-c:a", "aac", "-ar", "48000", "-ac", "2",
+                        "-t", f"{length}", str(path)], check=True)
         clips.append(path)
     return clips
 
 
-def project(folder: Path, clips: list[Path], crossfade: float | None) -> Path:
+def project(folder: Path, clips: list[Path], crossfade: float | None, levelled: bool = True) -> Path:
     """A preview-provider project whose cache already holds ``clips``."""
     folder.mkdir(parents=True, exist_ok=True)
     shots = "".join(f"  - {{id: s{i:02d}, prompt: shot {i}, duration: {SECONDS}}}\n" for i in range(len(clips)))
     transition = f"  transition: {{type: crossfade, duration: {crossfade}}}\n" if crossfade else ""
+    loudness = "" if levelled else "  loudness: null\n"
     story = folder / "storyboard.yaml"
-    story.write_text(f"version: 1\nshots:\n{shots}cut:\n  output: film.mp4\n  loudness: null\n{transition}")
+    story.write_text(f"version: 1\nshots:\n{shots}cut:\n  output: film.mp4\n{loudness}{transition}")
     compiled = compile_project(str(story), provider="preview")
     cache = ClipCache.at(cache_dir(compiled.root))
     for cs, clip in zip(compiled.plan.cut.shots, clips):
@@ -96,27 +112,59 @@ def moviepy_cut(clips: list[Path], out: Path, crossfade: float | None) -> float:
     return time.perf_counter() - start
 
 
+def replace_clip(story: Path, index: int, clip: Path) -> None:
+    """Shot ``index`` gets another clip (as if its take changed): the others stay cut."""
+    compiled = compile_project(str(story), provider="preview")
+    cache = ClipCache.at(cache_dir(compiled.root))
+    cache.put(compiled.plan.cut.shots[index].key, clip, duration=SECONDS, model="m", provider="preview",
+              task_id="bench-2")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--skip-moviepy", action="store_true", help="only the storyboard side (and memory)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="storyboard-bench-"))
-    results = {}
+    n = args.clips
+    ratios = {}
     try:
         t = time.perf_counter()
-        clips = make_clips(work / "clips", max(args.clips, 20))
-        print(f"made {len(clips)} clips of {SECONDS} s at {SIZE} {FPS} fps in {time.perf_counter() - t:.1f} s")
-        n = args.clips
-        for label, crossfade in (("hard cuts", None), ("0.5 s crossfades", 0.5)):
-            story = project(work / f"film-{n}-{bool(crossfade)}", clips[:n], crossfade)
-            ours, _ = run_stitch(story)
-            line = f"{label:>17}, {n} clips: storyboard stitch {ours:6.2f} s"
-            if not args.skip_moviepy:
-                theirs = moviepy_cut(clips[:n], work / f"moviepy-{bool(crossfade)}.mp4", crossfade)
-                line += f" | moviepy {theirs:6.2f} s | {theirs / ours:5.1f}x faster"
-                results[label] = theirs / ours
-            print(line, flush=True)
+        clips = make_clips(work / "clips", n)
+        plain = make_clips(work / "clips", n, bframes=False)
+        other = make_clips(work / "clips", 1, salt=n)[0]
+        print(f"made {2 * n + 1} clips of {SECONDS + 0.04} s at {SIZE} {FPS} fps in {time.perf_counter() - t:.1f} s")
+        theirs = None if args.skip_moviepy else moviepy_cut(clips, work / "moviepy.mp4", None)
+        if theirs:
+            print(f"moviepy, {n} clips, hard cuts: {theirs:.2f} s")
+
+        def line(label: str, ours: float, key: str | None = None) -> None:
+            text = f"{label:<52} {ours:6.2f} s"
+            if theirs:
+                text += f" | {theirs / ours:6.1f}x moviepy"
+                if key:
+                    ratios[key] = round(theirs / ours, 1)
+            print(text, flush=True)
+
+        for what, chosen, levelled in (("B-frames, levelled (default)", clips, True),
+                                       ("B-frames, loudness: null", clips, False),
+                                       ("no B-frames, levelled", plain, True),
+                                       ("no B-frames, loudness: null", plain, False)):
+            story = project(work / f"film-{what}", chosen, None, levelled)
+            tag = "" if what.startswith("B-frames, levelled") else f" ({what})"
+            line(f"first cut, {what}", run_stitch(story)[0], "first cut" + tag)
+            line(f"re-cut, {what}", min(run_stitch(story)[0] for _ in range(3)), "re-cut" + tag)
+            if chosen is clips and levelled:
+                replace_clip(story, n // 2, other)
+                line("re-cut after one shot changed, " + what, run_stitch(story)[0], "one shot changed")
+        story = project(work / "film-crossfades", clips, 0.5)
+        first = run_stitch(story)[0]
+        again = min(run_stitch(story)[0] for _ in range(2))
+        theirs_x = None if args.skip_moviepy else moviepy_cut(clips, work / "moviepy-x.mp4", 0.5)
+        print(f"{'0.5 s crossfades, first cut / re-cut':<52} {first:6.2f} s / {again:.2f} s"
+              + (f" | moviepy {theirs_x:.2f} s: {theirs_x / first:.1f}x / {theirs_x / again:.1f}x" if theirs_x else ""))
+        if theirs_x:
+            ratios["crossfades, first cut"] = round(theirs_x / first, 1)
         for label, crossfade in (("hard cuts", None), ("0.5 s crossfades", 0.5)):
             peaks = []
             for count in (10, 40):
@@ -125,8 +173,8 @@ def main() -> None:
                 peaks.append(run_stitch(story)[1])
             print(f"peak memory, {label}: 10 clips {peaks[0]:.0f} MiB, 40 clips {peaks[1]:.0f} MiB "
                   f"(x{peaks[1] / peaks[0]:.2f})")
-        if results:
-            print(json.dumps({k: round(v, 1) for k, v in results.items()}))
+        if ratios:
+            print(json.dumps(ratios))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

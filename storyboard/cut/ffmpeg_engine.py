@@ -1,20 +1,25 @@
 """The default stitch engine: the ffmpeg binary that moviepy ships.
 
-Picture: a film of hard cuts between clips of one identical format (down to
-the H.264 setup, SPS and PPS) is
-joined by stream copy (each clip trimmed to its planned length, also by
-copy). Clips of other formats are conformed once to the target and cached by
-(clip digest, target, length); then every clip is conformed, so the concat
-never mixes formats (ffmpeg exits 0 on such a concat and writes a broken
-file). With transitions, every stretch of the picture (a shot's body, or a
-blend of two shots) is encoded exactly once from the original clips, two at
-a time in parallel, and the stretches are joined by stream copy: no chain of
-re-encodes, and memory that does not grow with the number of clips. Sound:
-one filter graph (trims, silence for clips without sound, crossfades, the
-music bed), measured once for loudness, then encoded with a fixed gain; or,
-for plain cuts with nothing to mix or level, copied in whole AAC frames.
-Every encoder setting is fixed and bit-exact (one x264 thread per encode),
-so cutting twice gives the same bytes on any machine.
+Picture, hard cuts: the clips that share the most common H.264 setup (a
+provider's clips do) are cut to their planned length by stream copy. A clip
+with B-frames is cut by a smart render (``smart``): its head copied, the few
+frames at its end that refer to a dropped frame re-encoded, with parameter set
+ids of their own. A clip of another format is conformed to the target, also
+with ids of its own; the track's setup (``avcC``) carries every set. Each
+trimmed, smart-rendered or conformed clip is kept in the cache by clip
+digest, so a re-cut copies and encodes nothing. With transitions, every
+stretch of the picture (a shot's body, or a blend of two shots) is encoded
+exactly once from the original clips, two at a time in parallel, and the
+stretches are joined by stream copy: no chain of re-encodes, and memory that
+does not grow with the number of clips.
+
+Sound (``sound``): levelled to the loudness target stretch by stretch, each
+stretch encoded once and kept; a music bed is mixed with the film in one
+filter graph, measured and encoded with a fixed gain; plain cuts with nothing
+to mix or level are copied in whole AAC frames.
+
+Every encoder setting is fixed and bit-exact (one x264 thread per encode), so
+cutting twice gives the same bytes on any machine.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +36,10 @@ from pathlib import Path
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
 from .ffmpeg_tools import BITEXACT, audio_length, ffmpeg, loudness_gain
-from .timeline import AUDIO_RATE, Piece, Target, music_layout
+from .avcc import read_avcc, write_avcc
+from .smart import SMART_VERSION, smart_trim
+from .sound import join_frames, levelled_sound
+from .timeline import AUDIO_RATE, Piece, StitchError, Target, music_layout
 
 CONFORM_VERSION = 1
 COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
@@ -57,17 +66,24 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
     # Picture and sound are independent until the final mux: make them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
         if sound_copyable(cut, timeline):
-            sound = pool.submit(copy_sound, timeline, work)
+            sound = pool.submit(copy_sound, timeline, work, cache)
+        elif cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
+            sound = pool.submit(levelled_sound, timeline, cut.loudness, work, cache, _run)
         else:
             sound = pool.submit(lambda: ["-i", make_sound(cut, timeline, music, work)])
         video = make_video(timeline, target, work, cache)
         audio = sound.result()
-    ffmpeg([*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}",
-            "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+    mux = [*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}"]
+    try:  # the index in room kept for it at the start: playable while it downloads, written once
+        ffmpeg([*mux, "-moov_size", moov_room(cut), *BITEXACT, "-f", "mp4", out], "muxing the film")
+    except StitchError:  # more than the room: written after the media, then moved to the front
+        ffmpeg([*mux, "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
 
 
-AAC_FRAME = 1024  # samples in an AAC-LC frame
-SOUND_BATCH = 8  # clips per process when the sound is copied
+def moov_room(cut: CutPlan) -> int:
+    """Bytes to keep for the film's index: about 40 per video frame and audio frame, and a margin."""
+    frames = cut.duration * 120 + cut.duration * AUDIO_RATE / 1024
+    return int(65536 + 40 * frames)
 
 
 def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:
@@ -79,32 +95,14 @@ def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:
             and all((p.info.acodec, p.info.rate, p.info.layout) == ("aac", first.rate, first.layout) for p in timeline))
 
 
-def copy_sound(timeline: list[Piece], work: Path) -> list:
-    """Each clip's sound, by stream copy, as whole AAC frames. How many frames
-    each clip gives is chosen so that the sound's running end (after each
-    clip's priming, which the player skips) stays within half a frame (11 ms
-    at 48 kHz) of the planned cut: trimmed, and no drift."""
-    rate = timeline[0].info.rate
-    jobs, end, samples = [], 0.0, 0
-    for i, p in enumerate(timeline):
-        end += p.duration
-        need = round(end * rate) - samples
-        frames = max(1, round((need + p.info.priming) / AAC_FRAME))
-        samples += frames * AAC_FRAME - p.info.priming
-        jobs.append((p.path, frames, work / f"sound{i:04d}.m4a"))
-    # A few clips per process: fewer processes, and memory that does not grow with the film.
-    batches = [jobs[i:i + SOUND_BATCH] for i in range(0, len(jobs), SOUND_BATCH)]
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        list(pool.map(_copy_sound_batch, batches))
-    return _concat_input(work, [part for _, _, part in jobs], "sounds")
+def copy_sound(timeline: list[Piece], work: Path, cache: ClipCache | None = None) -> list:
+    """Each clip's sound, by stream copy, as whole AAC frames (see ``sound.join_frames``):
+    trimmed, and no drift."""
+    return join_frames([(p.path, p.duration, p.info.priming) for p in timeline], work, run=_run, cache=cache)
 
 
-def _copy_sound_batch(batch: list) -> None:
-    inputs, outputs = [], []
-    for i, (path, frames, part) in enumerate(batch):
-        inputs += ["-vn", "-i", path]
-        outputs += ["-map", f"{i}:a:0", "-c", "copy", "-frames:a", frames, *BITEXACT, part]
-    ffmpeg([*inputs, *outputs], "trimming the sound")
+def _run(args: list, what: str) -> str:
+    return ffmpeg(args, what)  # looked up when called: one place every ffmpeg run of the engine goes through
 
 
 def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path) -> Path:
@@ -140,35 +138,123 @@ def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCac
     return _graph(timeline, target, work)
 
 
+def fits(p: Piece, target: Target) -> bool:
+    """A clip that can be trimmed by copy into a film of ``target``'s format."""
+    return (p.info.vcodec == "h264" and p.info.pix_fmt == "yuv420p" and p.info.reordered is not None
+            and bool(p.info.setup) and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps))
+
+
 def copyable(timeline: list[Piece], target: Target) -> bool:
-    """Clips that can be trimmed and joined by stream copy, frame-exactly: one
-    format down to the H.264 setup, and frames stored in display order. (With
-    B-frames a copy cut at the planned length keeps a frame too many, since
-    later frames may depend on it, and the film drifts by a frame a clip.)"""
+    """Every clip can be trimmed by copy and all share one H.264 setup."""
     first = timeline[0].info
-    return all(
-        p.info.signature[:8] == first.signature[:8] and p.info.vcodec == "h264" and p.info.pix_fmt == "yuv420p"
-        and p.info.reordered is False
-        and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps)
-        for p in timeline
-    )
+    return all(fits(p, target) and p.info.signature[:8] == first.signature[:8] for p in timeline)
 
 
 def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
-    same = copyable(timeline, target)
+    """Hard cuts. The clips that share the most common H.264 setup (a provider's clips do) are
+    trimmed by copy, with a smart render of the tail where B-frames need one; any other clip is
+    conformed, with parameter set ids of its own, so the track's setup carries all of them."""
+    setups = [p.info.signature[:8] if fits(p, target) else None for p in timeline]
+    common = max((s for s in setups if s), key=setups.count, default=None)
+    if common is not None:
+        parts = _copied_parts(timeline, [s == common for s in setups], target, work, cache)
+        if parts is not None:
+            return parts
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        parts = list(pool.map(lambda p: conformed(p, target, work, cache), timeline))
+    return _concat_input(work, parts)
 
-    def prepare(item) -> Path:
+
+def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work: Path,
+                  cache: ClipCache) -> list | None:
+    """Each clip trimmed by copy (or smart-rendered, or conformed where ``copy`` is false), joined;
+    None if that cannot be done."""
+    base = read_avcc(next(p.path for p, c in zip(timeline, copy) if c))
+    ids = base.ids() if base else set()
+    if base is None or max(ids) + 2 > 31:
+        return None
+    tail_id, conform_id = max(ids) + 1, max(ids) + 2
+    tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
+
+    def prepare(item) -> Path | None:
         i, p = item
-        if not same:
-            return conformed(p, target, work, cache)
-        segment = work / f"seg{i:04d}.mp4"
-        ffmpeg(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
-               f"trimming {p.shot}")
+        if not copy[i]:
+            return conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn)
+        if not p.info.reordered:
+            return trimmed(p, work, cache)
+        return smart_trimmed(p, target, work, cache, tail_id)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        parts = list(pool.map(prepare, enumerate(timeline)))
+    if any(part is None for part in parts):
+        return None
+    setups = [read_avcc(part) for part in parts]
+    if any(s is None for s in setups):
+        return None
+    if all(s == setups[0] for s in setups):
+        return _concat_input(work, parts)
+    union = setups[0]
+    for s in setups[1:]:
+        union = union.merged(s)
+    if not _distinct_ids(union):
+        return None
+    # The joined track takes its setup from the first part: a copy of it carries every part's sets.
+    first = work / "first-part.mp4"
+    shutil.copyfile(parts[0], first)
+    write_avcc(first, union)
+    return _concat_input(work, [first, *parts[1:]])
+
+
+def _distinct_ids(setup) -> bool:
+    from .avcc import _first_ue
+
+    sps = [_first_ue(n[4:]) for n in setup.sps]
+    pps = [_first_ue(n[1:]) for n in setup.pps]
+    return len(sps) == len(set(sps)) and len(pps) == len(set(pps))
+
+
+def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
+    """A file derived from clips, made once by ``make(path)`` and kept in the cache by ``spec``."""
+    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
+    kept = cache.storage.local_copy(name)
+    if kept is not None:
+        return kept
+    made = make()
+    if made is None:
+        return None
+    cache.storage.put_file_if_absent(name, made)
+    return cache.storage.local_copy(name) or made
+
+
+def trimmed(p: Piece, work: Path, cache: ClipCache) -> Path:
+    """A clip without B-frames cut to its planned length by stream copy, kept in the cache."""
+    def make() -> Path:
+        segment = work / f"seg-{_digest(p)[:12]}.mp4"
+        _run(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
+             f"trimming {p.shot}")
         return segment
 
-    with ThreadPoolExecutor(max_workers=COPIES if same else PARALLEL) as pool:
-        parts = list(pool.map(prepare, enumerate(timeline)))
-    return _concat_input(work, parts)
+    return _kept(cache, {"v": 1, "clip": _digest(p), "copy": round(p.duration, 6)}, make)
+
+
+def _digest(p: Piece) -> str:
+    return p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+
+
+def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int) -> Path | None:
+    """``p``'s clip cut to its planned frames by a smart render, made once and kept in the cache."""
+    digest = p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+    frames = round(p.duration * target.fps)
+    spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
+    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
+    kept = cache.storage.local_copy(name)
+    if kept is not None:
+        return kept
+    made = smart_trim(p.path, frames, fps_text(target), p.info.tbn, work, _run, f"smart-{digest[:12]}", tail_id)
+    if made is None:
+        return None
+    cache.storage.put_file_if_absent(name, made)
+    return cache.storage.local_copy(name) or made
 
 
 def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:
@@ -177,18 +263,26 @@ def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:
     return ["-f", "concat", "-safe", 0, "-i", listing]
 
 
-def conformed(p: Piece, target: Target, work: Path, cache: ClipCache) -> Path:
-    """The clip re-encoded to the target and trimmed, made once and kept in the cache."""
+def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
+              timescale: int | None = None) -> Path:
+    """The clip re-encoded to the target and trimmed, made once and kept in the cache; with
+    ``sps_id``, its parameter sets take that id (to sit beside copied clips' own)."""
     digest = p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
     spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
             "fps": fps_text(target), "q": target.quality, "d": p.duration}
+    if sps_id is not None:
+        spec.update(id=sps_id, tbn=timescale)
     name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
     kept = cache.storage.local_copy(name)
     if kept is not None:
         return kept
     made = work / f"conform-{digest[:12]}.mp4"
+    encoder = x264(target)
+    if sps_id is not None:
+        encoder[-1] += f":sps-id={sps_id}"
+    timescale = timescale or _timescale(target)  # joined to copies: their time base
     ffmpeg(["-i", p.path, "-map", "0:v:0", "-vf", f"trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}",
-            *x264(target), "-video_track_timescale", _timescale(target), *BITEXACT, made], f"conforming {p.shot}")
+            *encoder, "-video_track_timescale", timescale, *BITEXACT, made], f"conforming {p.shot}")
     cache.storage.put_file_if_absent(name, made)
     return cache.storage.local_copy(name) or made
 
