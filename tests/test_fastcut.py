@@ -166,3 +166,13 @@ def test_clips_of_another_setup_join_the_copied_ones(project, tmp_path, clips):
 def test_clip_ranks_are_read_from_the_boxes(clips):
     ranks = display_ranks(clips[0])
     assert sorted(ranks) == list(range(len(ranks))) and ranks != sorted(ranks)
+
+
+def test_a_recut_with_crossfades_encodes_nothing(project, tmp_path, clips, monkeypatch):
+    compiled, cache = film(project, tmp_path, clips, "  transition: {type: crossfade, duration: 0.5}\n")
+    first = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg").read_bytes()
+    runs = encoders(monkeypatch)
+    again = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg")
+    assert runs == [] and again.read_bytes() == first
+    level, peak = loudness(again)
+    assert abs(level - -16) <= 1 and peak <= -1

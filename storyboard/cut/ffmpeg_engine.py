@@ -135,7 +135,7 @@ def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCac
     hard_cuts = all(not (p.crossfade_in or p.fade_in or p.fade_out) for p in timeline)
     if hard_cuts:
         return _concat(timeline, target, work, cache)
-    return _graph(timeline, target, work)
+    return _graph(timeline, target, work, cache)
 
 
 def fits(p: Piece, target: Target) -> bool:
@@ -364,13 +364,24 @@ def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
     return out
 
 
-def _graph(timeline: list[Piece], target: Target, work: Path) -> list:
+def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
     """Transitions: each stretch encoded once from the original clips (two at
     most, so memory does not grow with the film), in parallel, then joined by
-    stream copy: every segment comes from the same encoder settings."""
+    stream copy: every segment comes from the same encoder settings. Each is
+    kept in the cache by what it is made of, so a re-cut encodes only the
+    stretches that changed."""
     parts = segments(timeline, target.fps)
+
+    def make(item) -> Path:
+        n, seg = item
+        spec = {"v": 1, "segment": seg.frames, "blend": seg.blend, "target": [target.width, target.height,
+                fps_text(target), target.quality],
+                "inputs": [[_digest(p), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
+                            round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
+        return _kept(cache, spec, lambda: _encode_segment(n, seg, target, work))
+
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        files = list(pool.map(lambda args: _encode_segment(*args, target, work), enumerate(parts)))
+        files = list(pool.map(make, enumerate(parts)))
     return _concat_input(work, files)
 
 
