@@ -94,12 +94,29 @@ def _path_to_avcc(data: bytes) -> list[tuple[int, int]] | None:
 
 
 def read_avcc(path: Path) -> AvcC | None:
-    data = path.read_bytes()
-    chain = _path_to_avcc(data)
+    """The video track's setup, reading only the file's ``moov`` box."""
+    with open(path, "rb") as f:
+        size, pos, moov = path.stat().st_size, 0, None
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            length, kind = struct.unpack(">I4s", head[:8])
+            if length == 1:
+                length = struct.unpack(">Q", head[8:16])[0]
+            if length < 8:
+                return None
+            if kind == b"moov":
+                f.seek(pos)
+                moov = f.read(length)
+                break
+            pos += length
+    if moov is None:
+        return None
+    chain = _path_to_avcc(moov)
     if not chain:
         return None
     start, end = chain[-1]
-    return AvcC.parse(data[start + 8:end])
+    return AvcC.parse(moov[start + 8:end])
 
 
 def write_avcc(path: Path, setup: AvcC) -> None:
