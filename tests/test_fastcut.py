@@ -176,3 +176,24 @@ def test_a_recut_with_crossfades_encodes_nothing(project, tmp_path, clips, monke
     assert runs == [] and again.read_bytes() == first
     level, peak = loudness(again)
     assert abs(level - -16) <= 1 and peak <= -1
+
+
+def test_levelled_sound_stays_with_the_picture_at_every_cut(project, tmp_path):
+    shots = [make_clip(tmp_path / f"tone{k}.mp4", k, level=0.2 + 0.15 * (k % 3)) for k in range(6)]
+    compiled, cache = film(project, tmp_path, shots)
+    out = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg")
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+                         capture_output=True, check=True).stdout
+    sound = np.frombuffer(pcm, np.int16).astype(float)
+
+    def tone(at: float) -> float:
+        start = int(at * 48000)
+        window = sound[start:start + 1920] * np.hanning(1920)
+        spectrum = np.abs(np.fft.rfft(window, 48000))
+        return float(np.argmax(spectrum))
+
+    for k in range(1, len(shots)):
+        cut_at = k * SECONDS
+        assert abs(tone(cut_at + 0.03) - (220 + 50 * k)) < 10, f"shot {k} is late"
+        assert abs(tone(cut_at - 0.07) - (220 + 50 * (k - 1))) < 10, f"shot {k - 1} ends early"
+    assert abs(len(sound) / 48000 - SECONDS * len(shots)) < 1 / FPS

@@ -231,27 +231,30 @@ JOIN_BATCH = 8  # files per process when joining: fewer processes, memory that d
 def join_frames(items: list[tuple[Path, float, int]], work: Path, name: str = "sound", run=ffmpeg,
                 cache: ClipCache | None = None) -> list:
     """(file, seconds of film, priming samples) each: whole AAC frames of each by stream copy, as many
-    as keep the sound's running end (after each file's priming, which plays) within half a frame of the
-    plan. Returns concat-demuxer input arguments. With ``cache``, each file's first N frames are kept
+    as keep the sound's running end within half an AAC frame of the plan. The film's edit list skips
+    the first file's priming; every later file's priming frame plays (near silence: the encoder's
+    delay), so each shot's sound starts that much (21 ms at 48 kHz, half a picture frame at 24 fps)
+    after its picture, and never drifts further. Returns concat-demuxer input arguments. With ``cache``, each file's first N frames are kept
     there too (a file in the cache named by its digest), so a re-cut copies nothing."""
     jobs, parts, end, samples = [], [], 0.0, 0
     for i, (path, length, priming) in enumerate(items):
         end += length
+        skipped = priming if i == 0 else 0
         need = round(end * AUDIO_RATE) - samples
-        frames = max(1, round((need + priming) / AAC_FRAME))
-        samples += frames * AAC_FRAME - priming
-        kept_name = f"{digest_of(path)}-{frames}f.m4a" if cache is not None else None
+        frames = max(1, round((need + skipped) / AAC_FRAME))
+        samples += frames * AAC_FRAME - skipped
+        kept_name = f"{digest_of(path)}-{frames}f-{'first' if i == 0 else 'joined'}.m4a" if cache is not None else None
         kept = cache.storage.local_copy(f"sound/{kept_name}") if kept_name else None
         if kept is not None:
             parts.append(kept)
             continue
         part = work / f"{name}{i:04d}.m4a"
-        jobs.append((path, frames, part, kept_name))
+        jobs.append((path, frames, part, kept_name, i == 0))
         parts.append(part)
     batches = [jobs[i:i + JOIN_BATCH] for i in range(0, len(jobs), JOIN_BATCH)]
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         list(pool.map(lambda batch: _copy_batch(batch, run), batches))
-    for _, _, part, kept_name in jobs:
+    for _, _, part, kept_name, _ in jobs:
         if kept_name:
             cache.storage.put_file_if_absent(f"sound/{kept_name}", part)
     listing = work / f"{name}.txt"
@@ -261,7 +264,10 @@ def join_frames(items: list[tuple[Path, float, int]], work: Path, name: str = "s
 
 def _copy_batch(batch: list, run=ffmpeg) -> None:
     inputs, outputs = [], []
-    for i, (path, frames, part, _) in enumerate(batch):
-        inputs += ["-vn", "-i", path]
-        outputs += ["-map", f"{i}:a:0", "-c", "copy", "-frames:a", frames, *BITEXACT, part]
+    for i, (path, frames, part, _, first) in enumerate(batch):
+        # After the first, each part's priming frame plays, so its timeline counts it too: no edit
+        # list, timestamps from 0, and the film's timeline agrees with its samples at every join.
+        inputs += ["-vn"] + ([] if first else ["-ignore_editlist", 1]) + ["-i", path]
+        outputs += ["-map", f"{i}:a:0", "-c", "copy", "-frames:a", frames,
+                    *([] if first else ["-use_editlist", 0]), *BITEXACT, part]
     run([*inputs, *outputs], "trimming the sound")
