@@ -154,3 +154,24 @@ def objects(bucket: str, s3_server: str) -> dict[str, bytes]:
     client = boto3.client("s3", endpoint_url=s3_server)
     listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
     return {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() for item in listing}
+
+
+# -- pictures, for the tests that compare frames --
+
+def frame(path: Path, t: float):
+    """The picture shown at ``t`` seconds, RGB as floats."""
+    import numpy as np
+
+    from storyboard.cut.probe import ffmpeg_exe, probe
+
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    info = probe(path)
+    return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3).astype(np.float64)
+
+
+def psnr(a, b) -> float:
+    import numpy as np
+
+    mse = np.mean((a - b) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)

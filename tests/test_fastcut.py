@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 import storyboard.cut.ffmpeg_engine as engine
+from conftest import psnr
+
 from storyboard.cut.avcc import read_avcc
 from storyboard.cut.probe import ffmpeg_exe, probe
 from storyboard.cut.smart import copyable_prefix, display_ranks
@@ -54,9 +56,6 @@ def frames(path: Path) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(-1, info.height, info.width, 3).astype(np.float64)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def loudness(path: Path) -> tuple[float, float]:

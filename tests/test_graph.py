@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from conftest import psnr
+
 from storyboard.cut.probe import ffmpeg_exe, probe
 from storyboard.plan.project import compile_project
 from storyboard.providers.emulator import Emulator, Fault
@@ -82,9 +84,6 @@ def frame_by_ffmpeg(clip: Path, number: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3).astype(np.float64)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def cached(path: Path, key: str) -> Path:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import frame, psnr
+
 from storyboard.store.cache import ClipCache, cache_dir
 from storyboard.errors import StoryboardError
 from storyboard.cut.probe import ffmpeg_exe, probe
@@ -66,16 +68,8 @@ def film_project(project, *, t2="", t3="", t4="", music=False, variants=None):
     return compiled, cache
 
 
-def frame(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    info = probe(path)
-    return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3).astype(np.float64)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def streams(path: Path) -> dict[int, tuple[float, bool]]:

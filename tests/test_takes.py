@@ -4,14 +4,13 @@ all in the lock; the film uses the take the storyboard chooses."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from storyboard.cut.probe import ffmpeg_exe, probe
+from storyboard.cut.probe import probe
 from storyboard.plan.project import compile_project
 from storyboard.providers.emulator import Emulator
 from storyboard.providers.emulator.server import body_digest
@@ -19,7 +18,7 @@ from storyboard.render.executor import Options
 from storyboard.render.run import render_project
 from storyboard.store.cache import ClipCache
 
-from conftest import git
+from conftest import frame, git, psnr
 
 KEY = "sk-takes-key"
 FILM = """version: 1
@@ -64,16 +63,8 @@ def clip_of(film: Path, key: str) -> Path:
     return clip.path
 
 
-def frame(path: Path, t: float) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    info = probe(path)
-    return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3).astype(np.float64)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a - b) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 @pytest.fixture

@@ -176,18 +176,19 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     tail_id, conform_id = max(ids) + 1, max(ids) + 2
     tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
 
-    def prepare(item) -> Path | None:
+    def prepare(item) -> list[Path] | None:
         i, p = item
         if not copy[i]:
-            return conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn)
+            return [conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn)]
         if not p.info.reordered:
-            return trimmed(p, work, cache)
+            return [trimmed(p, work, cache)]
         return smart_trimmed(p, target, work, cache, tail_id)
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        parts = list(pool.map(prepare, enumerate(timeline)))
-    if any(part is None for part in parts):
+        made = list(pool.map(prepare, enumerate(timeline)))
+    if any(m is None for m in made):
         return None
+    parts = [part for m in made for part in m]
     setups = [read_avcc(part) for part in parts]
     if any(s is None for s in setups):
         return None
@@ -241,20 +242,29 @@ def _digest(p: Piece) -> str:
     return p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
 
 
-def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int) -> Path | None:
-    """``p``'s clip cut to its planned frames by a smart render, made once and kept in the cache."""
-    digest = p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int) -> list[Path] | None:
+    """``p``'s clip cut to its planned frames by a smart render (its head, and its tail if it needs
+    one), made once and kept in the cache."""
+    digest = _digest(p)
     frames = round(p.duration * target.fps)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
-    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
-    kept = cache.storage.local_copy(name)
-    if kept is not None:
-        return kept
+    base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    try:
+        count = int(json.loads(cache.storage.get(base + ".json") or b"null")["parts"])
+        kept = [cache.storage.local_copy(f"{base}-{n}.mp4") for n in range(count)]
+        if all(kept):
+            return kept
+    except (TypeError, ValueError, KeyError):
+        pass
     made = smart_trim(p.path, frames, fps_text(target), p.info.tbn, work, _run, f"smart-{digest[:12]}", tail_id)
     if made is None:
         return None
-    cache.storage.put_file_if_absent(name, made)
-    return cache.storage.local_copy(name) or made
+    out = []
+    for n, part in enumerate(made):
+        cache.storage.put_file_if_absent(f"{base}-{n}.mp4", part)
+        out.append(cache.storage.local_copy(f"{base}-{n}.mp4") or part)
+    cache.storage.put(base + ".json", json.dumps({"parts": len(made)}).encode())
+    return out
 
 
 def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:

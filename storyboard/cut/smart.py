@@ -16,10 +16,10 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from .avcc import AvcC, read_avcc, write_avcc
+from .avcc import AvcC, read_avcc
 from .ffmpeg_tools import BITEXACT
 
-SMART_VERSION = 2
+SMART_VERSION = 3
 TAIL_QUALITY = 12  # x264 CRF of the re-encoded tail: near-lossless, it is a handful of frames
 
 
@@ -154,9 +154,11 @@ def reference_stream(data: bytes, setup: AvcC, head_frames: int, dest: Path) -> 
     return kept
 
 
-def smart_trim(clip: Path, frames: int, fps, tbn: int, work: Path, run, label: str, new_id: int) -> Path | None:
-    """``clip`` cut to its first ``frames`` display frames: head copied, tail re-encoded. None
-    when that cannot be done (no head to copy, parameter sets that cannot be told apart)."""
+def smart_trim(clip: Path, frames: int, fps, tbn: int, work: Path, run, label: str,
+               new_id: int) -> list[Path] | None:
+    """``clip`` cut to its first ``frames`` display frames: the head copied, and the tail (when one
+    is needed) re-encoded, as two files to join by stream copy in this order. None when that cannot
+    be done (no head to copy, parameter sets that cannot be told apart)."""
     data = clip.read_bytes()
     ranks = display_ranks(clip, data)
     setup = read_avcc(clip)
@@ -169,7 +171,7 @@ def smart_trim(clip: Path, frames: int, fps, tbn: int, work: Path, run, label: s
     copy_head = ["-map", "0:v:0", "-c", "copy", "-frames:v", head_frames, *BITEXACT, head]
     if head_frames == frames:
         run(["-i", clip, *copy_head], f"copying {label}")
-        return head
+        return [head]
     ids = setup.ids()
     if new_id in ids or new_id > 31:
         return None
@@ -186,9 +188,4 @@ def smart_trim(clip: Path, frames: int, fps, tbn: int, work: Path, run, label: s
     tail_setup = read_avcc(tail)
     if tail_setup is None or tail_setup.ids() & ids:
         return None
-    listing = work / f"{label}-parts.txt"
-    listing.write_text(f"file '{head.resolve().as_posix()}'\nfile '{tail.resolve().as_posix()}'\n")
-    out = work / f"{label}-smart.mp4"
-    run(["-f", "concat", "-safe", 0, "-i", listing, "-c", "copy", *BITEXACT, out], f"joining {label}")
-    write_avcc(out, setup.merged(tail_setup))
-    return out
+    return [head, tail]
