@@ -35,14 +35,14 @@ from pathlib import Path
 
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
-from .ffmpeg_tools import BITEXACT, audio_length, ffmpeg, loudness_gain
+from .ffmpeg_tools import BITEXACT, ffmpeg
 from .avcc import read_avcc, write_avcc
 from .smart import SMART_VERSION, smart_trim
+from .mix import make_sound
 from .sound import join_frames, levelled_sound
-from .timeline import AUDIO_RATE, Piece, StitchError, Target, music_layout
+from .timeline import AUDIO_RATE, Piece, StitchError, Target
 
 CONFORM_VERSION = 1
-COPIES = 4  # stream copies and probes at once: they wait on the disk more than on a core
 PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
 
 
@@ -70,14 +70,25 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
         elif cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
             sound = pool.submit(levelled_sound, timeline, cut.loudness, work, cache, _run)
         else:
-            sound = pool.submit(lambda: ["-i", make_sound(cut, timeline, music, work)])
-        video = make_video(timeline, target, work, cache)
+            sound = pool.submit(lambda: ["-i", make_sound(cut, timeline, music, work, _run)])
+        later: list = []  # work that makes the next cut faster, done while this one is muxed
+        video = make_video(timeline, target, work, cache, later)
         audio = sound.result()
-    mux = [*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}"]
-    try:  # the index in room kept for it at the start: playable while it downloads, written once
-        ffmpeg([*mux, "-moov_size", moov_room(cut), *BITEXACT, "-f", "mp4", out], "muxing the film")
-    except StitchError:  # more than the room: written after the media, then moved to the front
-        ffmpeg([*mux, "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+        tidy = [pool.submit(_quietly, job) for job in later]
+        mux = [*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}"]
+        try:  # the index in room kept for it at the start: playable while it downloads, written once
+            ffmpeg([*mux, "-moov_size", moov_room(cut), *BITEXACT, "-f", "mp4", out], "muxing the film")
+        except StitchError:  # more than the room: written after the media, then moved to the front
+            ffmpeg([*mux, "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
+        for done in tidy:
+            done.result()
+
+
+def _quietly(job) -> None:
+    try:
+        job()
+    except (StitchError, OSError, ValueError):
+        pass  # only an optimisation of the next cut: this cut does not depend on it
 
 
 def moov_room(cut: CutPlan) -> int:
@@ -105,36 +116,14 @@ def _run(args: list, what: str) -> str:
     return ffmpeg(args, what)  # looked up when called: one place every ffmpeg run of the engine goes through
 
 
-def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path) -> Path:
-    """The film's sound, mixed, brought to the loudness target and encoded (AAC)."""
-    inputs, graph = audio_graph(cut, timeline, music)
-    script = _script(work, "audio", graph)
-    encoded = work / "sound.m4a"
-    aac = ["-c:a", "aac", "-b:a", "192k", "-ar", AUDIO_RATE, "-ac", 2, *BITEXACT, "-f", "mp4", encoded]
-    if cut.loudness is None:
-        ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", *aac], "mixing the sound")
-        return encoded
-    mix = work / "sound.wav"
-    ffmpeg([*inputs, "-/filter_complex", script, "-map", "[sound]", "-c:a", "pcm_f32le", "-ar", AUDIO_RATE,
-            *BITEXACT, mix], "mixing the sound")
-    ffmpeg(["-i", mix, "-af", f"volume={loudness_gain(mix, cut.loudness):.4f}dB", *aac], "encoding the sound")
-    return encoded
-
-
-def _script(work: Path, name: str, parts: list[str]) -> Path:
-    path = work / f"{name}.graph"
-    path.write_text(";\n".join(parts))
-    return path
-
-
 # -- picture --
 
-def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache, later: list | None = None) -> list:
     """The picture as ffmpeg input arguments: a concat list of parts that all
     share one format, read by stream copy straight into the film."""
     hard_cuts = all(not (p.crossfade_in or p.fade_in or p.fade_out) for p in timeline)
     if hard_cuts:
-        return _concat(timeline, target, work, cache)
+        return _concat(timeline, target, work, cache, [] if later is None else later)
     return _graph(timeline, target, work, cache)
 
 
@@ -150,14 +139,14 @@ def copyable(timeline: list[Piece], target: Target) -> bool:
     return all(fits(p, target) and p.info.signature[:8] == first.signature[:8] for p in timeline)
 
 
-def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache, later: list) -> list:
     """Hard cuts. The clips that share the most common H.264 setup (a provider's clips do) are
     trimmed by copy, with a smart render of the tail where B-frames need one; any other clip is
     conformed, with parameter set ids of its own, so the track's setup carries all of them."""
     setups = [p.info.signature[:8] if fits(p, target) else None for p in timeline]
     common = max((s for s in setups if s), key=setups.count, default=None)
     if common is not None:
-        parts = _copied_parts(timeline, [s == common for s in setups], target, work, cache)
+        parts = _copied_parts(timeline, [s == common for s in setups], target, work, cache, later)
         if parts is not None:
             return parts
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -166,7 +155,7 @@ def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache)
 
 
 def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work: Path,
-                  cache: ClipCache) -> list | None:
+                  cache: ClipCache, later: list) -> list | None:
     """Each clip trimmed by copy (or smart-rendered, or conformed where ``copy`` is false), joined;
     None if that cannot be done."""
     base = read_avcc(next(p.path for p, c in zip(timeline, copy) if c))
@@ -182,7 +171,7 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
             return [conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn)]
         if not p.info.reordered:
             return [trimmed(p, work, cache)]
-        return smart_trimmed(p, target, work, cache, tail_id)
+        return smart_trimmed(p, target, work, cache, tail_id, later)
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         made = list(pool.map(prepare, enumerate(timeline)))
@@ -242,29 +231,46 @@ def _digest(p: Piece) -> str:
     return p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
 
 
-def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int) -> list[Path] | None:
+def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int,
+                  later: list) -> list[Path] | None:
     """``p``'s clip cut to its planned frames by a smart render (its head, and its tail if it needs
-    one), made once and kept in the cache."""
+    one), made once and kept in the cache. A new head and tail are joined into one file while the
+    film is muxed (``later``): a re-cut then reads one part, not two."""
     digest = _digest(p)
     frames = round(p.duration * target.fps)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
     base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     try:
-        count = int(json.loads(cache.storage.get(base + ".json") or b"null")["parts"])
-        kept = [cache.storage.local_copy(f"{base}-{n}.mp4") for n in range(count)]
-        if all(kept):
+        names = json.loads(cache.storage.get(base + ".json") or b"null")["names"]
+        kept = [cache.storage.local_copy(name) for name in names]
+        if kept and all(kept):
             return kept
     except (TypeError, ValueError, KeyError):
         pass
     made = smart_trim(p.path, frames, fps_text(target), p.info.tbn, work, _run, f"smart-{digest[:12]}", tail_id)
     if made is None:
         return None
+    names = [f"{base}-{n}.mp4" for n in range(len(made))]
     out = []
-    for n, part in enumerate(made):
-        cache.storage.put_file_if_absent(f"{base}-{n}.mp4", part)
-        out.append(cache.storage.local_copy(f"{base}-{n}.mp4") or part)
-    cache.storage.put(base + ".json", json.dumps({"parts": len(made)}).encode())
+    for name, part in zip(names, made):
+        cache.storage.put_file_if_absent(name, part)
+        out.append(cache.storage.local_copy(name) or part)
+    cache.storage.put(base + ".json", json.dumps({"names": names}).encode())
+    if len(out) > 1:
+        later.append(lambda: _join_parts(out, base, work, cache))
     return out
+
+
+def _join_parts(parts: list[Path], base: str, work: Path, cache: ClipCache) -> None:
+    joined = work / f"joined-{Path(base).name[:16]}.mp4"
+    setup = read_avcc(parts[0])
+    for part in parts[1:]:
+        setup = setup.merged(read_avcc(part))
+    _run([*_concat_input(work, parts, f"join-{Path(base).name[:16]}"), "-c", "copy", *BITEXACT, "-f", "mp4", joined],
+         "joining a smart-rendered clip")
+    write_avcc(joined, setup)
+    cache.storage.put_file_if_absent(f"{base}-joined.mp4", joined)
+    cache.storage.put(base + ".json", json.dumps({"names": [f"{base}-joined.mp4"]}).encode())
 
 
 def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:
@@ -393,54 +399,3 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         files = list(pool.map(make, enumerate(parts)))
     return _concat_input(work, files)
-
-
-# -- sound --
-
-def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tuple[list, list[str]]:
-    """Inputs and filter graph of the film's sound, labelled ``[sound]``."""
-    inputs, parts = [], []
-    fmt = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
-    for i, p in enumerate(timeline):
-        if p.sound:
-            inputs += ["-vn", "-i", p.path]
-            parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
-                         f"apad=whole_dur={p.duration:.6f}[a{i}]")
-        else:
-            parts.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{p.duration:.6f}[a{i}]")
-    acc = "a0"
-    for i, p in enumerate(timeline[1:], 1):
-        if p.sound_in:
-            parts.append(f"[{acc}][a{i}]acrossfade=d={p.sound_in:.6f}:c1=tri:c2=tri[s{i}]")
-        else:
-            parts.append(f"[{acc}][a{i}]concat=n=2:v=0:a=1[s{i}]")
-        acc = f"s{i}"
-    length = cut.duration
-    if music is not None and cut.music is not None:
-        m = cut.music
-        inputs += ["-vn", "-i", music]
-        layout = music_layout(audio_length(music), length, m.loop)
-        bed = f"[{len(inputs) // 3 - 1}:a:0]{fmt}"
-        if len(layout.starts) > 1:  # copies of the bed, each crossfading linearly into the next
-            copies = len(layout.starts)
-            parts.append(bed + f",asplit={copies}" + "".join(f"[mc{k}]" for k in range(copies)))
-            acc_m = "mc0"
-            for k in range(1, copies):
-                parts.append(f"[{acc_m}][mc{k}]acrossfade=d={layout.overlap:.6f}:c1=tri:c2=tri[ml{k}]")
-                acc_m = f"ml{k}"
-            bed = f"[{acc_m}]anull"
-        fade_at = max(0.0, layout.stop - m.fade_out)  # the fade-out ends where the music ends
-        parts.append(f"{bed},apad,atrim=0:{length:.6f},asetpts=PTS-STARTPTS,"
-                     f"volume='{music_gain_expr(cut, timeline)}':eval=frame,"
-                     f"afade=t=in:d={m.fade_in:.6f},afade=t=out:st={fade_at:.6f}:d={m.fade_out:.6f}[m]")
-        parts.append(f"[{acc}][m]amix=inputs=2:duration=first:normalize=0[mix]")
-        acc = "mix"
-    parts.append(f"[{acc}]atrim=0:{length:.6f}[sound]")
-    return inputs, parts
-
-
-def music_gain_expr(cut: CutPlan, timeline: list[Piece]) -> str:
-    spans = [f"between(t,{p.start:.6f},{p.start + p.duration:.6f})" for p in timeline if p.sound]
-    if not spans or cut.music.duck == 1:
-        return f"{cut.music.volume:.6f}"
-    return f"{cut.music.volume:.6f}*if({'+'.join(spans)},{cut.music.duck:.6f},1)"

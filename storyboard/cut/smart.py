@@ -19,7 +19,7 @@ from pathlib import Path
 from .avcc import AvcC, read_avcc
 from .ffmpeg_tools import BITEXACT
 
-SMART_VERSION = 3
+SMART_VERSION = 4
 TAIL_QUALITY = 12  # x264 CRF of the re-encoded tail: near-lossless, it is a handful of frames
 
 
