@@ -51,6 +51,12 @@ class AvcC:
         """Every parameter set id in use (SPS and PPS ids)."""
         return {_first_ue(nal[4:]) for nal in self.sps} | {_first_ue(nal[1:]) for nal in self.pps}
 
+    def distinct_ids(self) -> bool:
+        """No two sequence (or picture) parameter sets share an id: a decoder can tell them apart."""
+        sps = [_first_ue(nal[4:]) for nal in self.sps]
+        pps = [_first_ue(nal[1:]) for nal in self.pps]
+        return len(sps) == len(set(sps)) and len(pps) == len(set(pps))
+
     def merged(self, other: "AvcC") -> "AvcC":
         sps = self.sps + tuple(n for n in other.sps if n not in self.sps)
         pps = self.pps + tuple(n for n in other.pps if n not in self.pps)

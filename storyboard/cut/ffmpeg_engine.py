@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from .ffmpeg_tools import BITEXACT, ffmpeg
 from .avcc import read_avcc, write_avcc
 from .smart import SMART_VERSION, smart_trim
 from .mix import make_sound
-from .sound import join_frames, levelled_sound
+from .sound import digest_of, join_frames, levelled_sound
 from .timeline import AUDIO_RATE, Piece, StitchError, Target
 
 CONFORM_VERSION = 1
@@ -133,12 +132,6 @@ def fits(p: Piece, target: Target) -> bool:
             and bool(p.info.setup) and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps))
 
 
-def copyable(timeline: list[Piece], target: Target) -> bool:
-    """Every clip can be trimmed by copy and all share one H.264 setup."""
-    first = timeline[0].info
-    return all(fits(p, target) and p.info.signature[:8] == first.signature[:8] for p in timeline)
-
-
 def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache, later: list) -> list:
     """Hard cuts. The clips that share the most common H.264 setup (a provider's clips do) are
     trimmed by copy, with a smart render of the tail where B-frames need one; any other clip is
@@ -186,21 +179,13 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     union = setups[0]
     for s in setups[1:]:
         union = union.merged(s)
-    if not _distinct_ids(union):
+    if not union.distinct_ids():
         return None
     # The joined track takes its setup from the first part: a copy of it carries every part's sets.
     first = work / "first-part.mp4"
     shutil.copyfile(parts[0], first)
     write_avcc(first, union)
     return _concat_input(work, [first, *parts[1:]])
-
-
-def _distinct_ids(setup) -> bool:
-    from .avcc import _first_ue
-
-    sps = [_first_ue(n[4:]) for n in setup.sps]
-    pps = [_first_ue(n[1:]) for n in setup.pps]
-    return len(sps) == len(set(sps)) and len(pps) == len(set(pps))
 
 
 def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
@@ -219,16 +204,12 @@ def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
 def trimmed(p: Piece, work: Path, cache: ClipCache) -> Path:
     """A clip without B-frames cut to its planned length by stream copy, kept in the cache."""
     def make() -> Path:
-        segment = work / f"seg-{_digest(p)[:12]}.mp4"
+        segment = work / f"seg-{digest_of(p.path)[:12]}.mp4"
         _run(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
              f"trimming {p.shot}")
         return segment
 
-    return _kept(cache, {"v": 1, "clip": _digest(p), "copy": round(p.duration, 6)}, make)
-
-
-def _digest(p: Piece) -> str:
-    return p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+    return _kept(cache, {"v": 1, "clip": digest_of(p.path), "copy": round(p.duration, 6)}, make)
 
 
 def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int,
@@ -236,7 +217,7 @@ def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_i
     """``p``'s clip cut to its planned frames by a smart render (its head, and its tail if it needs
     one), made once and kept in the cache. A new head and tail are joined into one file while the
     film is muxed (``later``): a re-cut then reads one part, not two."""
-    digest = _digest(p)
+    digest = digest_of(p.path)
     frames = round(p.duration * target.fps)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
     base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
@@ -283,7 +264,7 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
               timescale: int | None = None) -> Path:
     """The clip re-encoded to the target and trimmed, made once and kept in the cache; with
     ``sps_id``, its parameter sets take that id (to sit beside copied clips' own)."""
-    digest = p.path.stem if re.fullmatch(r"[0-9a-f]{64}", p.path.stem) else _sha(p.path)
+    digest = digest_of(p.path)
     spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
             "fps": fps_text(target), "q": target.quality, "d": p.duration}
     if sps_id is not None:
@@ -309,12 +290,6 @@ def _tb(target: Target) -> str:
 
 def _timescale(target: Target) -> int:
     return target.fps.numerator * 512 // target.fps.denominator if target.fps.denominator == 1 else 90000
-
-
-def _sha(path: Path) -> str:
-    from ..store.cache import file_sha256
-
-    return file_sha256(path)
 
 
 @dataclass(frozen=True)
@@ -392,7 +367,7 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
         n, seg = item
         spec = {"v": 1, "segment": seg.frames, "blend": seg.blend, "target": [target.width, target.height,
                 fps_text(target), target.quality],
-                "inputs": [[_digest(p), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
+                "inputs": [[digest_of(p.path), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
                             round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
         return _kept(cache, spec, lambda: _encode_segment(n, seg, target, work))
 

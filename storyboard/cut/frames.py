@@ -36,10 +36,6 @@ def extract_frame(clip: Path, number: int, dest: Path) -> Path:
     return dest
 
 
-def frame_at(clip: Path, seconds: float, dest: Path) -> Path:
-    return extract_frame(clip, frame_number(seconds, probe(clip).fps), dest)
-
-
 def trim_clip(clip: Path, planned: float, dest: Path) -> Path:
     """``clip`` cut to exactly its planned length in frames (H.264, AAC when it has sound), made the
     same way every time: one thread, bit-exact flags, so the same clip gives the same bytes."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..plan.types import CutPlan
 from .ffmpeg_tools import BITEXACT, audio_length, ffmpeg, loudness_gain
+from .sound import FORMAT, clip_sound
 from .timeline import AUDIO_RATE, Piece, music_layout
 
 
@@ -36,15 +37,8 @@ def _script(work: Path, name: str, parts: list[str]) -> Path:
 
 def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tuple[list, list[str]]:
     """Inputs and filter graph of the film's sound, labelled ``[sound]``."""
-    inputs, parts = [], []
-    fmt = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
-    for i, p in enumerate(timeline):
-        if p.sound:
-            inputs += ["-vn", "-i", p.path]
-            parts.append(f"[{len(inputs) // 3 - 1}:a:0]{fmt},atrim=0:{p.duration:.6f},asetpts=PTS-STARTPTS,"
-                         f"apad=whole_dur={p.duration:.6f}[a{i}]")
-        else:
-            parts.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{p.duration:.6f}[a{i}]")
+    inputs: list = []
+    parts = [clip_sound(p, 0.0, p.duration, inputs, f"a{i}") for i, p in enumerate(timeline)]
     acc = "a0"
     for i, p in enumerate(timeline[1:], 1):
         if p.sound_in:
@@ -57,7 +51,7 @@ def audio_graph(cut: CutPlan, timeline: list[Piece], music: Path | None) -> tupl
         m = cut.music
         inputs += ["-vn", "-i", music]
         layout = music_layout(audio_length(music), length, m.loop)
-        bed = f"[{len(inputs) // 3 - 1}:a:0]{fmt}"
+        bed = f"[{len(inputs) // 3 - 1}:a:0]{FORMAT}"
         if len(layout.starts) > 1:  # copies of the bed, each crossfading linearly into the next
             copies = len(layout.starts)
             parts.append(bed + f",asplit={copies}" + "".join(f"[mc{k}]" for k in range(copies)))

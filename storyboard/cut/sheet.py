@@ -10,12 +10,8 @@ and laid over the picture by ffmpeg, so no font is needed by ffmpeg."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,6 +19,7 @@ from ..format.files import work_dir
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .frames import extract_frame, frame_number
 from .probe import ClipInfo, probe
+from .stitch import written_atomically
 
 MAX_WIDTH = 1920  # the sheet's widest: tiles shrink to fit
 LABEL_BG, LABEL_INK, CHOSEN = (20, 22, 28, 200), (242, 239, 230, 255), (224, 168, 74, 255)
@@ -116,7 +113,7 @@ def video_sheet(tiles: list[Tile], dest: Path) -> Path:
         args += ["-filter_complex", ";".join(parts), *maps, "-t", f"{length:.3f}", "-c:v", "libx264",
                  "-preset", "veryfast", "-crf", "23", "-threads", "2", *BITEXACT, "-movflags", "+faststart",
                  "-f", "mp4"]
-        with _atomic(dest) as out:
+        with written_atomically(dest) as out:
             ffmpeg(args + [out], "making the contact sheet")
     return dest
 
@@ -141,21 +138,6 @@ def still_sheet(tiles: list[Tile], dest: Path) -> Path:
             for col, name in enumerate(("first", "middle", "last")):
                 _label(draw, col * w, row * h, w, h, f"{label_text(tile)} · {name}", tile.chosen)
         sheet = Image.alpha_composite(sheet.convert("RGBA"), overlay).convert("RGB")
-    with _atomic(dest) as out:
+    with written_atomically(dest) as out:
         sheet.save(out, format="PNG")
     return dest
-
-
-@contextmanager
-def _atomic(dest: Path) -> Iterator[Path]:
-    """A temporary file beside ``dest`` that becomes ``dest`` only when complete."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}-", suffix=dest.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -175,20 +175,23 @@ def _stretch_name(s: Stretch, gain: float) -> str:
     return "sound/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".m4a"
 
 
+def clip_sound(p: Piece, start: float, length: float, inputs: list, label: str) -> str:
+    """The filter giving ``length`` s of ``p``'s sound from ``start`` of its clip (padded with
+    silence; all silence when it is not heard), as ``[label]``. Appends its input to ``inputs``."""
+    if not p.sound:
+        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{length:.6f}[{label}]"
+    inputs += ["-vn", "-i", p.path]
+    return (f"[{len(inputs) // 3 - 1}:a:0]{FORMAT},atrim={start:.6f}:{start + length:.6f},asetpts=PTS-STARTPTS,"
+            f"apad=whole_dur={length:.6f}[{label}]")
+
+
 def _stretch_graph(s: Stretch, gain: float, inputs: list, label: str) -> str:
     """Filters that make stretch ``s`` (its clips appended to ``inputs``), ending in ``[label]``."""
     length, pad = f"{s.length:.6f}", f"{s.length + PAD_SECONDS:.6f}"
     level = f"volume={gain:.2f}dB"
     if not s.parts or not any(p.sound for p, _ in s.parts):
         return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{pad}[{label}]"
-    graph = []
-    for k, (p, local) in enumerate(s.parts):
-        if p.sound:
-            inputs += ["-vn", "-i", p.path]
-            graph.append(f"[{len(inputs) // 3 - 1}:a:0]{FORMAT},atrim={local:.6f}:{local + s.length:.6f},"
-                         f"asetpts=PTS-STARTPTS,apad=whole_dur={length}[{label}x{k}]")
-        else:
-            graph.append(f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{length}[{label}x{k}]")
+    graph = [clip_sound(p, local, s.length, inputs, f"{label}x{k}") for k, (p, local) in enumerate(s.parts)]
     if len(s.parts) == 2:  # a transition: the two crossfade over the whole stretch
         graph.append(f"[{label}x0][{label}x1]acrossfade=d={length}:c1=tri:c2=tri,{level},apad=whole_dur={pad}[{label}]")
     else:

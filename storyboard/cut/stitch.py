@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from decimal import Decimal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 from ..format.files import TEMP_PREFIX, remove_stale, work_dir
 from ..plan.types import Plan
@@ -79,6 +81,22 @@ def clean_leftovers(folder: Path, output: Path) -> None:
     remove_stale(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
 
 
+@contextmanager
+def written_atomically(output: Path) -> Iterator[Path]:
+    """A temporary file beside ``output`` (``.<name>-<pid>-…``, which ``clean_leftovers`` finds if
+    the process is killed) that becomes ``output`` only when the block completes."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-{os.getpid()}-", suffix=output.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine: str = "ffmpeg",
            output: Path | None = None, otio: Path | None = None) -> Path:
     """Cut the film the plan describes from cached clips; returns the output path."""
@@ -98,23 +116,12 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
     _check_not_in_cache(output, cache)
     output.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(output.parent, output)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.stem}-{os.getpid()}-", suffix=output.suffix)
-    os.close(fd)
-    try:
-        with work_dir("stitch") as work:
-            if engine == "ffmpeg":
-                from .ffmpeg_engine import cut_film
-            else:
-                from .moviepy_engine import cut_film
-            cut_film(plan.cut, timeline, target, music, Path(work), Path(tmp), cache)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with written_atomically(output) as tmp, work_dir("stitch") as work:
+        if engine == "ffmpeg":
+            from .ffmpeg_engine import cut_film
+        else:
+            from .moviepy_engine import cut_film
+        cut_film(plan.cut, timeline, target, music, Path(work), tmp, cache)
     if otio is not None:
         from .otio_export import write_otio
 

@@ -27,8 +27,8 @@ HARD_LIMIT = 100  # no take beyond this, however it is asked for
 
 def take_of(job: Job, n: int, provider: str, origin: str, catalog: Catalog) -> Job:
     """Take ``n`` of ``job`` (any take of the same shot)."""
-    request = {k: v for k, v in job.request.items() if k != _seed(job, catalog)}
     seed = _seed(job, catalog)
+    request = {k: v for k, v in job.request.items() if k != seed}
     if seed and n > 1:
         request[seed] = n
     return job.model_copy(update={"take": n, "request": request,

@@ -9,7 +9,6 @@ sent the same way. Its digest goes into the lock beside the job."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from ..cut.probe import probe
 from ..format.media import STATE_DIR
 from ..plan.graph import SLOTS, dependency_label, is_dependency
 from ..plan.types import Job, Plan
-from ..store.cache import ClipCache
+from ..store.cache import ClipCache, file_sha256
 
 INPUTS = "inputs"
 
@@ -83,7 +82,7 @@ def _file(clip: Path, frame, planned: float, root: Path) -> tuple[str, Path]:
             number = 0 if frame == "first" else last_frame_number(planned, fps) if frame == "last" else \
                 min(frame_number(float(frame), fps), last_frame_number(planned, fps))
             extract_frame(clip, number, Path(tmp))
-        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        digest = file_sha256(Path(tmp))
         dest = folder / f"{digest}{suffix}"
         os.replace(tmp, dest)
     except BaseException:

@@ -90,18 +90,13 @@ class Locator:
 
     def _upstream_reason(self, job: Job) -> str:
         """A dependent is stale because a shot it takes an output of changed (its own fields may not have)."""
-        changed = _stale_upstream(self, job)
+        changed = []
+        for shot in job.depends_on:
+            upstream = self.compiled.plan.job(shot)
+            entry = self.lock.entry(shot, upstream.take) if upstream else None
+            if upstream is not None and (entry is None or entry.key != upstream.key):
+                changed.append(shot)
         return f"because {', '.join(f'`{s}`' for s in changed)} changed" if changed else ""
-
-
-def _stale_upstream(locator: "Locator", job: Job) -> list[str]:
-    out = []
-    for shot in job.depends_on:
-        upstream = locator.compiled.plan.job(shot)
-        entry = locator.lock.entry(shot, upstream.take) if upstream else None
-        if upstream is not None and (entry is None or entry.key != upstream.key):
-            out.append(shot)
-    return out
 
 
 def _in_remote(cache: ClipCache, key: str) -> bool:
