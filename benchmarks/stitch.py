@@ -37,13 +37,16 @@ SOURCES = ["testsrc2", "mandelbrot", "life=s={size}:mold=10:r={fps}:ratio=0.1:de
            "cellauto=s={size}:rule=110", "rgbtestsrc", "testsrc"]
 
 
-def make_clips(folder: Path, n: int, bframes: bool = True, salt: int = 0) -> list[Path]:
-    """Distinct clips: other pictures (generator, hue, motion) and other sounds (pitch, noise) per clip."""
+def make_clips(folder: Path, n: int, bframes: bool = True, salt: int = 0, colours: str = "bt709") -> list[Path]:
+    """Distinct clips: other pictures (generator, hue, motion) and other sounds (pitch, noise) per clip.
+    Every clip is tagged with the same colours, as one provider's pipeline tags them: left to the
+    generators, testsrc's clips would say bt470bg and the others nothing, so their H.264 setups
+    (SPS) would differ and those clips would be conformed, which a provider's clips never need."""
     folder.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in range(n):
         k = i + salt
-        path = folder / f"clip{k:02d}{'' if bframes else '-nob'}.mp4"
+        path = folder / f"clip{k:02d}{'' if bframes else '-nob'}{'' if colours == 'bt709' else '-' + colours}.mp4"
         source = SOURCES[k % len(SOURCES)].format(size=SIZE, fps=FPS)
         picture = source if "=" in source and "s=" in source else f"{source}=s={SIZE}:r={FPS}"
         length = SECONDS + 0.04
@@ -53,7 +56,8 @@ def make_clips(folder: Path, n: int, bframes: bool = True, salt: int = 0) -> lis
                         "-f", "lavfi", "-i", f"sine=f={180 + 37 * k}:r=48000:d={length}",
                         "-f", "lavfi", "-i", f"anoisesrc=a={0.02 + 0.01 * (k % 5)}:r=48000:d={length}:seed={k}",
                         "-filter_complex", f"[0:v]hue=h={k * 29},scale={SIZE.replace('x', ':')},fps={FPS},"
-                        f"trim=duration={length}[v];[1:a][2:a]amix=inputs=2,volume={0.5 + 0.1 * (k % 7)}[a]",
+                        f"trim=duration={length},setparams=range=tv:color_primaries={colours}:color_trc={colours.replace('bt470bg', 'smpte170m')}:"
+                        f"colorspace={colours}[v];[1:a][2:a]amix=inputs=2,volume={0.5 + 0.1 * (k % 7)}[a]",
                         "-map", "[v]", "-map", "[a]", *encode, "-c:a", "aac", "-ar", "48000", "-ac", "2",
                         "-t", f"{length}", str(path)], check=True)
         clips.append(path)

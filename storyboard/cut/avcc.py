@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from .mp4 import Track, boxes, read_moov
+
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 
 
@@ -70,28 +72,18 @@ def _first_ue(data: bytes) -> int:
     return int(bits[zeros:2 * zeros + 1], 2) - 1
 
 
-def _boxes(data: bytes, start: int, end: int):
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if size < 8 or pos + size > end:
-            return
-        yield kind, pos, pos + size
-        pos += size
-
-
 def _path_to_avcc(data: bytes) -> list[tuple[int, int]] | None:
     """(start, end) of each box from ``moov`` down to the video track's ``avcC``."""
     def walk(start: int, end: int, chain: list) -> list | None:
-        for kind, b, e in _boxes(data, start, end):
+        for kind, b, e in boxes(data, start, end):
             if kind in CONTAINERS:
                 found = walk(b + 8, e, chain + [(b, e)])
                 if found:
                     return found
             elif kind == b"stsd":
-                for entry, eb, ee in _boxes(data, b + 16, e):
+                for entry, eb, ee in boxes(data, b + 16, e):
                     if entry in (b"avc1", b"avc3"):
-                        for inner, ib, ie in _boxes(data, eb + 86, ee):
+                        for inner, ib, ie in boxes(data, eb + 86, ee):
                             if inner == b"avcC":
                                 return chain + [(b, e), (eb, ee), (ib, ie)]
         return None
@@ -99,26 +91,16 @@ def _path_to_avcc(data: bytes) -> list[tuple[int, int]] | None:
     return walk(0, len(data), [])
 
 
+def setup_of(track: Track) -> AvcC | None:
+    """A track's H.264 setup, from its sample description."""
+    body = track.avcc()
+    return AvcC.parse(body) if body else None
+
+
 def read_avcc(path: Path) -> AvcC | None:
     """The video track's setup, reading only the file's ``moov`` box."""
-    with open(path, "rb") as f:
-        size, pos, moov = path.stat().st_size, 0, None
-        while pos + 8 <= size:
-            f.seek(pos)
-            head = f.read(16)
-            length, kind = struct.unpack(">I4s", head[:8])
-            if length == 1:
-                length = struct.unpack(">Q", head[8:16])[0]
-            if length < 8:
-                return None
-            if kind == b"moov":
-                f.seek(pos)
-                moov = f.read(length)
-                break
-            pos += length
-    if moov is None:
-        return None
-    chain = _path_to_avcc(moov)
+    moov = read_moov(path)
+    chain = _path_to_avcc(moov) if moov else None
     if not chain:
         return None
     start, end = chain[-1]
@@ -147,7 +129,7 @@ def write_avcc(path: Path, setup: AvcC) -> None:
 
 
 def _mdat_after(data: bytes, moov: int) -> bool:
-    return any(kind == b"mdat" and b > moov for kind, b, _ in _boxes(data, 0, len(data)))
+    return any(kind == b"mdat" and b > moov for kind, b, _ in boxes(data, 0, len(data)))
 
 
 def _shift_offsets(data: bytearray, moov: int, delta: int) -> None:
@@ -155,7 +137,7 @@ def _shift_offsets(data: bytearray, moov: int, delta: int) -> None:
     size = struct.unpack(">I", data[moov:moov + 4])[0]
 
     def walk(start: int, end: int) -> None:
-        for kind, b, e in _boxes(bytes(data[start:end]), 0, end - start):
+        for kind, b, e in boxes(bytes(data[start:end]), 0, end - start):
             b, e = b + start, e + start
             if kind in CONTAINERS:
                 walk(b + 8, e)

@@ -1,13 +1,13 @@
 """The default stitch engine: the ffmpeg binary that moviepy ships.
 
 Picture, hard cuts: the clips that share the most common H.264 setup (a
-provider's clips do) are cut to their planned length by stream copy. A clip
-with B-frames is cut by a smart render (``smart``): its head copied, the few
-frames at its end that refer to a dropped frame re-encoded, with parameter set
-ids of their own. A clip of another format is conformed to the target, also
-with ids of its own; the track's setup (``avcC``) carries every set. Each
-trimmed, smart-rendered or conformed clip is kept in the cache by clip
-digest, so a re-cut copies and encodes nothing. With transitions, every
+provider's clips do) are cut to their planned length by taking their first
+frames as they are. A clip with B-frames is cut by a smart render (``smart``):
+its head taken as it is, the few frames at its end that refer to a dropped
+frame re-encoded, with parameter set ids of their own. A clip of another
+format is conformed to the target, also with ids of its own; the track's
+setup (``avcC``) carries every set. Each re-encoded tail or conformed clip is
+kept in the cache by clip digest, so a re-cut encodes nothing. With transitions, every
 stretch of the picture (a shot's body, or a blend of two shots) is encoded
 exactly once from the original clips, two at a time in parallel, and the
 stretches are joined by stream copy: no chain of re-encodes, and memory that
@@ -18,6 +18,10 @@ stretch encoded once and kept; a music bed is mixed with the film in one
 filter graph, measured and encoded with a fixed gain; plain cuts with nothing
 to mix or level are copied in whole AAC frames.
 
+The film is written from those parts by ``film.write_film``: their samples laid
+out in one file, no ffmpeg process. Parts it cannot join that way are joined
+by ffmpeg's concat demuxer (``join``).
+
 Every encoder setting is fixed and bit-exact (one x264 thread per encode), so
 cutting twice gives the same bytes on any machine.
 """
@@ -26,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,11 +38,14 @@ from pathlib import Path
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
 from .ffmpeg_tools import BITEXACT, ffmpeg
-from .avcc import read_avcc, write_avcc
-from .smart import SMART_VERSION, smart_trim
+from . import join
+from .avcc import AvcC, read_avcc
 from .mix import make_sound
-from .sound import digest_of, join_frames, levelled_sound
-from .timeline import AUDIO_RATE, Piece, StitchError, Target
+from .film import takes, write_film
+from .mp4 import Part
+from .smart import SMART_VERSION, smart_trim
+from .sound import digest_of, frame_counts, levelled_sound
+from .timeline import Piece, StitchError, Target
 
 CONFORM_VERSION = 1
 PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
@@ -62,38 +68,28 @@ def normalize(target: Target, pix_fmt: str = "yuv420p") -> str:
 
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
              cache: ClipCache) -> None:
-    # Picture and sound are independent until the final mux: make them side by side.
+    # Picture and sound are independent until they are joined: make them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        if sound_copyable(cut, timeline):
-            sound = pool.submit(copy_sound, timeline, work, cache)
-        elif cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
-            sound = pool.submit(levelled_sound, timeline, cut.loudness, work, cache, _run)
-        else:
-            sound = pool.submit(lambda: ["-i", make_sound(cut, timeline, music, work, _run)])
-        later: list = []  # work that makes the next cut faster, done while this one is muxed
-        video = make_video(timeline, target, work, cache, later)
+        sound = pool.submit(make_sound_parts, cut, timeline, music, work, cache)
+        picture, setup = make_video(timeline, target, work, cache)
         audio = sound.result()
-        tidy = [pool.submit(_quietly, job) for job in later]
-        mux = [*video, *audio, "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{cut.duration:.6f}"]
-        try:  # the index in room kept for it at the start: playable while it downloads, written once
-            ffmpeg([*mux, "-moov_size", moov_room(cut), *BITEXACT, "-f", "mp4", out], "muxing the film")
-        except StitchError:  # more than the room: written after the media, then moved to the front
-            ffmpeg([*mux, "-movflags", "+faststart", *BITEXACT, "-f", "mp4", out], "muxing the film")
-        for done in tidy:
-            done.result()
-
-
-def _quietly(job) -> None:
+    video_takes, audio_takes = takes(picture, b"vide"), takes(audio, b"soun")
     try:
-        job()
-    except (StitchError, OSError, ValueError):
-        pass  # only an optimisation of the next cut: this cut does not depend on it
+        if video_takes and audio_takes and write_film(out, video_takes, audio_takes, setup, cut.duration):
+            return
+    except OSError as exc:
+        raise StitchError(f"could not write the film: {exc}") from None
+    join.mux(out, picture, setup, audio, cut.duration, work, _run)
 
 
-def moov_room(cut: CutPlan) -> int:
-    """Bytes to keep for the film's index: about 40 per video frame and audio frame, and a margin."""
-    frames = cut.duration * 120 + cut.duration * AUDIO_RATE / 1024
-    return int(65536 + 40 * frames)
+def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path,
+                     cache: ClipCache) -> list[Part]:
+    if sound_copyable(cut, timeline):  # each clip's own sound, whole AAC frames of it
+        counts = frame_counts([(p.duration, p.info.priming) for p in timeline])
+        return [Part(p.path, n) for p, n in zip(timeline, counts)]
+    if cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
+        return levelled_sound(timeline, cut.loudness, work, cache, _run)
+    return [Part(make_sound(cut, timeline, music, work, _run))]
 
 
 def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:
@@ -105,25 +101,19 @@ def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:
             and all((p.info.acodec, p.info.rate, p.info.layout) == ("aac", first.rate, first.layout) for p in timeline))
 
 
-def copy_sound(timeline: list[Piece], work: Path, cache: ClipCache | None = None) -> list:
-    """Each clip's sound, by stream copy, as whole AAC frames (see ``sound.join_frames``):
-    trimmed, and no drift."""
-    return join_frames([(p.path, p.duration, p.info.priming) for p in timeline], work, run=_run, cache=cache)
-
-
 def _run(args: list, what: str) -> str:
     return ffmpeg(args, what)  # looked up when called: one place every ffmpeg run of the engine goes through
 
 
 # -- picture --
 
-def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache, later: list | None = None) -> list:
-    """The picture as ffmpeg input arguments: a concat list of parts that all
-    share one format, read by stream copy straight into the film."""
+def make_video(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> tuple[list[Part], AvcC | None]:
+    """The picture as parts that all share one format, to join by copy, and the track's setup
+    (every part's parameter sets; None: the first part's own)."""
     hard_cuts = all(not (p.crossfade_in or p.fade_in or p.fade_out) for p in timeline)
     if hard_cuts:
-        return _concat(timeline, target, work, cache, [] if later is None else later)
-    return _graph(timeline, target, work, cache)
+        return _concat(timeline, target, work, cache)
+    return _graph(timeline, target, work, cache), None
 
 
 def fits(p: Piece, target: Target) -> bool:
@@ -132,25 +122,24 @@ def fits(p: Piece, target: Target) -> bool:
             and bool(p.info.setup) and (p.info.width, p.info.height, p.info.fps) == (target.width, target.height, target.fps))
 
 
-def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache, later: list) -> list:
+def _concat(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> tuple[list[Part], AvcC | None]:
     """Hard cuts. The clips that share the most common H.264 setup (a provider's clips do) are
     trimmed by copy, with a smart render of the tail where B-frames need one; any other clip is
     conformed, with parameter set ids of its own, so the track's setup carries all of them."""
     setups = [p.info.signature[:8] if fits(p, target) else None for p in timeline]
     common = max((s for s in setups if s), key=setups.count, default=None)
     if common is not None:
-        parts = _copied_parts(timeline, [s == common for s in setups], target, work, cache, later)
-        if parts is not None:
-            return parts
+        found = _copied_parts(timeline, [s == common for s in setups], target, work, cache)
+        if found is not None:
+            return found
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        parts = list(pool.map(lambda p: conformed(p, target, work, cache), timeline))
-    return _concat_input(work, parts)
+        return [Part(f) for f in pool.map(lambda p: conformed(p, target, work, cache), timeline)], None
 
 
 def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work: Path,
-                  cache: ClipCache, later: list) -> list | None:
-    """Each clip trimmed by copy (or smart-rendered, or conformed where ``copy`` is false), joined;
-    None if that cannot be done."""
+                  cache: ClipCache) -> tuple[list[Part], AvcC] | None:
+    """Each clip trimmed by copy (or smart-rendered, or conformed where ``copy`` is false), and the
+    setup that carries every part's sets; None if that cannot be done."""
     base = read_avcc(next(p.path for p, c in zip(timeline, copy) if c))
     ids = base.ids() if base else set()
     if base is None or max(ids) + 2 > 31:
@@ -158,34 +147,29 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     tail_id, conform_id = max(ids) + 1, max(ids) + 2
     tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
 
-    def prepare(item) -> list[Path] | None:
+    def prepare(item) -> list[Part] | None:
         i, p = item
         if not copy[i]:
-            return [conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn)]
+            return [Part(conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn))]
+        frames = round(p.duration * target.fps)
         if not p.info.reordered:
-            return [trimmed(p, work, cache)]
-        return smart_trimmed(p, target, work, cache, tail_id, later)
+            return [Part(p.path, frames)]
+        return smart_trimmed(p, frames, target, work, cache, tail_id)
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         made = list(pool.map(prepare, enumerate(timeline)))
     if any(m is None for m in made):
         return None
     parts = [part for m in made for part in m]
-    setups = [read_avcc(part) for part in parts]
-    if any(s is None for s in setups):
-        return None
-    if all(s == setups[0] for s in setups):
-        return _concat_input(work, parts)
-    union = setups[0]
-    for s in setups[1:]:
-        union = union.merged(s)
+    union = base
+    for path in dict.fromkeys(part.path for part in parts):
+        setup = read_avcc(path)
+        if setup is None:
+            return None
+        union = union.merged(setup)
     if not union.distinct_ids():
         return None
-    # The joined track takes its setup from the first part: a copy of it carries every part's sets.
-    first = work / "first-part.mp4"
-    shutil.copyfile(parts[0], first)
-    write_avcc(first, union)
-    return _concat_input(work, [first, *parts[1:]])
+    return parts, union
 
 
 def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
@@ -201,63 +185,30 @@ def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
     return cache.storage.local_copy(name) or made
 
 
-def trimmed(p: Piece, work: Path, cache: ClipCache) -> Path:
-    """A clip without B-frames cut to its planned length by stream copy, kept in the cache."""
-    def make() -> Path:
-        segment = work / f"seg-{digest_of(p.path)[:12]}.mp4"
-        _run(["-i", p.path, "-map", "0:v:0", "-c", "copy", "-t", f"{p.duration:.6f}", *BITEXACT, segment],
-             f"trimming {p.shot}")
-        return segment
-
-    return _kept(cache, {"v": 1, "clip": digest_of(p.path), "copy": round(p.duration, 6)}, make)
-
-
-def smart_trimmed(p: Piece, target: Target, work: Path, cache: ClipCache, tail_id: int,
-                  later: list) -> list[Path] | None:
-    """``p``'s clip cut to its planned frames by a smart render (its head, and its tail if it needs
-    one), made once and kept in the cache. A new head and tail are joined into one file while the
-    film is muxed (``later``): a re-cut then reads one part, not two."""
+def smart_trimmed(p: Piece, frames: int, target: Target, work: Path, cache: ClipCache,
+                  tail_id: int) -> list[Part] | None:
+    """``p``'s clip cut to its planned frames by a smart render: its head, the clip's own first
+    samples, and its tail if it needs one. Which, and the tail, are kept in the cache."""
     digest = digest_of(p.path)
-    frames = round(p.duration * target.fps)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
     base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     try:
-        names = json.loads(cache.storage.get(base + ".json") or b"null")["names"]
-        kept = [cache.storage.local_copy(name) for name in names]
-        if kept and all(kept):
-            return kept
+        known = json.loads(cache.storage.get(base + ".json") or b"null")
+        tail = cache.storage.local_copy(known["tail"]) if known["tail"] else None
+        if tail is not None or not known["tail"]:
+            return [Part(p.path, known["head"])] + ([Part(tail)] if tail else [])
     except (TypeError, ValueError, KeyError):
         pass
-    made = smart_trim(p.path, frames, fps_text(target), p.info.tbn, work, _run, f"smart-{digest[:12]}", tail_id)
+    made = smart_trim(p.path, frames, fps_text(target), work, _run, f"smart-{digest[:12]}", tail_id)
     if made is None:
         return None
-    names = [f"{base}-{n}.mp4" for n in range(len(made))]
-    out = []
-    for name, part in zip(names, made):
-        cache.storage.put_file_if_absent(name, part)
-        out.append(cache.storage.local_copy(name) or part)
-    cache.storage.put(base + ".json", json.dumps({"names": names}).encode())
-    if len(out) > 1:
-        later.append(lambda: _join_parts(out, base, work, cache))
-    return out
-
-
-def _join_parts(parts: list[Path], base: str, work: Path, cache: ClipCache) -> None:
-    joined = work / f"joined-{Path(base).name[:16]}.mp4"
-    setup = read_avcc(parts[0])
-    for part in parts[1:]:
-        setup = setup.merged(read_avcc(part))
-    _run([*_concat_input(work, parts, f"join-{Path(base).name[:16]}"), "-c", "copy", *BITEXACT, "-f", "mp4", joined],
-         "joining a smart-rendered clip")
-    write_avcc(joined, setup)
-    cache.storage.put_file_if_absent(f"{base}-joined.mp4", joined)
-    cache.storage.put(base + ".json", json.dumps({"names": [f"{base}-joined.mp4"]}).encode())
-
-
-def _concat_input(work: Path, files: list[Path], name: str = "parts") -> list:
-    listing = work / f"{name}.txt"
-    listing.write_text("".join(f"file '{f.as_posix()}'\n" for f in files))
-    return ["-f", "concat", "-safe", 0, "-i", listing]
+    head, tail = made
+    name = f"{base}-tail.mp4" if tail else None
+    if tail:
+        cache.storage.put_file_if_absent(name, tail)
+        tail = cache.storage.local_copy(name) or tail
+    cache.storage.put(base + ".json", json.dumps({"head": head, "tail": name}).encode())
+    return [Part(p.path, head)] + ([Part(tail)] if tail else [])
 
 
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
@@ -355,7 +306,7 @@ def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
     return out
 
 
-def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list:
+def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list[Part]:
     """Transitions: each stretch encoded once from the original clips (two at
     most, so memory does not grow with the film), in parallel, then joined by
     stream copy: every segment comes from the same encoder settings. Each is
@@ -372,5 +323,4 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
         return _kept(cache, spec, lambda: _encode_segment(n, seg, target, work))
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        files = list(pool.map(make, enumerate(parts)))
-    return _concat_input(work, files)
+        return [Part(f) for f in pool.map(make, enumerate(parts))]

@@ -13,9 +13,9 @@ The sound is cut into stretches: each shot's body (one clip) and each
 transition (two clips crossfading, mixed only where they overlap). Each
 stretch is encoded to AAC on its own, in parallel, with the film's gain, and
 kept in the cache by (clips, trims, gain, format): a re-cut encodes only the
-stretches that changed. The stretches are joined by stream copy in whole AAC
-frames, each giving as many frames as keep the sound's running end within
-half a frame (11 ms) of the plan, as the plain-cut path joins clips.
+stretches that changed. The stretches are joined by copy in whole AAC frames
+(``frame_counts``: each gives as many frames as keep the sound's running end
+within half a frame, 11 ms, of the plan), as the plain-cut path joins clips.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from ..store.cache import ClipCache
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .probe import ffmpeg_exe
+from .mp4 import Part
 from .timeline import AUDIO_RATE, Piece, StitchError
 
 ANALYSIS_VERSION = 1
@@ -208,8 +209,9 @@ def encode_stretches(batch: list[tuple[Stretch, Path]], gain: float, run=ffmpeg)
     run([*inputs, "-filter_complex", ";".join(graph), *outputs], "encoding stretches of the sound")
 
 
-def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cache: ClipCache, run=ffmpeg) -> list:
-    """The film's sound as concat-demuxer input arguments (see the module's docstring). ``run`` runs ffmpeg."""
+def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cache: ClipCache,
+                   run=ffmpeg) -> list[Part]:
+    """The film's sound as parts to join (see the module's docstring). ``run`` runs ffmpeg."""
     found = analyses([p.path for p in timeline if p.sound], cache) if target is not None else {}
     gain = film_gain(timeline, target, lambda p: found[p.path])
     parts = stretches(timeline)
@@ -224,53 +226,25 @@ def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cach
             _, path = next(made)
             cache.storage.put_file_if_absent(_stretch_name(s, gain), path)
             files[n] = cache.storage.local_copy(_stretch_name(s, gain)) or path
-    return join_frames([(f, s.length, AAC_FRAME) for f, s in zip(files, parts)], work, "stretch", run, cache)
+    counts = frame_counts([(s.length, AAC_FRAME) for s in parts])
+    return [Part(f, n) for f, n in zip(files, counts)]
 
 
 AAC_FRAME = 1024  # samples in an AAC-LC frame; ffmpeg's encoder primes with one frame
-JOIN_BATCH = 8  # files per process when joining: fewer processes, memory that does not grow with the film
 
 
-def join_frames(items: list[tuple[Path, float, int]], work: Path, name: str = "sound", run=ffmpeg,
-                cache: ClipCache | None = None) -> list:
-    """(file, seconds of film, priming samples) each: whole AAC frames of each by stream copy, as many
-    as keep the sound's running end within half an AAC frame of the plan. The film's edit list skips
-    the first file's priming; every later file's priming frame plays (near silence: the encoder's
-    delay), so each shot's sound starts that much (21 ms at 48 kHz, half a picture frame at 24 fps)
-    after its picture, and never drifts further. Returns concat-demuxer input arguments. With ``cache``, each file's first N frames are kept
-    there too (a file in the cache named by its digest), so a re-cut copies nothing."""
-    jobs, parts, end, samples = [], [], 0.0, 0
-    for i, (path, length, priming) in enumerate(items):
+def frame_counts(items: list[tuple[float, int]]) -> list[int]:
+    """For each file to join, (seconds of film, priming samples): how many whole AAC frames of it
+    to take, so that the sound's running end stays within half an AAC frame of the plan. The film's
+    edit list skips the first file's priming; every later file's priming frame plays (near silence:
+    the encoder's delay), so each shot's sound starts that much (21 ms at 48 kHz, half a picture
+    frame at 24 fps) after its picture, and never drifts further."""
+    counts, end, samples = [], 0.0, 0
+    for i, (length, priming) in enumerate(items):
         end += length
         skipped = priming if i == 0 else 0
         need = round(end * AUDIO_RATE) - samples
         frames = max(1, round((need + skipped) / AAC_FRAME))
         samples += frames * AAC_FRAME - skipped
-        kept_name = f"{digest_of(path)}-{frames}f-{'first' if i == 0 else 'joined'}.m4a" if cache is not None else None
-        kept = cache.storage.local_copy(f"sound/{kept_name}") if kept_name else None
-        if kept is not None:
-            parts.append(kept)
-            continue
-        part = work / f"{name}{i:04d}.m4a"
-        jobs.append((path, frames, part, kept_name, i == 0))
-        parts.append(part)
-    batches = [jobs[i:i + JOIN_BATCH] for i in range(0, len(jobs), JOIN_BATCH)]
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        list(pool.map(lambda batch: _copy_batch(batch, run), batches))
-    for _, _, part, kept_name, _ in jobs:
-        if kept_name:
-            cache.storage.put_file_if_absent(f"sound/{kept_name}", part)
-    listing = work / f"{name}.txt"
-    listing.write_text("".join(f"file '{part.as_posix()}'\n" for part in parts))
-    return ["-f", "concat", "-safe", 0, "-i", listing]
-
-
-def _copy_batch(batch: list, run=ffmpeg) -> None:
-    inputs, outputs = [], []
-    for i, (path, frames, part, _, first) in enumerate(batch):
-        # After the first, each part's priming frame plays, so its timeline counts it too: no edit
-        # list, timestamps from 0, and the film's timeline agrees with its samples at every join.
-        inputs += ["-vn"] + ([] if first else ["-ignore_editlist", 1]) + ["-i", path]
-        outputs += ["-map", f"{i}:a:0", "-c", "copy", "-frames:a", frames,
-                    *([] if first else ["-use_editlist", 0]), *BITEXACT, part]
-    run([*inputs, *outputs], "trimming the sound")
+        counts.append(frames)
+    return counts
