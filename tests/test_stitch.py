@@ -162,6 +162,23 @@ def test_cutting_twice_gives_identical_bytes(project):
     assert first == second
 
 
+def test_a_recut_with_music_mixes_nothing_and_a_changed_shot_mixes_again(project, monkeypatch):
+    from storyboard.cut import ffmpeg_engine as stitch_ffmpeg
+
+    compiled, cache = film_project(project, music=True)
+    first = cut(compiled, cache, name="a.mp4").read_bytes()
+    calls = []
+    real = stitch_ffmpeg.ffmpeg
+    monkeypatch.setattr(stitch_ffmpeg, "ffmpeg", lambda args, what: calls.append(what) or real(args, what))
+    assert cut(compiled, cache, name="b.mp4").read_bytes() == first and calls == []  # the mix was kept
+    # Another clip for the second shot: its sound is in the mix, so the film is mixed again.
+    other = compiled.root / "other.mp4"
+    other.write_bytes(cache.get(compiled.plan.cut.shots[2].key).path.read_bytes())
+    cache.put(compiled.plan.cut.shots[1].key, other, duration=compiled.plan.cut.shots[1].duration, model="m",
+              provider="preview", task_id="t2")
+    assert cut(compiled, cache, name="c.mp4").read_bytes() != first and "mixing the sound" in calls
+
+
 def test_loudness_is_normalised(project):
     compiled, cache = film_project(project, music=True)
     film = cut(compiled, cache)

@@ -89,7 +89,7 @@ def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, wo
         return [Part(p.path, n) for p, n in zip(timeline, counts)]
     if cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
         return levelled_sound(timeline, cut.loudness, work, cache, _run)
-    return [Part(make_sound(cut, timeline, music, work, _run))]
+    return [Part(make_sound(cut, timeline, music, work, _run, cache))]
 
 
 def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:

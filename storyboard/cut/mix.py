@@ -1,21 +1,48 @@
 """The film's sound in one filter graph: every clip's stretch, the transitions'
 crossfades and a music bed (looped, ducked, faded), measured once for loudness
 and encoded with a fixed gain. The path for films with a music bed, which runs
-under every shot; without one, ``sound`` levels the film stretch by stretch."""
+under every shot; without one, ``sound`` levels the film stretch by stretch.
+
+The mix is kept in the cache by everything it is made of (the filter graph,
+with each clip and the music named by digest, and the loudness target), so a
+re-cut of an unchanged film encodes no sound; a change to any shot mixes the
+whole film again."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from ..plan.types import CutPlan
+from ..store.cache import ClipCache
 from .ffmpeg_tools import BITEXACT, audio_length, ffmpeg, loudness_gain
-from .sound import FORMAT, clip_sound
+from .sound import FORMAT, clip_sound, digest_of
 from .timeline import AUDIO_RATE, Piece, music_layout
 
 
-def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path, run=ffmpeg) -> Path:
-    """The film's sound, mixed, brought to the loudness target and encoded (AAC)."""
+MIX_VERSION = 1
+
+
+def make_sound(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path, run=ffmpeg,
+               cache: ClipCache | None = None) -> Path:
+    """The film's sound, mixed, brought to the loudness target and encoded (AAC); made once and kept
+    in ``cache``."""
     inputs, graph = audio_graph(cut, timeline, music)
+    if cache is None:
+        return _mixed(cut, inputs, graph, work, run)
+    named = [digest_of(Path(a)) if isinstance(a, Path) else str(a) for a in inputs]
+    spec = {"v": MIX_VERSION, "inputs": named, "graph": graph, "loudness": cut.loudness}
+    name = "sound/mix-" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".m4a"
+    kept = cache.storage.local_copy(name)
+    if kept is not None:
+        return kept
+    made = _mixed(cut, inputs, graph, work, run)
+    cache.storage.put_file_if_absent(name, made)
+    return cache.storage.local_copy(name) or made
+
+
+def _mixed(cut: CutPlan, inputs: list, graph: list[str], work: Path, run) -> Path:
     script = _script(work, "audio", graph)
     encoded = work / "sound.m4a"
     aac = ["-c:a", "aac", "-b:a", "192k", "-ar", AUDIO_RATE, "-ac", 2, *BITEXACT, "-f", "mp4", encoded]
