@@ -235,15 +235,17 @@ AAC_FRAME = 1024  # samples in an AAC-LC frame; ffmpeg's encoder primes with one
 
 def frame_counts(items: list[tuple[float, int]]) -> list[int]:
     """For each file to join, (seconds of film, priming samples): how many whole AAC frames of it
-    to take, so that the sound's running end stays within half an AAC frame of the plan. The film's
-    edit list skips the first file's priming; every later file's priming frame plays (near silence:
-    the encoder's delay), so each shot's sound starts that much (21 ms at 48 kHz, half a picture
-    frame at 24 fps) after its picture, and never drifts further."""
+    to take. The film's edit list skips the first file's priming; every later file's priming frame
+    plays (near silence: the encoder's delay). So each file but the last ends one priming early,
+    where the next one's priming begins: every shot's sound starts with its picture (within half an
+    AAC frame, 11 ms), the last 21 ms of the shot before give way to that near silence, and the
+    sound's running end never drifts from the plan."""
     counts, end, samples = [], 0.0, 0
     for i, (length, priming) in enumerate(items):
         end += length
         skipped = priming if i == 0 else 0
-        need = round(end * AUDIO_RATE) - samples
+        following = items[i + 1][1] if i + 1 < len(items) else 0
+        need = round(end * AUDIO_RATE) - following - samples
         frames = max(1, round((need + skipped) / AAC_FRAME))
         samples += frames * AAC_FRAME - skipped
         counts.append(frames)
