@@ -10,7 +10,8 @@ the same clips:
   3. a re-cut after one shot changed: about one shot's work
   4. 0.5 s crossfades against moviepy's                              target >= 4x
 and the same first cut and re-cut with `loudness: null`, and with clips
-without B-frames. Then the peak memory of `storyboard stitch` (the process and
+without B-frames; and a first cut where every sixth clip has another H.264
+setup (another pipeline's colour tags), so it is conformed in full. Then the peak memory of `storyboard stitch` (the process and
 its ffmpeg children) for 10 and 40 clips: it must not grow with the number of
 clips.
 
@@ -161,6 +162,13 @@ def main() -> None:
             if chosen is clips and levelled:
                 replace_clip(story, n // 2, other)
                 line("re-cut after one shot changed, " + what, run_stitch(story)[0], "one shot changed")
+        # Not what one provider returns, but what a film mixing two pipelines has: every sixth clip
+        # tagged with other colours, so its H.264 setup differs and it is conformed in full.
+        mixed = [make_clips(work / "clips", 1, salt=i, colours="bt470bg")[0] if i % 6 == 5 else c
+                 for i, c in enumerate(clips)]
+        odd = sum(m is not c for m, c in zip(mixed, clips))
+        story = project(work / "film-mixed", mixed, None)
+        line(f"first cut, {odd} of {n} clips of another setup (conformed)", run_stitch(story)[0], "first cut (mixed setups)")
         story = project(work / "film-crossfades", clips, 0.5)
         first = run_stitch(story)[0]
         again = min(run_stitch(story)[0] for _ in range(2))
