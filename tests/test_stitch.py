@@ -162,7 +162,7 @@ def test_cutting_twice_gives_identical_bytes(project):
     assert first == second
 
 
-def test_a_recut_with_music_mixes_nothing_and_a_changed_shot_mixes_again(project, monkeypatch):
+def test_music_is_mixed_stretch_by_stretch_and_a_changed_shot_mixes_only_its_own(project, monkeypatch):
     from storyboard.cut import ffmpeg_engine as stitch_ffmpeg
 
     compiled, cache = film_project(project, music=True)
@@ -170,13 +170,17 @@ def test_a_recut_with_music_mixes_nothing_and_a_changed_shot_mixes_again(project
     calls = []
     real = stitch_ffmpeg.ffmpeg
     monkeypatch.setattr(stitch_ffmpeg, "ffmpeg", lambda args, what: calls.append(what) or real(args, what))
-    assert cut(compiled, cache, name="b.mp4").read_bytes() == first and calls == []  # the mix was kept
-    # Another clip for the second shot: its sound is in the mix, so the film is mixed again.
+    assert cut(compiled, cache, name="b.mp4").read_bytes() == first and calls == []  # every stretch was kept
+    # Another clip for the second shot (as loud as it: the film's gain stays): only its stretch is mixed again.
+    sound = cache_dir(compiled.root) / "sound"
+    before = set(sound.iterdir())
     other = compiled.root / "other.mp4"
     other.write_bytes(cache.get(compiled.plan.cut.shots[2].key).path.read_bytes())
     cache.put(compiled.plan.cut.shots[1].key, other, duration=compiled.plan.cut.shots[1].duration, model="m",
               provider="preview", task_id="t2")
-    assert cut(compiled, cache, name="c.mp4").read_bytes() != first and "mixing the sound" in calls
+    film = cut(compiled, cache, name="c.mp4")
+    assert film.read_bytes() != first and calls == ["encoding stretches of the sound"]
+    assert len(set(sound.iterdir()) - before) == 1
 
 
 def test_loudness_is_normalised(project):

@@ -14,9 +14,9 @@ stretches are joined by stream copy: no chain of re-encodes, and memory that
 does not grow with the number of clips.
 
 Sound (``sound``): levelled to the loudness target stretch by stretch, each
-stretch encoded once and kept; a music bed is mixed with the film in one
-filter graph, measured and encoded with a fixed gain; plain cuts with nothing
-to mix or level are copied in whole AAC frames.
+stretch encoded once and kept, a music bed (``mix``) mixed into each stretch
+over the same seconds of the film; plain cuts with nothing to mix or level are
+copied in whole AAC frames.
 
 The film is written from those parts by ``film.write_film``: their samples laid
 out in one file, no ffmpeg process. Parts it cannot join that way are joined
@@ -40,7 +40,7 @@ from ..plan.types import CutPlan
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from . import join
 from .avcc import AvcC, read_avcc
-from .mix import make_sound
+from .mix import bed
 from .film import takes, write_film
 from .mp4 import Part
 from .smart import SMART_VERSION, smart_trim
@@ -87,9 +87,9 @@ def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, wo
     if sound_copyable(cut, timeline):  # each clip's own sound, whole AAC frames of it
         counts = frame_counts([(p.duration, p.info.priming) for p in timeline])
         return [Part(p.path, n) for p, n in zip(timeline, counts)]
-    if cut.music is None:  # levelled (or mixed) stretch by stretch, each encoded once and kept
-        return levelled_sound(timeline, cut.loudness, work, cache, _run)
-    return [Part(make_sound(cut, timeline, music, work, _run, cache))]
+    # levelled (and mixed with the music) stretch by stretch, each encoded once and kept
+    under = bed(cut, timeline, music) if cut.music is not None and music is not None else None
+    return levelled_sound(timeline, cut.loudness, work, cache, _run, under)
 
 
 def sound_copyable(cut: CutPlan, timeline: list[Piece]) -> bool:

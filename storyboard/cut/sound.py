@@ -27,6 +27,7 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from ..store.cache import ClipCache
@@ -36,7 +37,7 @@ from .mp4 import Part
 from .timeline import AUDIO_RATE, Piece, StitchError
 
 ANALYSIS_VERSION = 1
-STRETCH_VERSION = 2
+STRETCH_VERSION = 3
 GAIN_STEP = 0.5  # dB: the gain is a multiple of this, rounded down
 MAX_TRUE_PEAK = -1.0  # dBTP
 PARALLEL = 2
@@ -96,15 +97,29 @@ def _analysis_name(path: Path) -> str:
 
 
 def _measure(paths: list[Path]) -> list[Analysis]:
-    inputs, graph, outputs = [], [], []
-    for i, path in enumerate(paths):
+    return measure_graphs([_clip_source(path) for path in paths], ", ".join(p.name for p in paths))
+
+
+def _clip_source(path: Path):
+    def source(inputs: list, label: str) -> str:
         inputs += ["-vn", "-i", str(path)]
-        graph.append(f"[{i}:a:0]{FORMAT},ebur128=peak=true:framelog=verbose[m{i}]")
+        return f"[{len(inputs) // 3 - 1}:a:0]{FORMAT}[{label}]"
+    return source
+
+
+def measure_graphs(sources: list, names: str) -> list[Analysis]:
+    """The loudness blocks of each source: a function (inputs, label) giving the filters that
+    end in ``[label]`` (its inputs appended to ``inputs``); all in one process."""
+    inputs, graph, outputs = [], [], []
+    for i, source in enumerate(sources):
+        graph.append(source(inputs, f"q{i}"))
+        graph.append(f"[q{i}]ebur128=peak=true:framelog=verbose[m{i}]")
         outputs += ["-map", f"[m{i}]", "-f", "null", "-"]
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "verbose", *inputs,
-                             "-filter_complex", ";".join(graph), *outputs], capture_output=True, text=True)
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "verbose",
+                             *[str(a) for a in inputs], "-filter_complex", ";".join(graph), *outputs],
+                            capture_output=True, text=True)
     if result.returncode != 0:
-        raise StitchError(f"ffmpeg failed while measuring the loudness of {', '.join(p.name for p in paths)}")
+        raise StitchError(f"ffmpeg failed while measuring the loudness of {names}")
     by_filter: dict[int, list] = {}
     for line in result.stderr.splitlines():
         which = re.search(r"Parsed_ebur128_(\d+)", line)
@@ -113,8 +128,8 @@ def _measure(paths: list[Path]) -> list[Analysis]:
             by_filter.setdefault(int(which.group(1)), []).append(
                 (round(float(m.group(1)), 3), _number(m.group(2)), max(_number(m.group(3)), _number(m.group(4)))))
     ordered = [by_filter[k] for k in sorted(by_filter)]
-    if len(ordered) != len(paths):
-        raise StitchError(f"could not read the loudness of {', '.join(p.name for p in paths)}")
+    if len(ordered) != len(sources):
+        raise StitchError(f"could not read the loudness of {names}")
     return [Analysis(tuple(blocks)) for blocks in ordered]
 
 
@@ -132,33 +147,50 @@ class Stretch:
 
     length: float  # seconds of film
     parts: tuple  # ((piece, local start), ...): one (a body) or two (a transition); () is silence
+    start: float = 0.0  # where it starts in the film
+
+
+@dataclass(frozen=True)
+class Bed:
+    """A music bed under the whole film: ``chain(start, end, source, label)`` gives the filters
+    from ``[source]`` (the music as read) to ``[label]``, its sound over [start, end] of the film,
+    the same samples there as the whole film's bed."""
+
+    path: Path
+    chain: Callable[[float, float, str, str], str]
+
+    def source(self, start: float, end: float):
+        def make(inputs: list, label: str) -> str:
+            inputs += ["-vn", "-i", self.path]
+            return self.chain(start, end, f"{len(inputs) // 3 - 1}:a:0", label)
+        return make
 
 
 def stretches(timeline: list[Piece]) -> list[Stretch]:
-    out = []
+    out: list[Stretch] = []
+    at = 0.0
     for i, p in enumerate(timeline):
         nxt = timeline[i + 1] if i + 1 < len(timeline) else None
         body_from, body_to = p.sound_in, p.duration - (nxt.sound_in if nxt else 0.0)
         if body_to - body_from > 1e-9:
-            out.append(Stretch(body_to - body_from, ((p, body_from),) if p.sound else ()))
+            out.append(Stretch(body_to - body_from, ((p, body_from),) if p.sound else (), at))
+            at += body_to - body_from
         if nxt and nxt.sound_in:
-            both = tuple(x for x in ((p, body_to), (nxt, 0.0)))
-            out.append(Stretch(nxt.sound_in, both))
+            out.append(Stretch(nxt.sound_in, ((p, body_to), (nxt, 0.0)), at))
+            at += nxt.sound_in
     return out
 
 
-def film_gain(timeline: list[Piece], target: float | None, measure) -> float:
+def film_gain(windows: list[tuple[Analysis, float, float]], target: float | None) -> float:
     """dB to bring the film to ``target`` LUFS (gated, EBU R128) with a true peak of at most -1 dBTP,
-    from each clip's blocks over the part of it the film plays; a multiple of ``GAIN_STEP``."""
+    from the blocks of what the film plays: (analysis, start, end) of each clip's part (or each
+    stretch's mix); a multiple of ``GAIN_STEP``."""
     if target is None:
         return 0.0
     energies, peak = [], -math.inf
-    for p in timeline:
-        if not p.sound:
-            continue
-        found = measure(p)
-        energies += [10 ** ((m + 0.691) / 10) for _, m, _ in found.within(0.0, p.duration) if m > -70]
-        peak = max(peak, found.peak(0.0, p.duration))
+    for found, start, end in windows:
+        energies += [10 ** ((m + 0.691) / 10) for _, m, _ in found.within(start, end) if m > -70]
+        peak = max(peak, found.peak(start, end))
     if not energies:
         return 0.0  # silence: nothing to bring up
     ungated = -0.691 + 10 * math.log10(sum(energies) / len(energies))
@@ -170,9 +202,16 @@ def film_gain(timeline: list[Piece], target: float | None, measure) -> float:
     return gain
 
 
-def _stretch_name(s: Stretch, gain: float) -> str:
-    spec = {"v": STRETCH_VERSION, "gain": gain, "length": round(s.length, 6),
+def _stretch_spec(s: Stretch, bed: Bed | None) -> dict:
+    spec = {"v": STRETCH_VERSION, "length": round(s.length, 6),
             "parts": [[digest_of(p.path), round(local, 6), p.sound] for p, local in s.parts]}
+    if bed is not None:  # the bed's own filters over this stretch name everything it depends on
+        spec["bed"] = [digest_of(bed.path), bed.chain(s.start, s.start + s.length, "in", "out")]
+    return spec
+
+
+def _stretch_name(s: Stretch, gain: float, bed: Bed | None = None) -> str:
+    spec = dict(_stretch_spec(s, bed), gain=gain)
     return "sound/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".m4a"
 
 
@@ -186,46 +225,93 @@ def clip_sound(p: Piece, start: float, length: float, inputs: list, label: str) 
             f"apad=whole_dur={length:.6f}[{label}]")
 
 
-def _stretch_graph(s: Stretch, gain: float, inputs: list, label: str) -> str:
-    """Filters that make stretch ``s`` (its clips appended to ``inputs``), ending in ``[label]``."""
-    length, pad = f"{s.length:.6f}", f"{s.length + PAD_SECONDS:.6f}"
-    level = f"volume={gain:.2f}dB"
-    if not s.parts or not any(p.sound for p, _ in s.parts):
-        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{pad}[{label}]"
-    graph = [clip_sound(p, local, s.length, inputs, f"{label}x{k}") for k, (p, local) in enumerate(s.parts)]
-    if len(s.parts) == 2:  # a transition: the two crossfade over the whole stretch
-        graph.append(f"[{label}x0][{label}x1]acrossfade=d={length}:c1=tri:c2=tri,{level},apad=whole_dur={pad}[{label}]")
+def _mixed(s: Stretch, inputs: list, label: str, bed: Bed | None = None) -> str:
+    """Filters that give stretch ``s`` at unity gain, exactly ``s.length`` long, as ``[label]``: its
+    clips (crossfading over a transition), and the bed's sound over the same part of the film."""
+    length = f"{s.length:.6f}"
+    if any(p.sound for p, _ in s.parts):
+        graph = [clip_sound(p, local, s.length, inputs, f"{label}x{k}") for k, (p, local) in enumerate(s.parts)]
+        if len(s.parts) == 2:  # a transition: the two crossfade over the whole stretch
+            graph.append(f"[{label}x0][{label}x1]acrossfade=d={length}:c1=tri:c2=tri[{label}c]")
+        else:
+            graph.append(f"[{label}x0]anull[{label}c]")
     else:
-        graph.append(f"[{label}x0]{level},apad=whole_dur={pad}[{label}]")
+        graph = [f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{length}[{label}c]"]
+    if bed is None:
+        graph.append(f"[{label}c]anull[{label}]")
+    else:
+        graph.append(bed.source(s.start, s.start + s.length)(inputs, f"{label}b"))
+        graph.append(f"[{label}c][{label}b]amix=inputs=2:duration=first:normalize=0[{label}]")
     return ";".join(graph)
 
 
-def encode_stretches(batch: list[tuple[Stretch, Path]], gain: float, run=ffmpeg) -> None:
+def _stretch_graph(s: Stretch, gain: float, inputs: list, label: str, bed: Bed | None = None) -> str:
+    """Filters that make stretch ``s`` at ``gain`` (its clips appended to ``inputs``), padded with
+    silence for the join, ending in ``[label]``."""
+    pad = f"{s.length + PAD_SECONDS:.6f}"
+    if bed is None and not any(p.sound for p, _ in s.parts):
+        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=0:{pad}[{label}]"
+    return _mixed(s, inputs, f"{label}u", bed) + f";[{label}u]volume={gain:.2f}dB,apad=whole_dur={pad}[{label}]"
+
+
+def encode_stretches(batch: list[tuple[Stretch, Path]], gain: float, run=ffmpeg, bed: Bed | None = None) -> None:
     """Encode a few stretches, each to its own file, in one process."""
     inputs, graph, outputs = [], [], []
     for n, (s, out) in enumerate(batch):
-        graph.append(_stretch_graph(s, gain, inputs, f"s{n}"))
+        graph.append(_stretch_graph(s, gain, inputs, f"s{n}", bed))
         outputs += ["-map", f"[s{n}]", *AAC, *BITEXACT, "-f", "mp4", out]
     run([*inputs, "-filter_complex", ";".join(graph), *outputs], "encoding stretches of the sound")
 
 
+def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache) -> list[Analysis]:
+    """Each stretch's loudness with the bed under it, measured once and kept by what it is made of."""
+    names = ["loudness/mix-" + hashlib.sha256(json.dumps(_stretch_spec(s, bed), sort_keys=True).encode())
+             .hexdigest() + f"-v{ANALYSIS_VERSION}.json" for s in parts]
+    found: list[Analysis | None] = []
+    for name in names:
+        try:
+            found.append(Analysis(tuple(tuple(b) for b in json.loads(cache.storage.get(name))["blocks"])))
+        except (TypeError, ValueError, KeyError):
+            found.append(None)
+    todo = [n for n, f in enumerate(found) if f is None]
+    batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
+
+    def measure(batch: list[int]) -> list[Analysis]:
+        sources = [lambda inputs, label, s=parts[n]: _mixed(s, inputs, label, bed) for n in batch]
+        return measure_graphs(sources, "the sound under the music")
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        for batch, results in zip(batches, pool.map(measure, batches)):
+            for n, result in zip(batch, results):
+                cache.storage.put(names[n], json.dumps({"blocks": result.blocks}).encode())
+                found[n] = result
+    return found
+
+
 def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cache: ClipCache,
-                   run=ffmpeg) -> list[Part]:
-    """The film's sound as parts to join (see the module's docstring). ``run`` runs ffmpeg."""
-    found = analyses([p.path for p in timeline if p.sound], cache) if target is not None else {}
-    gain = film_gain(timeline, target, lambda p: found[p.path])
+                   run=ffmpeg, bed: Bed | None = None) -> list[Part]:
+    """The film's sound as parts to join (see the module's docstring), with ``bed`` under it when
+    there is music. ``run`` runs ffmpeg."""
     parts = stretches(timeline)
-    files: list[Path | None] = [cache.storage.local_copy(_stretch_name(s, gain)) for s in parts]
+    if target is None:
+        gain = 0.0
+    elif bed is None:  # each clip measured once, whatever film it is in
+        found = analyses([p.path for p in timeline if p.sound], cache)
+        gain = film_gain([(found[p.path], 0.0, p.duration) for p in timeline if p.sound], target)
+    else:  # the bed sums with the clips: each stretch's mix measured once
+        gain = film_gain([(a, 0.0, s.length) for a, s in zip(_mix_analyses(parts, bed, cache), parts)], target)
+    files: list[Path | None] = [cache.storage.local_copy(_stretch_name(s, gain, bed)) for s in parts]
     todo = [(s, work / f"stretch{n:04d}.m4a") for n, (s, f) in enumerate(zip(parts, files)) if f is None]
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        list(pool.map(lambda batch: encode_stretches(batch, gain, run),
+        list(pool.map(lambda batch: encode_stretches(batch, gain, run, bed),
                       [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]))
     made = iter(todo)
     for n, s in enumerate(parts):
         if files[n] is None:
             _, path = next(made)
-            cache.storage.put_file_if_absent(_stretch_name(s, gain), path)
-            files[n] = cache.storage.local_copy(_stretch_name(s, gain)) or path
+            name = _stretch_name(s, gain, bed)
+            cache.storage.put_file_if_absent(name, path)
+            files[n] = cache.storage.local_copy(name) or path
     counts = frame_counts([(s.length, AAC_FRAME) for s in parts])
     return [Part(f, n) for f, n in zip(files, counts)]
 
