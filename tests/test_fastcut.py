@@ -239,3 +239,17 @@ def test_the_film_written_directly_matches_the_one_ffmpeg_joins(project, tmp_pat
     n = min(len(ours), len(theirs) - primed)
     assert n >= len(ours) - primed and np.allclose(ours[:n], theirs[primed:primed + n], atol=1e-6)
     assert abs(probe(direct_copy).duration - probe(joined).duration) < 1 / FPS
+
+
+def test_crossfades_give_the_same_bytes_whatever_the_cache_holds(project, tmp_path, clips):
+    """A shot's body and the blend out of it are encoded in one process; after a neighbour changes,
+    the blend alone is encoded again. Both ways read the same frames, so the film is the same."""
+    compiled, cache = film(project, tmp_path, clips, "  transition: {type: crossfade, duration: 0.5}\n")
+    stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg")
+    other = make_clip(tmp_path / "other.mp4", 9)
+    cache.put(compiled.plan.cut.shots[2].key, other, duration=SECONDS, model="m", provider="preview", task_id="t2")
+    partly = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg").read_bytes()
+    for f in (cache_dir(compiled.root) / "conformed").glob("*"):
+        f.unlink()
+    fresh = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg").read_bytes()
+    assert partly == fresh

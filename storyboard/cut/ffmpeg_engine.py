@@ -172,19 +172,6 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     return parts, union
 
 
-def _kept(cache: ClipCache, spec: dict, make) -> Path | None:
-    """A file derived from clips, made once by ``make(path)`` and kept in the cache by ``spec``."""
-    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
-    kept = cache.storage.local_copy(name)
-    if kept is not None:
-        return kept
-    made = make()
-    if made is None:
-        return None
-    cache.storage.put_file_if_absent(name, made)
-    return cache.storage.local_copy(name) or made
-
-
 def smart_trimmed(p: Piece, frames: int, target: Target, work: Path, cache: ClipCache,
                   tail_id: int) -> list[Part] | None:
     """``p``'s clip cut to its planned frames by a smart render: its head, the clip's own first
@@ -275,52 +262,75 @@ def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
     return out
 
 
-def _picture(piece: Piece, local: float, index: int, target: Target, label: str, rgb: bool) -> str:
+def _picture(piece: Piece, local: float, source: str, skip: float, target: Target, label: str, rgb: bool) -> str:
     # Fades and blends are made in RGB, as the reference engine makes them: a
     # blend of YUV pictures differs from one of RGB pictures where colours clip.
-    # The input was opened at its start point (-ss), so times here count from it.
+    # ``source`` was opened ``skip`` seconds before ``local`` (-ss); times after the trim count from ``local``.
     fades = ""
     if piece.fade_in and local < piece.fade_in:
         fades += f",fade=t=in:st={-local:.6f}:d={piece.fade_in:.6f}"
     if piece.fade_out:
         fades += f",fade=t=out:st={piece.visible - piece.fade_out - local:.6f}:d={piece.fade_out:.6f}"
     pix_fmt = "gbrp" if rgb or fades else "yuv420p"
-    return (f"[{index}:v:0]trim=end={piece.visible - local:.6f},setpts=PTS-STARTPTS,"
+    return (f"[{source}]trim=start={skip:.6f}:end={skip + piece.visible - local:.6f},setpts=PTS-STARTPTS,"
             f"{normalize(target, pix_fmt)}{fades},settb={_tb(target)}[{label}]")
 
 
-def _encode_segment(n: int, seg: Segment, target: Target, work: Path) -> Path:
-    inputs, parts = [], []
-    for k, (piece, local) in enumerate(seg.inputs):
-        # Seek on input: decoding starts at the keyframe before the point, not at the clip's start.
-        inputs += ["-ss", f"{piece.source_in + local:.6f}", "-an", "-i", piece.path]
-        parts.append(_picture(piece, local, k, target, f"p{k}", rgb=bool(seg.blend)))
-    if seg.blend:
-        parts.append(f"[p0][p1]xfade=transition=fade:duration={seg.blend:.6f}:offset=0,format=yuv420p[picture]")
-    else:
-        parts.append("[p0]format=yuv420p[picture]")
-    out = work / f"part{n:04d}.mp4"
-    ffmpeg([*inputs, "-filter_complex", ";".join(parts), "-map", "[picture]", "-frames:v", seg.frames,
-            *x264(target), "-video_track_timescale", _timescale(target), *BITEXACT, out],
-           f"cutting the picture at frame {seg.first}")
-    return out
+def _encode_segments(todo: list[tuple[int, Segment, Path]], opened: float, target: Target) -> None:
+    """Segments whose first input is the same clip (a shot's body and the blend into the next shot),
+    encoded in one process that decodes that clip once, from ``opened`` (its local time)."""
+    piece = todo[0][1].inputs[0][0]
+    # Seek on input: decoding starts at the keyframe before the point, not at the clip's start.
+    inputs = ["-ss", f"{piece.source_in + opened:.6f}", "-an", "-i", piece.path]
+    graph = [f"[0:v:0]split={len(todo)}" + "".join(f"[o{k}]" for k in range(len(todo)))] if len(todo) > 1 else []
+    outputs: list = []
+    for k, (n, seg, out) in enumerate(todo):
+        local = seg.inputs[0][1]
+        source = f"o{k}" if len(todo) > 1 else "0:v:0"
+        graph.append(_picture(piece, local, source, local - opened, target, f"p{k}a", rgb=bool(seg.blend)))
+        if seg.blend:
+            other, other_local = seg.inputs[1]
+            inputs += ["-ss", f"{other.source_in + other_local:.6f}", "-an", "-i", other.path]
+            graph.append(_picture(other, other_local, f"{len(inputs) // 5 - 1}:v:0", 0.0, target, f"p{k}b", rgb=True))
+            graph.append(f"[p{k}a][p{k}b]xfade=transition=fade:duration={seg.blend:.6f}:offset=0,"
+                         f"format=yuv420p[picture{k}]")
+        else:
+            graph.append(f"[p{k}a]format=yuv420p[picture{k}]")
+        outputs += ["-map", f"[picture{k}]", "-frames:v", seg.frames, *x264(target),
+                    "-video_track_timescale", _timescale(target), *BITEXACT, out]
+    ffmpeg([*inputs, "-filter_complex", ";".join(graph), *outputs],
+           f"cutting the picture at frame {todo[0][1].first}")
 
 
 def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) -> list[Part]:
     """Transitions: each stretch encoded once from the original clips (two at
     most, so memory does not grow with the film), in parallel, then joined by
-    stream copy: every segment comes from the same encoder settings. Each is
-    kept in the cache by what it is made of, so a re-cut encodes only the
-    stretches that changed."""
+    stream copy: every segment comes from the same encoder settings. A shot's
+    body and the blend out of it are encoded in one process, which decodes the
+    shot's clip once; the blend-only process of a re-cut opens it at the same
+    point, so the frames are the same either way. Each stretch is kept in the
+    cache by what it is made of, so a re-cut encodes only those that changed."""
     parts = segments(timeline, target.fps)
-
-    def make(item) -> Path:
-        n, seg = item
-        spec = {"v": 1, "segment": seg.frames, "blend": seg.blend, "target": [target.width, target.height,
-                fps_text(target), target.quality],
+    opened: dict[int, float] = {}
+    for seg in parts:  # each clip is read from its first segment's start, whatever is in the cache
+        opened.setdefault(id(seg.inputs[0][0]), seg.inputs[0][1])
+    files: list[Path | None] = []
+    names: list[str] = []
+    groups: dict[int, list] = {}
+    for n, seg in enumerate(parts):
+        first = id(seg.inputs[0][0])
+        spec = {"v": 2, "segment": seg.frames, "blend": seg.blend, "opened": round(opened[first], 6),
+                "target": [target.width, target.height, fps_text(target), target.quality],
                 "inputs": [[digest_of(p.path), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
                             round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
-        return _kept(cache, spec, lambda: _encode_segment(n, seg, target, work))
-
+        names.append("conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4")
+        files.append(cache.storage.local_copy(names[-1]))
+        if files[-1] is None:
+            groups.setdefault(first, []).append((n, seg, work / f"part{n:04d}.mp4"))
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return [Part(f) for f in pool.map(make, enumerate(parts))]
+        list(pool.map(lambda key: _encode_segments(groups[key], opened[key], target), list(groups)))
+    for todo in groups.values():
+        for n, _, out in todo:
+            cache.storage.put_file_if_absent(names[n], out)
+            files[n] = cache.storage.local_copy(names[n]) or out
+    return [Part(f) for f in files]
