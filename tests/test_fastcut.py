@@ -253,3 +253,22 @@ def test_crossfades_give_the_same_bytes_whatever_the_cache_holds(project, tmp_pa
         f.unlink()
     fresh = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg").read_bytes()
     assert partly == fresh
+
+
+def test_the_writer_declines_a_cut_that_would_keep_a_frame_too_many(clips, tmp_path):
+    from storyboard.cut.film import video_fits, write_film
+    from storyboard.cut.mp4 import Take
+
+    n = SECONDS * FPS
+    checked = 0
+    for clip in clips:
+        found = tracks(clip)
+        video, sound = found[b"vide"], found[b"soun"]
+        head = copyable_prefix(display_ranks(video), n)
+        assert video_fits([Take(video, head)]) == video.durations[0]
+        if head < n:  # the first n samples in decode order hold a frame from past the cut
+            checked += 1
+            assert video_fits([Take(video, n)]) is None
+            assert write_film(tmp_path / "x.mp4", [Take(video, n)], [Take(sound, 10)]) is False
+            assert not (tmp_path / "x.mp4").exists()
+    assert checked  # B-frame clips: at least one needs a tail

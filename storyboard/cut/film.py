@@ -160,25 +160,19 @@ def _movie(length: int, timescale: int) -> int:
 def _interleave(video: list[tuple], vscale: int, audio: list[tuple], ascale: int) -> list[tuple[bytes, list]]:
     """Chunks in file order: a second of picture, then the sound of that second, and so on."""
     chunks: list[tuple[bytes, list]] = []
-    vi = ai = 0
-    v_time = a_time = 0
+    tracks = [[b"v", video, vscale, 0, 0], [b"a", audio, ascale, 0, 0]]  # kind, samples, scale, next, time
     window = 1
-    while vi < len(video) or ai < len(audio):
-        limit = window * CHUNK_SECONDS
-        run = []
-        while vi < len(video) and v_time / vscale < limit:
-            run.append(video[vi])
-            v_time += video[vi][2]
-            vi += 1
-        if run:
-            chunks.append((b"v", [(p, s, d, o) for p, s, d, o, _ in run]))
-        run = []
-        while ai < len(audio) and a_time / ascale < limit:
-            run.append(audio[ai])
-            a_time += audio[ai][2]
-            ai += 1
-        if run:
-            chunks.append((b"a", run))
+    while any(t[3] < len(t[1]) for t in tracks):
+        for track in tracks:
+            kind, samples, scale, at, time = track
+            run = []
+            while at < len(samples) and time / scale < window * CHUNK_SECONDS:
+                run.append(samples[at][:4])  # (path, (offset, size), duration, composition offset)
+                time += samples[at][2]
+                at += 1
+            track[3:] = [at, time]
+            if run:
+                chunks.append((kind, run))
         window += 1
     return chunks
 
