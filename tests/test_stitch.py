@@ -179,7 +179,7 @@ def test_music_is_mixed_stretch_by_stretch_and_a_changed_shot_mixes_only_its_own
     cache.put(compiled.plan.cut.shots[1].key, other, duration=compiled.plan.cut.shots[1].duration, model="m",
               provider="preview", task_id="t2")
     film = cut(compiled, cache, name="c.mp4")
-    assert film.read_bytes() != first and calls == ["encoding stretches of the sound"]
+    assert film.read_bytes() != first and calls == ["making the music bed", "encoding stretches of the sound"]
     assert len(set(sound.iterdir()) - before) == 1
 
 

@@ -2,9 +2,9 @@
 sound, faded in and out, all on the film's timeline.
 
 ``sound`` mixes it stretch by stretch: each stretch of the film's sound gets
-the bed's sound over the same seconds of the film (the same samples as the
-whole film's bed, since the bed is always made from its start), is measured
-for loudness with it, and encoded with it. Each stretch is kept by what it
+the bed's sound over the same seconds of the film (cut from the whole film's
+bed, made once a cut when a stretch needs it), is measured for loudness with
+it, and encoded with it. Each stretch is kept by what it
 is made of, and the bed's filters for a stretch name only the shots whose
 ducking reaches it: choosing another take of one shot mixes and encodes that
 shot's stretch again, not the film's."""
@@ -44,7 +44,7 @@ def bed(cut: CutPlan, timeline: list[Piece], music: Path) -> Bed:
                      f"atrim={start:.6f}:{end:.6f},asetpts=PTS-STARTPTS[{label}]")
         return ";".join(parts)
 
-    return Bed(music, chain)
+    return Bed(music, chain, length)
 
 
 def music_gain_expr(cut: CutPlan, timeline: list[Piece], start: float = 0.0, end: float = float("inf")) -> str:

@@ -153,16 +153,28 @@ class Stretch:
 @dataclass(frozen=True)
 class Bed:
     """A music bed under the whole film: ``chain(start, end, source, label)`` gives the filters
-    from ``[source]`` (the music as read) to ``[label]``, its sound over [start, end] of the film,
-    the same samples there as the whole film's bed."""
+    from ``[source]`` (the music as read) to ``[label]``, its sound over [start, end] of the film.
+    The chain of a stretch names what the stretch's bed depends on; the samples come from the
+    whole film's bed, made once a cut (``made``), so each stretch's are the same as the film's."""
 
     path: Path
     chain: Callable[[float, float, str, str], str]
+    length: float  # the film's
+    made: Path | None = None
+
+    def make(self, work: Path, run) -> "Bed":
+        """This bed with the whole film's made (a float WAV in ``work``), once."""
+        if self.made is not None:
+            return self
+        made = work / "bed.wav"
+        run(["-vn", "-i", self.path, "-filter_complex", self.chain(0.0, self.length, "0:a:0", "bed"),
+             "-map", "[bed]", "-c:a", "pcm_f32le", *BITEXACT, made], "making the music bed")
+        return Bed(self.path, self.chain, self.length, made)
 
     def source(self, start: float, end: float):
         def make(inputs: list, label: str) -> str:
-            inputs += ["-vn", "-i", self.path]
-            return self.chain(start, end, f"{len(inputs) // 3 - 1}:a:0", label)
+            inputs += ["-vn", "-i", self.made]
+            return f"[{len(inputs) // 3 - 1}:a:0]atrim={start:.6f}:{end:.6f},asetpts=PTS-STARTPTS[{label}]"
         return make
 
 
@@ -263,8 +275,10 @@ def encode_stretches(batch: list[tuple[Stretch, Path]], gain: float, run=ffmpeg,
     run([*inputs, "-filter_complex", ";".join(graph), *outputs], "encoding stretches of the sound")
 
 
-def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache) -> list[Analysis]:
-    """Each stretch's loudness with the bed under it, measured once and kept by what it is made of."""
+def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache, work: Path,
+                  run) -> tuple[list[Analysis], Bed]:
+    """Each stretch's loudness with the bed under it, measured once and kept by what it is made of
+    (and the bed, made if anything had to be measured)."""
     names = ["loudness/mix-" + hashlib.sha256(json.dumps(_stretch_spec(s, bed), sort_keys=True).encode())
              .hexdigest() + f"-v{ANALYSIS_VERSION}.json" for s in parts]
     found: list[Analysis | None] = []
@@ -275,6 +289,8 @@ def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache) -> list[Anal
             found.append(None)
     todo = [n for n, f in enumerate(found) if f is None]
     batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
+    if todo:
+        bed = bed.make(work, run)
 
     def measure(batch: list[int]) -> list[Analysis]:
         sources = [lambda inputs, label, s=parts[n]: _mixed(s, inputs, label, bed) for n in batch]
@@ -285,7 +301,7 @@ def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache) -> list[Anal
             for n, result in zip(batch, results):
                 cache.storage.put(names[n], json.dumps({"blocks": result.blocks}).encode())
                 found[n] = result
-    return found
+    return found, bed
 
 
 def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cache: ClipCache,
@@ -299,9 +315,12 @@ def levelled_sound(timeline: list[Piece], target: float | None, work: Path, cach
         found = analyses([p.path for p in timeline if p.sound], cache)
         gain = film_gain([(found[p.path], 0.0, p.duration) for p in timeline if p.sound], target)
     else:  # the bed sums with the clips: each stretch's mix measured once
-        gain = film_gain([(a, 0.0, s.length) for a, s in zip(_mix_analyses(parts, bed, cache), parts)], target)
+        found, bed = _mix_analyses(parts, bed, cache, work, run)
+        gain = film_gain([(a, 0.0, s.length) for a, s in zip(found, parts)], target)
     files: list[Path | None] = [cache.storage.local_copy(_stretch_name(s, gain, bed)) for s in parts]
     todo = [(s, work / f"stretch{n:04d}.m4a") for n, (s, f) in enumerate(zip(parts, files)) if f is None]
+    if todo and bed is not None:
+        bed = bed.make(work, run)  # something to encode: the film's bed, made once
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         list(pool.map(lambda batch: encode_stretches(batch, gain, run, bed),
                       [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]))
