@@ -56,14 +56,14 @@ def x264(target: Target) -> list:
             "-threads", "1", "-x264-params", "threads=1"]
 
 
-def fps_text(target: Target) -> str:
-    return f"{target.fps.numerator}/{target.fps.denominator}"
+def fps_text(fps: Fraction) -> str:
+    return f"{fps.numerator}/{fps.denominator}"
 
 
 def normalize(target: Target, pix_fmt: str = "yuv420p") -> str:
     w, h = target.width, target.height
     return (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
-            f"setsar=1,fps={fps_text(target)},format={pix_fmt}")
+            f"setsar=1,fps={fps_text(target.fps)},format={pix_fmt}")
 
 
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
@@ -141,10 +141,9 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     """Each clip trimmed by copy (or smart-rendered, or conformed where ``copy`` is false), and the
     setup that carries every part's sets; None if that cannot be done."""
     base = read_avcc(next(p.path for p, c in zip(timeline, copy) if c))
-    ids = base.ids() if base else set()
-    if base is None or max(ids) + 2 > 31:
+    if base is None or tail_id_for(base) + 1 > 31:
         return None
-    tail_id, conform_id = max(ids) + 1, max(ids) + 2
+    tail_id, conform_id = tail_id_for(base), tail_id_for(base) + 1
     tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
 
     def prepare(item) -> list[Part] | None:
@@ -154,7 +153,7 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
         frames = round(p.duration * target.fps)
         if not p.info.reordered:
             return [Part(p.path, frames)]
-        return smart_trimmed(p, frames, target, work, cache, tail_id)
+        return smart_trimmed(p.path, frames, fps_text(target.fps), work, cache, tail_id)
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         made = list(pool.map(prepare, enumerate(timeline)))
@@ -172,21 +171,28 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
     return parts, union
 
 
-def smart_trimmed(p: Piece, frames: int, target: Target, work: Path, cache: ClipCache,
+def tail_id_for(setup: AvcC) -> int:
+    """The parameter set id of smart-rendered tails joined to clips of ``setup`` (the next after
+    its own; a conformed clip takes the one after that)."""
+    return max(setup.ids()) + 1
+
+
+def smart_trimmed(clip: Path, frames: int, fps: str, work: Path, cache: ClipCache,
                   tail_id: int) -> list[Part] | None:
-    """``p``'s clip cut to its planned frames by a smart render: its head, the clip's own first
-    samples, and its tail if it needs one. Which, and the tail, are kept in the cache."""
-    digest = digest_of(p.path)
+    """``clip`` cut to its planned frames by a smart render: its head, the clip's own first
+    samples, and its tail if it needs one. Which, and the tail, are kept in the cache (the render
+    readies them as each clip lands: ``ready``)."""
+    digest = digest_of(clip)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
     base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     try:
         known = json.loads(cache.storage.get(base + ".json") or b"null")
         tail = cache.storage.local_copy(known["tail"]) if known["tail"] else None
         if tail is not None or not known["tail"]:
-            return [Part(p.path, known["head"])] + ([Part(tail)] if tail else [])
+            return [Part(clip, known["head"])] + ([Part(tail)] if tail else [])
     except (TypeError, ValueError, KeyError):
         pass
-    made = smart_trim(p.path, frames, fps_text(target), work, _run, f"smart-{digest[:12]}", tail_id)
+    made = smart_trim(clip, frames, fps, work, _run, f"smart-{digest[:12]}", tail_id)
     if made is None:
         return None
     head, tail = made
@@ -195,7 +201,7 @@ def smart_trimmed(p: Piece, frames: int, target: Target, work: Path, cache: Clip
         cache.storage.put_file_if_absent(name, tail)
         tail = cache.storage.local_copy(name) or tail
     cache.storage.put(base + ".json", json.dumps({"head": head, "tail": name}).encode())
-    return [Part(p.path, head)] + ([Part(tail)] if tail else [])
+    return [Part(clip, head)] + ([Part(tail)] if tail else [])
 
 
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
@@ -204,7 +210,7 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
     ``sps_id``, its parameter sets take that id (to sit beside copied clips' own)."""
     digest = digest_of(p.path)
     spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
-            "fps": fps_text(target), "q": target.quality, "d": p.duration}
+            "fps": fps_text(target.fps), "q": target.quality, "d": p.duration}
     if sps_id is not None:
         spec.update(id=sps_id, tbn=timescale)
     name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
@@ -320,7 +326,7 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
     for n, seg in enumerate(parts):
         first = id(seg.inputs[0][0])
         spec = {"v": 2, "segment": seg.frames, "blend": seg.blend, "opened": round(opened[first], 6),
-                "target": [target.width, target.height, fps_text(target), target.quality],
+                "target": [target.width, target.height, fps_text(target.fps), target.quality],
                 "inputs": [[digest_of(p.path), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
                             round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
         names.append("conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4")

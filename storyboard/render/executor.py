@@ -172,8 +172,9 @@ class Renderer:
                  provider: RemoteProvider | None = None, local: LocalRender | None = None,
                  journal: Journal | None = None, uploads: UploadBook | None = None,
                  clock: Clock | None = None, rng: random.Random | None = None, paid: set[str] | None = None,
-                 claims: Claims | None = None):
+                 claims: Claims | None = None, landed: Callable[[Job, CachedClip], None] | None = None):
         self.plan, self.root, self.cache = plan, root, cache
+        self.landed = landed  # told of each clip made, as it lands (the cut readies it meanwhile)
         self.paid = paid or set()  # job keys paid for already: never submitted again here
         self.options, self.events = options, _quiet_on_failure(events)
         self.claiming = ClaimSteps(claims, cache, self.events)
@@ -266,6 +267,8 @@ class Renderer:
                     outcome.clip = await self._render_remote(made, outcome, slot)
                 outcome.state = "done"
                 self.events(job.label, "done", "")
+                if self.landed is not None:
+                    self.landed(job, outcome.clip)
             except _Skipped:
                 self.events(job.label, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")

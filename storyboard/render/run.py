@@ -28,6 +28,7 @@ from .recover import paid_entries, recover_paid, refuse
 from ..plan.takes import MAX_TAKES, beyond_limit
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
+from ..cut.ready import Readying
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
@@ -124,11 +125,19 @@ def render_project(
     estimate = sum((j.cost for j in plan.all_jobs if j.cost is not None and clip_cache.record(j.key) is None),
                    Decimal(0))
 
+    readying = Readying(plan.cut, clip_cache) if engine == "ffmpeg" else None
+    in_film = {cs.key for cs in plan.cut.shots}
+
+    def landed(job, clip) -> None:  # while the provider renders the rest, the cut's work on this clip
+        if readying is not None and job.key in in_film:
+            readying.landed(clip.path, job.duration)
+
     async def go(events: Events) -> Report:
         paid = set(paid_entries(lock)) - {j.key for j in plan.all_jobs if _named(j, repaying)} if lock else set()
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
-                            journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims)
+                            journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims,
+                            landed=landed)
         try:
             if remote is not None and any(clip_cache.record(j.key) is None for j in plan.all_jobs):
                 await remote.check_access()
@@ -151,9 +160,15 @@ def render_project(
         else:
             with progress(plan, estimate) as events:
                 report = asyncio.run(go(events))
+    except BaseException:
+        if readying is not None:
+            readying.finish(cancel=True)  # what is running ends (its files are whole or not kept)
+        raise
     finally:
         if provider != "preview" and report.outcomes:
             _update_lock(compiled, report, wall_clock)
+    if readying is not None:
+        readying.finish()
     film = None
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
