@@ -272,3 +272,19 @@ def test_the_writer_declines_a_cut_that_would_keep_a_frame_too_many(clips, tmp_p
             assert write_film(tmp_path / "x.mp4", [Take(video, n)], [Take(sound, 10)]) is False
             assert not (tmp_path / "x.mp4").exists()
     assert checked  # B-frame clips: at least one needs a tail
+
+
+def test_a_film_past_four_gigabytes_takes_64_bit_offsets(project, tmp_path, clips, monkeypatch):
+    """A long film's media passes 4 GiB: its chunk offsets (co64) and its mdat size take 64 bits.
+    Shown on a short film by lowering the threshold; it plays the same pictures as the narrow one."""
+    from storyboard.cut import film as writer
+    from storyboard.cut.mp4 import read_moov
+
+    compiled, cache = film(project, tmp_path, clips)
+    narrow = tmp_path / "narrow.mp4"
+    narrow.write_bytes(stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path)).read_bytes())
+    monkeypatch.setattr(writer, "WIDE_FROM", 0)
+    wide = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path))
+    assert b"co64" in read_moov(wide) and b"stco" not in read_moov(wide)
+    assert decode_errors(wide) == ""
+    assert np.array_equal(frames(wide), frames(narrow))

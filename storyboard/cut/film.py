@@ -31,6 +31,7 @@ from .mp4 import Part, Take, boxes, tracks
 
 MOVIE_TIMESCALE = 1000  # as ffmpeg writes it
 CHUNK_SECONDS = 1.0  # interleaving: a chunk of picture, then the sound of the same second
+WIDE_FROM = 0xFFFF0000  # media bytes past which offsets take 64 bits (co64, a large mdat)
 
 
 def video_fits(takes: list[Take]) -> int | None:
@@ -100,7 +101,7 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
     chunks = _interleave(v, vscale, a, ascale)
     payload = sum(size for _, samples in chunks for _, (_, size), _, _ in samples)
     entry = _with_avcc(video[0].track.entry, setup)
-    wide = payload > 0xFFFF0000
+    wide = payload > WIDE_FROM
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
 
     def moov(chunk_offsets: list[int]) -> bytes:
