@@ -81,8 +81,7 @@ def gstreamer(path: Path) -> str:
     theirs = raw_frames(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "qtdemux", "name=d", "d.video_0",
                          "!", "avdec_h264", "!", "videoconvert", "!", "video/x-raw,format=I420", "!", "fdsink", "fd=1"], size)
     # -reinit_filter 0: the decoder's own pixels. By default the ffmpeg command converts every frame
-    # to the colour space of the first, so a part tagged otherwise (a conformed clip of another
-    # pipeline, bt470bg) would be compared after a BT.601 -> BT.709 conversion.
+    # to the colour space of the first, so a part tagged otherwise would be compared after a conversion.
     ours = raw_frames([ffmpeg_exe(), "-v", "error", "-reinit_filter", "0", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
                        "-pix_fmt", "yuv420p", "-"], size)
     same = sum(a == b for a, b in zip(theirs, ours))

@@ -288,3 +288,27 @@ def test_a_film_past_four_gigabytes_takes_64_bit_offsets(project, tmp_path, clip
     assert b"co64" in read_moov(wide) and b"stco" not in read_moov(wide)
     assert decode_errors(wide) == ""
     assert np.array_equal(frames(wide), frames(narrow))
+
+
+def test_a_clip_of_other_colours_is_conformed_to_its_neighbours(project, tmp_path):
+    """A player that takes the film's colours from its first clip must show a conformed clip
+    of another pipeline (BT.601, bt470bg) as it was meant: its pixels are converted to BT.709."""
+    tagged = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"]
+    base = [make_clip(tmp_path / f"b{k}.mp4", k, extra=tagged) for k in (0, 2)]
+    odd = make_clip(tmp_path / "odd.mp4", 3, extra=["-profile:v", "main", "-colorspace", "bt470bg",
+                                                    "-color_primaries", "bt470bg", "-color_trc", "smpte170m"])
+    compiled, cache = film(project, tmp_path, [base[0], odd, base[1]])
+    out = stitch(compiled.plan, compiled.root, cache, storyboard=str(compiled.path), engine="ffmpeg")
+    assert len(read_avcc(out).sps) >= 2  # it was conformed, beside the copies
+
+    def rgb(path: Path, *how: str) -> np.ndarray:
+        info = probe(path)
+        raw = subprocess.run([ffmpeg_exe(), "-v", "error", *how, "-i", str(path), "-vf",
+                              f"scale=in_color_matrix={'bt709' if how else 'auto'},format=rgb24",
+                              "-f", "rawvideo", "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8).reshape(-1, info.height, info.width, 3).astype(np.float64)
+
+    shown = rgb(out, "-reinit_filter", "0")  # every frame read as the first clip's colours say
+    n = SECONDS * FPS
+    meant = rgb(odd)  # the odd clip as its own tags say
+    assert psnr(shown[n + 5], meant[5]) >= 33

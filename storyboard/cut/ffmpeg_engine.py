@@ -43,11 +43,12 @@ from .avcc import AvcC, read_avcc
 from .mix import bed
 from .film import takes, write_film
 from .mp4 import Part
+from .probe import Colours, colours
 from .smart import SMART_VERSION, smart_trim
 from .sound import digest_of, frame_counts, levelled_sound
 from .timeline import Piece, StitchError, Target
 
-CONFORM_VERSION = 1
+CONFORM_VERSION = 2
 PARALLEL = 2  # encodes at once; each x264 runs one thread, so the bytes do not depend on the machine
 
 
@@ -145,11 +146,12 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
         return None
     tail_id, conform_id = tail_id_for(base), tail_id_for(base) + 1
     tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
+    like = colours(next(p.path for p, c in zip(timeline, copy) if c)) if not all(copy) else None
 
     def prepare(item) -> list[Part] | None:
         i, p = item
         if not copy[i]:
-            return [Part(conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn))]
+            return [Part(conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn, like=like))]
         frames = round(p.duration * target.fps)
         if not p.info.reordered:
             return [Part(p.path, frames)]
@@ -205,14 +207,24 @@ def smart_trimmed(clip: Path, frames: int, fps: str, work: Path, cache: ClipCach
 
 
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
-              timescale: int | None = None) -> Path:
+              timescale: int | None = None, like: Colours | None = None) -> Path:
     """The clip re-encoded to the target and trimmed, made once and kept in the cache; with
-    ``sps_id``, its parameter sets take that id (to sit beside copied clips' own)."""
+    ``sps_id``, its parameter sets take that id (to sit beside copied clips' own), and with
+    ``like``, its pixels are converted to those colours and tagged so: a player that reads the
+    film's colours from its first clip shows this one as it was meant too."""
     digest = digest_of(p.path)
     spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
             "fps": fps_text(target.fps), "q": target.quality, "d": p.duration}
     if sps_id is not None:
         spec.update(id=sps_id, tbn=timescale)
+    colour = ""
+    if like is not None:
+        spec.update(colours=[like.range, like.matrix, like.primaries, like.trc])
+        own = colours(p.path)
+        colour = (f",scale=in_color_matrix={_matrix(own.matrix, p.info.height)}:in_range={_range(own.range)}"
+                  f":out_color_matrix={_matrix(like.matrix, target.height)}:out_range={_range(like.range)},"
+                  f"setparams=range={_range(like.range)}:colorspace={like.matrix}:color_primaries={like.primaries}"
+                  f":color_trc={like.trc}")
     name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
     kept = cache.storage.local_copy(name)
     if kept is not None:
@@ -222,10 +234,24 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
     if sps_id is not None:
         encoder[-1] += f":sps-id={sps_id}"
     timescale = timescale or _timescale(target)  # joined to copies: their time base
-    ffmpeg(["-i", p.path, "-map", "0:v:0", "-vf", f"trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}",
+    ffmpeg(["-i", p.path, "-map", "0:v:0", "-vf",
+            f"trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}{colour}",
             *encoder, "-video_track_timescale", timescale, *BITEXACT, made], f"conforming {p.shot}")
     cache.storage.put_file_if_absent(name, made)
     return cache.storage.local_copy(name) or made
+
+
+_SCALE_MATRICES = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "smpte240m": "smpte240m",
+                   "fcc": "fcc", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
+
+
+def _matrix(tag: str, height: int) -> str:
+    """The scale filter's name for a colour matrix; untagged, what players assume (BT.709 for HD)."""
+    return _SCALE_MATRICES.get(tag, "bt709" if height >= 720 else "bt601")
+
+
+def _range(tag: str) -> str:
+    return "pc" if tag == "pc" else "tv"
 
 
 def _tb(target: Target) -> str:

@@ -272,3 +272,32 @@ def _descriptor(data: bytes, tag: int) -> bytes | None:
                 return found
         i += length
     return None
+
+
+# -- colours, for conforming a clip to its neighbours' --
+
+@dataclass(frozen=True)
+class Colours:
+    """A clip's colour tags, as ffmpeg names them ("unknown" where untagged)."""
+
+    range: str = "unknown"
+    matrix: str = "unknown"
+    primaries: str = "unknown"
+    trc: str = "unknown"
+
+
+def colours(path: Path) -> Colours:
+    """The picture's colour tags, from ffmpeg's reading (``yuv420p(tv, bt709/bt709/bt709, progressive)``)."""
+    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          capture_output=True, text=True).stderr
+    found = re.search(r"Video: [^,]*, \w+\(([^)]*)\)", text)
+    fields = [f.strip() for f in found.group(1).split(",")] if found else []
+    tags: dict[str, str] = {}
+    for f in fields:
+        if f in ("tv", "pc"):
+            tags["range"] = f
+        elif "/" in f:
+            tags["matrix"], tags["primaries"], tags["trc"] = (f.split("/") + ["unknown"] * 3)[:3]
+        elif re.fullmatch(r"bt\w+|smpte\w+|fcc|ycgco|gbr", f):
+            tags["matrix"] = tags["primaries"] = tags["trc"] = f
+    return Colours(**tags)
