@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-import storyboard.cut.ffmpeg_engine as engine
 import storyboard.cut.sound as sound
 import storyboard.cut.stitch as stitch_module
 from storyboard.cut.ready import ready_clip

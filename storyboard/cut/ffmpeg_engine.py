@@ -28,7 +28,6 @@ cutting twice gives the same bytes on any machine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from .film import takes, write_film
 from .mp4 import Part
 from .probe import Colours, colours
 from .smart import SMART_VERSION, smart_trim
-from .sound import digest_of, frame_counts, levelled_sound
+from .sound import digest_of, frame_counts, kept_name, levelled_sound
 from .timeline import Piece, StitchError, Target
 
 CONFORM_VERSION = 2
@@ -146,7 +145,7 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
         return None
     tail_id, conform_id = tail_id_for(base), tail_id_for(base) + 1
     tbn = next(p.info.tbn for p, c in zip(timeline, copy) if c)
-    like = colours(next(p.path for p, c in zip(timeline, copy) if c)) if not all(copy) else None
+    like = next(p for p, c in zip(timeline, copy) if c) if not all(copy) else None
 
     def prepare(item) -> list[Part] | None:
         i, p = item
@@ -186,7 +185,7 @@ def smart_trimmed(clip: Path, frames: int, fps: str, work: Path, cache: ClipCach
     readies them as each clip lands: ``ready``)."""
     digest = digest_of(clip)
     spec = {"v": SMART_VERSION, "clip": digest, "frames": frames, "smart": True, "id": tail_id}
-    base = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    base = kept_name("conformed", spec)
     try:
         known = json.loads(cache.storage.get(base + ".json") or b"null")
         tail = cache.storage.local_copy(known["tail"]) if known["tail"] else None
@@ -207,28 +206,23 @@ def smart_trimmed(clip: Path, frames: int, fps: str, work: Path, cache: ClipCach
 
 
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
-              timescale: int | None = None, like: Colours | None = None) -> Path:
+              timescale: int | None = None, like: Piece | None = None) -> Path:
     """The clip re-encoded to the target and trimmed, made once and kept in the cache; with
     ``sps_id``, its parameter sets take that id (to sit beside copied clips' own), and with
-    ``like``, its pixels are converted to those colours and tagged so: a player that reads the
-    film's colours from its first clip shows this one as it was meant too."""
+    ``like``, its pixels are converted to that clip's colours and tagged so: a player that reads
+    the film's colours from its first clip shows this one as it was meant too."""
     digest = digest_of(p.path)
     spec = {"v": CONFORM_VERSION, "clip": digest, "w": target.width, "h": target.height,
             "fps": fps_text(target.fps), "q": target.quality, "d": p.duration}
     if sps_id is not None:
         spec.update(id=sps_id, tbn=timescale)
-    colour = ""
     if like is not None:
-        spec.update(colours=[like.range, like.matrix, like.primaries, like.trc])
-        own = colours(p.path)
-        colour = (f",scale=in_color_matrix={_matrix(own.matrix, p.info.height)}:in_range={_range(own.range)}"
-                  f":out_color_matrix={_matrix(like.matrix, target.height)}:out_range={_range(like.range)},"
-                  f"setparams=range={_range(like.range)}:colorspace={like.matrix}:color_primaries={like.primaries}"
-                  f":color_trc={like.trc}")
-    name = "conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4"
+        spec.update(like=like.info.setup)  # its H.264 setup, whose VUI carries its colour tags
+    name = kept_name("conformed", spec, ".mp4")
     kept = cache.storage.local_copy(name)
     if kept is not None:
         return kept
+    colour = "" if like is None else _colour_filter(colours(p.path), colours(like.path), p.info.height, target.height)
     made = work / f"conform-{digest[:12]}.mp4"
     encoder = x264(target)
     if sps_id is not None:
@@ -243,6 +237,14 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
 
 _SCALE_MATRICES = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "smpte240m": "smpte240m",
                    "fcc": "fcc", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
+
+
+def _colour_filter(own: Colours, like: Colours, height: int, target_height: int) -> str:
+    """Filters converting pictures of ``own`` colours to ``like``'s, and tagging them so."""
+    return (f",scale=in_color_matrix={_matrix(own.matrix, height)}:in_range={_range(own.range)}"
+            f":out_color_matrix={_matrix(like.matrix, target_height)}:out_range={_range(like.range)},"
+            f"setparams=range={_range(like.range)}:colorspace={like.matrix}:color_primaries={like.primaries}"
+            f":color_trc={like.trc}")
 
 
 def _matrix(tag: str, height: int) -> str:
@@ -355,7 +357,7 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
                 "target": [target.width, target.height, fps_text(target.fps), target.quality],
                 "inputs": [[digest_of(p.path), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
                             round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
-        names.append("conformed/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".mp4")
+        names.append(kept_name("conformed", spec, ".mp4"))
         files.append(cache.storage.local_copy(names[-1]))
         if files[-1] is None:
             groups.setdefault(first, []).append((n, seg, work / f"part{n:04d}.mp4"))

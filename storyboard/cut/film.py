@@ -31,7 +31,7 @@ from .mp4 import Part, Take, boxes, tracks
 
 MOVIE_TIMESCALE = 1000  # as ffmpeg writes it
 CHUNK_SECONDS = 1.0  # interleaving: a chunk of picture, then the sound of the same second
-WIDE_FROM = 0xFFFF0000  # media bytes past which offsets take 64 bits (co64, a large mdat)
+WIDE_FROM = 0xFFFFFFFF  # file offsets past this take 64 bits (co64, a large mdat)
 
 
 def video_fits(takes: list[Take]) -> int | None:
@@ -87,10 +87,10 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
     setup = setup or setup_of(video[0].track)
     if setup is None or not setup.distinct_ids():
         return False
-    v = _video_samples(video, frame)
+    delay = max(t.track.shift for t in video)  # the deepest reordering of any part
+    v = _video_samples(video, frame, delay)
     a = _audio_samples(audio)
     vscale, ascale = video[0].track.timescale, audio[0].track.timescale
-    delay = max(t.track.shift for t in video)
     v_length = sum(t.count for t in video) * frame
     a_shift = audio[0].track.shift
     a_length = sum(d for _, _, d, _ in a) - a_shift
@@ -101,10 +101,9 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
     chunks = _interleave(v, vscale, a, ascale)
     payload = sum(size for _, samples in chunks for _, (_, size), _, _ in samples)
     entry = _with_avcc(video[0].track.entry, setup)
-    wide = payload > WIDE_FROM
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
 
-    def moov(chunk_offsets: list[int]) -> bytes:
+    def moov(chunk_offsets: list[int], wide: bool) -> bytes:
         vt = _trak(1, b"vide", vscale, entry, v, [o for (kind, _), o in zip(chunks, chunk_offsets) if kind == b"v"],
                    [len(s) for kind, s in chunks if kind == b"v"], v_edit, delay, wide,
                    (video[0].track.width, video[0].track.height))
@@ -115,31 +114,28 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
                      + struct.pack(">IH", 0x00010000, 0x0100) + bytes(10) + _MATRIX + bytes(24) + struct.pack(">I", 3))
         return _box(b"moov", mvhd + vt + at)
 
-    header_size = len(ftyp) + len(moov([0] * len(chunks))) + (16 if wide else 8)
-    offsets, at = [], header_size
+    # 32-bit offsets and mdat size unless the file's end would pass them (the index's size does
+    # not depend on the offsets' values, only on their width)
+    wide = len(ftyp) + len(moov([0] * len(chunks), False)) + 8 + payload > WIDE_FROM
+    offsets, at = [], len(ftyp) + len(moov([0] * len(chunks), wide)) + (16 if wide else 8)
     for _, samples in chunks:
         offsets.append(at)
         at += sum(size for _, (_, size), _, _ in samples)
-    index = moov(offsets)
-    tmp = out.with_name(out.name + ".part")
     handles: dict[Path, object] = {}
-    try:
-        with open(tmp, "wb") as f:
-            f.write(ftyp + index)
+    try:  # ``out`` is the caller's temporary file: a failure here leaves nothing in place
+        with open(out, "wb") as f:
+            f.write(ftyp + moov(offsets, wide))
             f.write(struct.pack(">I4sQ", 1, b"mdat", payload + 16) if wide else struct.pack(">I4s", payload + 8, b"mdat"))
             for _, samples in chunks:
                 _copy_samples(f, samples, handles)
-        tmp.replace(out)
     finally:
         for h in handles.values():
             h.close()
-        tmp.unlink(missing_ok=True)
     return True
 
 
-def _video_samples(takes: list[Take], frame: int) -> list[tuple]:
+def _video_samples(takes: list[Take], frame: int, delay: int) -> list[tuple]:
     """(path, (offset, size), duration, composition offset, sync) of each picture sample of the film."""
-    delay = max(t.track.shift for t in takes)
     out = []
     for t in takes:
         tr = t.track

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..plan.types import CutPlan
 from .ffmpeg_tools import audio_length
-from .sound import FORMAT, Bed
+from .sound import FORMAT, Bed, digest_of
 from .timeline import Piece, music_layout
 
 REACH = 0.1  # s: the ducking is decided a frame of sound at a time; spans this near a stretch count
@@ -44,7 +44,7 @@ def bed(cut: CutPlan, timeline: list[Piece], music: Path) -> Bed:
                      f"atrim={start:.6f}:{end:.6f},asetpts=PTS-STARTPTS[{label}]")
         return ";".join(parts)
 
-    return Bed(music, chain, length)
+    return Bed(music, m.digest or digest_of(music), chain, length)
 
 
 def music_gain_expr(cut: CutPlan, timeline: list[Piece], start: float = 0.0, end: float = float("inf")) -> str:

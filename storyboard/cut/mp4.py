@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..format.media import _boxes as file_boxes
+
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}
 
@@ -30,27 +32,17 @@ def boxes(data: bytes, start: int, end: int):
 
 
 def read_moov(path: Path) -> bytes | None:
-    """The file's ``moov`` box, read without reading the media."""
+    """The file's ``moov`` box (with a plain 8-byte header), read without reading the media."""
     try:
         with open(path, "rb") as f:
-            size, pos = path.stat().st_size, 0
-            while pos + 8 <= size:
-                f.seek(pos)
-                head = f.read(16)
-                length, kind = struct.unpack(">I4s", head[:8])
-                if length == 1:
-                    length = struct.unpack(">Q", head[8:16])[0]
-                elif length == 0:
-                    length = size - pos
-                if length < 8:
-                    return None
-                if kind == b"moov":
-                    f.seek(pos)
-                    return f.read(length)
-                pos += length
+            found = next(((b, e) for kind, b, e in file_boxes(f, 0, path.stat().st_size) if kind == b"moov"), None)
+            if found is None:
+                return None
+            f.seek(found[0])
+            body = f.read(found[1] - found[0])
     except OSError:
         return None
-    return None
+    return struct.pack(">I4s", 8 + len(body), b"moov") + body
 
 
 @dataclass(frozen=True)

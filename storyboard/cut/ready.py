@@ -13,14 +13,14 @@ does it as it always would."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..plan.types import CutPlan
 from ..format.files import work_dir
 from ..store.cache import ClipCache
 from .avcc import read_avcc
+from .ffmpeg_engine import fps_text, smart_trimmed, tail_id_for
 from .probe import ProbeError, probe
 from .sound import analyses
 from .timeline import StitchError
@@ -28,8 +28,6 @@ from .timeline import StitchError
 
 def ready_clip(path: Path, duration: float, cut: CutPlan, cache: ClipCache) -> None:
     """What the cut of ``cut`` will want from the clip at ``path`` (planned ``duration`` s), made and kept."""
-    from .ffmpeg_engine import fps_text, smart_trimmed, tail_id_for
-
     info = probe(path)
     if cut.loudness is not None and cut.music is None and info.acodec:
         analyses([path], cache)
@@ -48,12 +46,9 @@ class Readying:
     def __init__(self, cut: CutPlan, cache: ClipCache):
         self.cut, self.cache = cut, cache
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ready")
-        self.pending: list[Future] = []
-        self.lock = threading.Lock()
 
     def landed(self, path: Path, duration: float) -> None:
-        with self.lock:
-            self.pending.append(self.pool.submit(self._quietly, path, duration))
+        self.pool.submit(self._quietly, path, duration)
 
     def _quietly(self, path: Path, duration: float) -> None:
         try:

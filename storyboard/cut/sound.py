@@ -26,7 +26,7 @@ import math
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 from pathlib import Path
 
@@ -68,6 +68,11 @@ def digest_of(path: Path) -> str:
     from ..store.cache import file_sha256
 
     return file_sha256(path)
+
+
+def kept_name(folder: str, spec: dict, suffix: str = "") -> str:
+    """The cache name of a file derived from clips, by everything it is made of (``spec``)."""
+    return f"{folder}/{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()}{suffix}"
 
 
 BATCH = 4  # clips measured, or stretches encoded, per ffmpeg process
@@ -158,6 +163,7 @@ class Bed:
     whole film's bed, made once a cut (``made``), so each stretch's are the same as the film's."""
 
     path: Path
+    digest: str  # the music file's
     chain: Callable[[float, float, str, str], str]
     length: float  # the film's
     made: Path | None = None
@@ -169,7 +175,7 @@ class Bed:
         made = work / "bed.wav"
         run(["-vn", "-i", self.path, "-filter_complex", self.chain(0.0, self.length, "0:a:0", "bed"),
              "-map", "[bed]", "-c:a", "pcm_f32le", *BITEXACT, made], "making the music bed")
-        return Bed(self.path, self.chain, self.length, made)
+        return replace(self, made=made)
 
     def source(self, start: float, end: float):
         def make(inputs: list, label: str) -> str:
@@ -218,13 +224,12 @@ def _stretch_spec(s: Stretch, bed: Bed | None) -> dict:
     spec = {"v": STRETCH_VERSION, "length": round(s.length, 6),
             "parts": [[digest_of(p.path), round(local, 6), p.sound] for p, local in s.parts]}
     if bed is not None:  # the bed's own filters over this stretch name everything it depends on
-        spec["bed"] = [digest_of(bed.path), bed.chain(s.start, s.start + s.length, "in", "out")]
+        spec["bed"] = [bed.digest, bed.chain(s.start, s.start + s.length, "in", "out")]
     return spec
 
 
 def _stretch_name(s: Stretch, gain: float, bed: Bed | None = None) -> str:
-    spec = dict(_stretch_spec(s, bed), gain=gain)
-    return "sound/" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest() + ".m4a"
+    return kept_name("sound", dict(_stretch_spec(s, bed), gain=gain), ".m4a")
 
 
 def clip_sound(p: Piece, start: float, length: float, inputs: list, label: str) -> str:
@@ -279,8 +284,7 @@ def _mix_analyses(parts: list[Stretch], bed: Bed, cache: ClipCache, work: Path,
                   run) -> tuple[list[Analysis], Bed]:
     """Each stretch's loudness with the bed under it, measured once and kept by what it is made of
     (and the bed, made if anything had to be measured)."""
-    names = ["loudness/mix-" + hashlib.sha256(json.dumps(_stretch_spec(s, bed), sort_keys=True).encode())
-             .hexdigest() + f"-v{ANALYSIS_VERSION}.json" for s in parts]
+    names = [kept_name("loudness", _stretch_spec(s, bed), f"-mix-v{ANALYSIS_VERSION}.json") for s in parts]
     found: list[Analysis | None] = []
     for name in names:
         try:
