@@ -55,11 +55,13 @@ def cmd_status(args) -> int:
     from decimal import Decimal
 
     from ..plan.prices import exact
+    from ..review.paid import paid_unused, total
     from ..review.status import LOST, NEW, STALE, cache_for, status
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
     rows = status(compiled, cache_for(compiled, args.cache, remote_arg(args)))
+    unused = paid_unused(compiled)
     todo = [r for r in rows if r.state in (NEW, STALE)]
     lost = [r for r in rows if r.state == LOST]
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
@@ -70,7 +72,11 @@ def cmd_status(args) -> int:
                                      "key": r.key, "reason": r.reason,
                                      "cost": None if r.cost is None else str(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": str(owed), "unpriced": unpriced,
-                          "lost": [r.shot for r in lost], "repay_cost": str(repay)}, indent=2))
+                          "lost": [r.shot for r in lost], "repay_cost": str(repay),
+                          "paid_not_in_film": [{"shot": c.shot, "take": c.take, "key": c.entry.key,
+                                                "cost": None if c.entry.cost is None else str(c.entry.cost)}
+                                               for c in unused],
+                          "paid_not_in_film_cost": str(total(unused))}, indent=2))
         return EXIT_OK
     width = max(len(r.shot) for r in rows)
     for r in rows:
@@ -84,6 +90,10 @@ def cmd_status(args) -> int:
     if lost:
         print(f"Lost: {', '.join(r.shot for r in lost)} (paid, and no cache, remote or provider has the clip); "
               f"`storyboard render --repay SHOT` pays again ({dollars(repay)} for all).")
+    if unused:
+        print(f"Paid, not in the film: {len(unused)} clip{'s' if len(unused) != 1 else ''}, {dollars(total(unused))} "
+              f"({', '.join(c.label for c in unused[:5])}{', …' if len(unused) > 5 else ''}); kept in the lock, so "
+              "putting them back costs nothing; `storyboard lock prune` forgets them.")
     return EXIT_OK
 
 

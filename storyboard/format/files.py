@@ -118,3 +118,15 @@ def pid_alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True
     return True
+
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(storyboard: Path) -> Path:
+    """The lock of a storyboard file: beside it, named after it (``teaser.yaml`` →
+    ``teaser.lock``; ``storyboard.yaml`` → ``storyboard.lock``), so each film of a
+    folder keeps its own record of what it paid for."""
+    if storyboard.suffix == LOCK_SUFFIX:  # a storyboard named *.lock must not be its own lock
+        return storyboard.with_name(storyboard.name + LOCK_SUFFIX)
+    return storyboard.with_suffix(LOCK_SUFFIX)

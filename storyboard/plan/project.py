@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from ..catalog import load_catalog
 from .compile import Target, compile_plan
 from ..errors import Diagnostic, InvalidStoryboard, StoryboardError, UsageError
-from ..format.files import regular_file_kind
+from ..format.files import lock_path, regular_file_kind
 from ..format.load import Document, read_document, validate
 from ..format.media import STATE_DIR, MediaIndex
 from ..format.model import Storyboard
@@ -273,7 +273,7 @@ def _compile_project(arg: str, provider: str, base_url: str | None, prices: str 
 
 def project_inputs(path: Path, root: Path, media: dict, price_source: str) -> set[Path]:
     """Every file the project reads, resolved: a film must never be written over one."""
-    files = {path.resolve(), (root / "storyboard.lock").resolve()}
+    files = {path.resolve(), lock_path(path).resolve()}
     files |= {(root / ref).resolve() for ref in media}
     if price_source != BUILTIN:
         files.add((root / price_source).resolve())

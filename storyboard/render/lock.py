@@ -1,43 +1,76 @@
-"""``storyboard.lock``: what was paid for and what came back, one entry per shot.
+"""The lock: what was paid for and what came back, one entry per paid clip.
 
-Committed beside the storyboard, it lets ``plan`` and ``status`` in a fresh
-clone know which shots are already paid for. Sorted and stable, so a change
-to it reads well in a diff.
+Each storyboard file has its own lock beside it, named after it:
+``storyboard.yaml`` → ``storyboard.lock``, ``teaser.yaml`` → ``teaser.lock``,
+so rendering one film of a folder never touches another's. Committed, it lets
+``plan`` and ``status`` in a fresh clone know which clips are already paid
+for. A paid key leaves the lock only when a person prunes it: the entry of a
+shot taken out of the storyboard, or of a shot's earlier version, moves to
+``retired`` (by key, with the shot and take it last had) and is recovered
+like any other when the shot comes back. Sorted and stable, so a change to it
+reads well in a diff.
+
+Everything in a lock is untrusted (hand-edited, merged, from someone else's
+pull request): it is typed on the way in, and a value that cannot be used is
+an error naming the file and the entry, never a traceback.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..format.files import FileTooLarge, NotRegularFile, read_bounded
+from ..format.files import LOCK_SUFFIX, FileTooLarge, NotRegularFile, lock_path, read_bounded
 
 LOCK_FILE = "storyboard.lock"
+_TEXT = r"^[^\x00-\x1f\x7f]*$"  # no control characters: lock text reaches the terminal
 
 
 class LockEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: str = Field(pattern=r"^[0-9a-f]{64}$", description="The job key the clip was made for.")
-    model: str = Field(description="The model that made it.")
-    origin: str = Field(description="The API origin it came from.")
-    task_id: str = Field(description="The provider's task id.")
-    clip: str = Field(description="sha256 of the clip's bytes, `sha256:<hex>`.")
-    duration: float = Field(description="The clip's length in seconds, as it came back.")
-    cost: Decimal | None = Field(description="What the job cost, USD, exact; null if unpriced.")
+    model: str = Field(pattern=_TEXT, max_length=200, description="The model that made it.")
+    origin: str = Field(pattern=_TEXT, max_length=2000, description="The API origin it came from.")
+    task_id: str = Field(pattern=r"^[A-Za-z0-9._~-]{1,200}$", description="The provider's task id.")
+    clip: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="sha256 of the clip's bytes, `sha256:<hex>`.")
+    duration: float = Field(ge=0, le=24 * 3600, allow_inf_nan=False,
+                            description="The clip's length in seconds, as it came back.")
+    cost: Decimal | None = Field(ge=0, le=1_000_000, allow_inf_nan=False,
+                                 description="What the job cost, USD, exact; null if unpriced.")
     completed_at: str | None = Field(
-        default=None,
-        description="When the task completed (ISO 8601, UTC): the provider keeps its outputs for a while after.",
+        default=None, max_length=64,
+        description="When the task completed (ISO 8601, UTC): the provider keeps its outputs for a while after. "
+                    "A value that is not a time is read as unknown.",
     )
     inputs: dict[str, str] = Field(
         default_factory=dict,
         description="Inputs made from other shots' clips (`image a:last`, `video a:clip`) → sha256 of the file sent.",
     )
+
+    def completed(self) -> dt.datetime | None:
+        """When the task completed, in UTC; None when unknown or not a usable time
+        (a plain date is its midnight UTC; a time without a zone is UTC)."""
+        if not self.completed_at:
+            return None
+        try:
+            when = dt.datetime.fromisoformat(self.completed_at)
+        except ValueError:
+            return None
+        return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+class RetiredEntry(LockEntry):
+    """A paid clip no longer in the storyboard: its shot was taken out, or changed since."""
+
+    shot: str = Field(min_length=1, max_length=200, pattern=_TEXT, description="The shot id it was last paid under.")
+    take: int = Field(default=1, ge=1, le=1_000_000, description="The take number it was last paid as.")
 
 
 class Lock(BaseModel):
@@ -49,39 +82,87 @@ class Lock(BaseModel):
     version: int = 1
     shots: dict[str, LockEntry] = Field(default_factory=dict)
     takes: dict[str, dict[str, LockEntry]] = Field(default_factory=dict)
+    retired: dict[str, RetiredEntry] = Field(
+        default_factory=dict,
+        description="Paid clips no longer in the storyboard, by job key: kept until `storyboard lock prune`.")
+
+    @field_validator("shots", "takes")
+    @classmethod
+    def _shot_ids(cls, value: dict) -> dict:
+        bad = [s for s in value if not s or len(s) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in s)]
+        if bad:
+            raise ValueError(f"`{_printable(bad[0])}` is not a shot id")
+        return value
 
     @field_validator("takes")
     @classmethod
     def _take_numbers(cls, value: dict[str, dict[str, LockEntry]]) -> dict[str, dict[str, LockEntry]]:
         for takes in value.values():
-            bad = [n for n in takes if not n.isdigit() or int(n) < 2]
+            bad = [n for n in takes if not (n.isascii() and n.isdigit()) or not 2 <= int(n) <= 1_000_000]
             if bad:
-                raise ValueError(f"take `{bad[0]}` is not a take number of 2 or more")
+                raise ValueError(f"take `{_printable(bad[0])}` is not a take number of 2 or more")
         return value
+
+    @model_validator(mode="after")
+    def _retired_by_key(self) -> "Lock":
+        bad = [k for k, e in self.retired.items() if k != e.key]
+        if bad:
+            raise ValueError(f"retired entry `{_printable(bad[0])}` is filed under another key than its own")
+        return self
 
     def entry(self, shot: str, take: int = 1) -> LockEntry | None:
         return self.shots.get(shot) if take == 1 else self.takes.get(shot, {}).get(str(take))
 
     def put(self, shot: str, take: int, entry: LockEntry) -> None:
+        """Record ``entry`` as ``shot``'s take; the clip it replaces (another key) is retired, not forgotten."""
+        old = self.entry(shot, take)
+        if old is not None and old.key != entry.key:
+            self.retire(shot, take, old)
+        self.retired.pop(entry.key, None)
         if take == 1:
             self.shots[shot] = entry
         else:
             self.takes.setdefault(shot, {})[str(take)] = entry
 
+    def retire(self, shot: str, take: int, entry: LockEntry) -> None:
+        self.retired[entry.key] = RetiredEntry(**dict(entry), shot=shot, take=take)
+
     def entries(self) -> list[tuple[str, int, LockEntry]]:
-        """(shot, take, entry) for every paid clip."""
+        """(shot, take, entry) for every clip of a shot in the storyboard (not the retired ones)."""
         out = [(shot, 1, entry) for shot, entry in self.shots.items()]
         out += [(shot, int(n), entry) for shot, takes in self.takes.items() for n, entry in takes.items()]
         return out
 
-    def keep_shots(self, shots: set[str]) -> None:
-        """Forget the shots no longer in the storyboard."""
+    def paid(self) -> list[tuple[str, int, LockEntry]]:
+        """(shot, take, entry) for every paid clip, retired ones with the shot and take they last had."""
+        return self.entries() + [(e.shot, e.take, e) for e in self.retired.values()]
+
+    def retire_shots(self, shots: set[str]) -> None:
+        """The entries of shots no longer in the storyboard move to ``retired``."""
+        for shot, take, entry in self.entries():
+            if shot not in shots:
+                self.retire(shot, take, entry)
         self.shots = {s: e for s, e in self.shots.items() if s in shots}
         self.takes = {s: t for s, t in self.takes.items() if s in shots}
 
+    def forget(self, keys: set[str]) -> None:
+        """Remove these keys' entries wherever they are (``storyboard lock prune``)."""
+        self.shots = {s: e for s, e in self.shots.items() if e.key not in keys}
+        self.takes = {s: {n: e for n, e in t.items() if e.key not in keys} for s, t in self.takes.items()}
+        self.takes = {s: t for s, t in self.takes.items() if t}
+        self.retired = {k: e for k, e in self.retired.items() if k not in keys}
 
-def lock_path(storyboard: Path) -> Path:
-    return storyboard.parent / LOCK_FILE
+
+def sibling_locks(storyboard: Path) -> list[Path]:
+    """The locks of the other storyboards in the same folder (``X.lock`` beside an ``X.yaml``/``X.yml``),
+    and a ``storyboard.lock`` that an older storyboard wrote for every file of the folder."""
+    own, folder = lock_path(storyboard), storyboard.parent
+    try:
+        found = sorted(folder.glob("*" + LOCK_SUFFIX))
+    except OSError:
+        return []
+    return [p for p in found if p != own and p.is_file() and (
+        p.name == LOCK_FILE or any((folder / (p.stem + ext)).is_file() for ext in (".yaml", ".yml")))]
 
 
 MAX_LOCK_BYTES = 64 * 1024 * 1024
@@ -103,8 +184,25 @@ def read_lock(path: Path) -> Lock:
         )
     try:
         return Lock.model_validate_json(raw)
+    except ValidationError as exc:
+        raise StoryboardError(f"{path}: not a valid lock file: {_first_problem(exc)}; restore it from git "
+                              "(every entry in it is a paid clip)") from None
     except ValueError:
-        raise StoryboardError(f"{path}: not a valid lock file; restore it from git or delete it") from None
+        raise StoryboardError(f"{path}: not a valid lock file; restore it from git "
+                              "(every entry in it is a paid clip)") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first problem of a lock, as `shots.opening.duration: what is wrong`, with no Python repr."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(_printable(str(part)) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _printable(text: str) -> str:
+    text = text[:80]
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def lock_text(lock: Lock) -> str:
@@ -116,6 +214,11 @@ def lock_text(lock: Lock) -> str:
     data["takes"] = {shot: takes for shot, takes in data["takes"].items() if takes}
     if not data["takes"]:  # a lock without takes reads as it did before takes existed
         del data["takes"]
+    for entry in data["retired"].values():
+        if not entry["inputs"]:
+            del entry["inputs"]
+    if not data["retired"]:  # nor one without retired entries
+        del data["retired"]
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -1,7 +1,8 @@
 """Paid is forever: a clip the lock says was paid for is recovered, never
 bought again by itself.
 
-A shot whose job key is in ``storyboard.lock`` was paid for. When its clip is
+A shot whose job key is in its storyboard's lock (or in the lock of another
+storyboard of the same folder: the same request is the same clip) was paid for. When its clip is
 not in the cache (a fresh clone, another machine, a corrupt cached copy), it
 is looked for at the provider, which keeps a task's outputs for a while
 (WaveSpeed: 7 days): the task id in the lock fetches the same clip again, for
@@ -24,7 +25,7 @@ from ..plan.prices import dollars
 from ..plan.types import Job, Plan
 from ..providers import ProviderError, Retryable
 from ..store.cache import ClipCache, file_sha256
-from .lock import Lock, LockEntry
+from .lock import Lock, LockEntry, lock_path, read_lock, sibling_locks
 
 PROVIDER_KEEPS = dt.timedelta(days=7)  # WaveSpeed keeps a task's outputs this long
 ATTEMPTS = 3
@@ -37,23 +38,39 @@ class Lost:
 
 
 def paid_entries(lock: Lock) -> dict[str, LockEntry]:
-    """The lock's entries by job key: a key is paid whatever shot it is under now."""
-    return {entry.key: entry for _, _, entry in lock.entries()}
+    """The lock's entries by job key, retired ones too: a key is paid whatever shot it is under now."""
+    return {entry.key: entry for _, _, entry in lock.paid()}
+
+
+def project_paid(storyboard: Path, lock: Lock) -> dict[str, LockEntry]:
+    """Every clip paid for in the storyboard's folder, by key: this storyboard's
+    lock wins, then the locks of the other storyboards beside it (a teaser that
+    shares a shot with the film shares its clip). A sibling lock that cannot be
+    read adds nothing here; its own storyboard's commands report it."""
+    paid: dict[str, LockEntry] = {}
+    for path in sibling_locks(storyboard):
+        try:
+            paid.update(paid_entries(read_lock(path)))
+        except StoryboardError:
+            continue
+    paid.update(paid_entries(lock))
+    return paid
 
 
 def kept_until(entry: LockEntry) -> dt.datetime | None:
-    if not entry.completed_at:
+    """Until when the provider keeps the task's outputs; None when the lock does not say when it completed."""
+    done = entry.completed()
+    if done is None:
         return None
     try:
-        done = dt.datetime.fromisoformat(entry.completed_at)
-    except ValueError:
+        return done + PROVIDER_KEEPS
+    except OverflowError:  # a completion date near the year 9999: not a real one
         return None
-    return done + PROVIDER_KEEPS
 
 
-async def recover_paid(plan: Plan, lock: Lock, cache: ClipCache, provider, events) -> list[Lost]:
-    """Fetch again from the provider each paid clip missing here; the ones that cannot be are returned."""
-    paid = paid_entries(lock)
+async def recover_paid(plan: Plan, paid: dict[str, LockEntry], cache: ClipCache, provider, events) -> list[Lost]:
+    """Fetch again from the provider each paid clip (``paid``: by key) missing here; the ones that cannot be are
+    returned."""
     lost, seen = [], set()
     for job in plan.all_jobs:
         entry = paid.get(job.key)

@@ -24,7 +24,7 @@ from ..errors import StoryboardError, UsageError
 from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
-from .recover import paid_entries, recover_paid, refuse
+from .recover import project_paid, recover_paid, refuse
 from ..plan.takes import MAX_TAKES, beyond_limit
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
@@ -97,7 +97,7 @@ def render_project(
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
-    _check_take_limit(plan, takes or {}, lock, clip_cache)
+    _check_take_limit(plan, takes or {}, project_paid(compiled.path, lock) if lock is not None else {}, clip_cache)
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
@@ -132,8 +132,10 @@ def render_project(
         if readying is not None and job.key in in_film:
             readying.landed(clip.path, job.duration)
 
+    paid_here = project_paid(compiled.path, lock) if lock is not None else {}
+
     async def go(events: Events) -> Report:
-        paid = set(paid_entries(lock)) - {j.key for j in plan.all_jobs if _named(j, repaying)} if lock else set()
+        paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims,
@@ -142,7 +144,7 @@ def render_project(
             if remote is not None and any(clip_cache.record(j.key) is None for j in plan.all_jobs):
                 await remote.check_access()
             if lock is not None:  # paid clips missing here: from the provider, or a refusal before any submit
-                lost = [item for item in await recover_paid(plan, lock, clip_cache, remote, events)
+                lost = [item for item in await recover_paid(plan, paid_here, clip_cache, remote, events)
                         if not _named(item.job, repaying)]
                 if lost:
                     raise refuse(lost, options.command)
@@ -189,7 +191,7 @@ def preflight(compiled: Compiled, cache: Path, *, paid: bool, cut: bool) -> Lock
     lock = None
     if paid:
         lock = read_lock(lock_path(compiled.path))  # raises, naming the file, when it does not parse
-        _writable(compiled.root, "the project folder (for storyboard.lock)")
+        _writable(compiled.root, f"the project folder (for {lock_path(compiled.path).name})")
     _writable(cache, "the clip cache")
     _writable(compiled.root / STATE, "the project's state folder")
     if cut:
@@ -218,9 +220,8 @@ def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
     return set(repay)
 
 
-def _check_take_limit(plan: Plan, takes: dict[str, int], lock: Lock | None, cache: ClipCache) -> None:
+def _check_take_limit(plan: Plan, takes: dict[str, int], paid: dict[str, LockEntry], cache: ClipCache) -> None:
     """A chosen take past ``MAX_TAKES`` is rendered only when ``--takes`` names it."""
-    paid = paid_entries(lock) if lock else {}
     beyond = [j for j in beyond_limit(plan, takes) if j.key not in paid and cache.record(j.key) is None]
     if beyond:
         job = beyond[0]
@@ -236,8 +237,8 @@ def _named(job, names: set[str]) -> bool:
 def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], float] = time.time) -> None:
     path = lock_path(compiled.path)
     lock = read_lock(path)
-    known = paid_entries(lock)
-    lock.keep_shots({job.shot for job in compiled.plan.jobs})
+    known = project_paid(compiled.path, lock)
+    lock.retire_shots({job.shot for job in compiled.plan.jobs})
     now = dt.datetime.fromtimestamp(wall_clock(), dt.timezone.utc).isoformat(timespec="seconds")
     for outcome in report.outcomes:
         if outcome.clip is None:

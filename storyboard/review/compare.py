@@ -44,7 +44,7 @@ def diff_sides(old: str, new: str, *, provider: str, base_url: str | None, price
         old_plan = old_side.plan if old_side is not None else empty(new_side.plan)
         new_plan = new_side.plan if new_side is not None else empty(old_side.plan)
         old_lock, new_lock = _lock(old_side), _lock(new_side)
-        paid = frozenset(e.key for _, _, e in new_lock.entries())
+        paid = frozenset(e.key for _, _, e in new_lock.paid())
         return diff_plans(old_plan, new_plan, paid, added_takes(old_lock, new_lock, new_plan))
 
 
@@ -60,9 +60,9 @@ def _lock(side: Compiled | None) -> Lock:
 
 def added_takes(old: Lock, new: Lock, plan: Plan) -> list[PaidTake]:
     """The clips the new lock has that the old one did not: what was paid for in between."""
-    before = {e.key for _, _, e in old.entries()}
+    before = {e.key for _, _, e in old.paid()}
     film = {job.key for job in plan.jobs}
-    added = [PaidTake(shot, take, e.cost, e.key in film) for shot, take, e in new.entries() if e.key not in before]
+    added = [PaidTake(shot, take, e.cost, e.key in film) for shot, take, e in new.paid() if e.key not in before]
     return sorted(added, key=lambda t: (t.shot, t.take))
 
 

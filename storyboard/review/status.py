@@ -20,7 +20,7 @@ from ..plan.project import Compiled
 from ..plan.types import Job
 from ..render.journal import Journal
 from ..render.lock import lock_path, read_lock
-from ..render.recover import kept_until, paid_entries
+from ..render.recover import kept_until, project_paid
 from ..store.cache import ClipCache, object_name, project_cache, record_name
 from ..store.storage import LocalStorage
 
@@ -55,7 +55,7 @@ class Locator:
     def __init__(self, compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None):
         self.compiled, self.cache = compiled, cache
         self.lock = read_lock(lock_path(compiled.path))
-        self.paid = paid_entries(self.lock)  # by key: a renamed shot keeps its key
+        self.paid = project_paid(compiled.path, self.lock)  # by key: a renamed shot keeps its key
         self.journal = Journal(LocalStorage(compiled.root / STATE_DIR))
         self.now = now or dt.datetime.now(dt.timezone.utc)
 
