@@ -10,6 +10,7 @@ Library code raises; only the ``cli`` package prints and picks exit codes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -71,3 +72,26 @@ class BudgetExceeded(StoryboardError):
     """The uncached cost of a render is more than the user allowed."""
 
     exit_code = 4
+
+
+# C0 and C1 control characters (tab and line feed aside), DEL, and the Unicode
+# marks that reorder or hide text on a terminal (bidi overrides and isolates,
+# zero-width and line/paragraph separators).
+_MARKS = "\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{_MARKS}]")
+_ALL_CONTROL = re.compile(f"[\x00-\x1f{_MARKS}]")
+
+
+def printable(text: str, *, lines: bool = True) -> str:
+    """``text`` safe to show on a terminal: each control character escaped as
+    ``\\xNN`` or ``\\uNNNN``, so text from outside (a task id, a provider's
+    message, a file name, a lock field) can show itself but never move the
+    cursor, clear the screen or recolour what follows. ``lines``: keep line
+    breaks and tabs (else they are escaped too)."""
+    pattern = _CONTROL if lines else _ALL_CONTROL
+    return pattern.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

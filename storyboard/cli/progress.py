@@ -19,8 +19,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import printable
 from ..plan.prices import dollars
 from ..plan.types import Plan
+from .streams import terminal
 
 _STYLE = {"done": "green", "cached": "cyan", "failed": "red", "skipped": "yellow", "retrying": "yellow"}
 _FINAL = ("done", "cached", "failed", "skipped")
@@ -45,7 +47,7 @@ class Progress:
         self.typical: dict[str, str] = {}
         self.now = now
         self.begun = now()
-        self.console = Console(file=file or sys.stderr, highlight=False, force_terminal=force_terminal)
+        self.console = Console(file=file or terminal(sys.stderr), highlight=False, force_terminal=force_terminal)
         self.live: Live | None = None
 
     def __enter__(self) -> "Progress":
@@ -78,7 +80,7 @@ class Progress:
             self.live.refresh()
         else:
             line = f"{shot}: {state}" + (f" ({detail})" if detail else "")
-            self.console.print(line, markup=False, soft_wrap=True)
+            self.console.print(printable(line, lines=False), markup=False, soft_wrap=True)
 
     def _elapsed(self, shot: str) -> str:
         if shot not in self.started:
@@ -97,13 +99,16 @@ class Progress:
         return line
 
     def _table(self) -> Table:
-        table = Table(title=f"{self.plan.title or 'render'} on {self.plan.provider}", title_justify="left")
+        table = Table(title=Text(printable(f"{self.plan.title or 'render'} on {self.plan.provider}", lines=False)),
+                      title_justify="left")
         table.add_column("shot", overflow="fold")
         table.add_column("state", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("typical", justify="right", no_wrap=True)
         table.add_column("detail", overflow="ellipsis", no_wrap=True, max_width=40)
         for shot, (state, detail) in self.states.items():
-            table.add_row(shot, f"[{_STYLE.get(state, 'white')}]{state}[/]", self._elapsed(shot),
-                          self.typical.get(shot, ""), detail)
+            # Shot ids and details (a provider's message) are text, never markup (a `[/]` in them must not
+            # restyle, or break, the table), with control characters escaped: rich passes ESC through.
+            table.add_row(Text(printable(shot, lines=False)), Text(state, style=_STYLE.get(state, "white")),
+                          self._elapsed(shot), self.typical.get(shot, ""), Text(printable(detail, lines=False)))
         return table

@@ -6,6 +6,12 @@ interrupting the work for (least of all between a submit and its journal
 entry), so after the first failure a stream is pointed at /dev/null and the
 command goes on to its end, exiting as it would have: ``plan . | head -1``
 exits 0, like other Unix tools.
+
+They also keep text from outside from driving the terminal: a task id, a
+provider's message, a file name or a lock field with an escape sequence in it
+is printed with its control characters escaped (``errors.printable``). Only
+rich's own consoles, which strip control codes from the text they are given,
+write through ``terminal()`` to send colours and cursor moves.
 """
 
 from __future__ import annotations
@@ -14,18 +20,23 @@ import os
 import sys
 from contextlib import contextmanager
 
+from ..errors import printable
+
 
 class SafeStream:
-    """A text stream whose writes and flushes never raise."""
+    """A text stream whose writes and flushes never raise; ``escape``: control characters in what is written are
+    escaped."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, escape: bool = True):
         self._stream = stream
+        self.escape = escape
         self.failed = False
 
     def write(self, text: str) -> int:
         if not self.failed:
             try:
-                return self._stream.write(text)
+                self._stream.write(printable(text) if self.escape else text)
+                return len(text)
             except (OSError, ValueError):
                 self._give_up()
         return len(text)
@@ -48,6 +59,13 @@ class SafeStream:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def terminal(stream):
+    """The stream for a rich console: never raising, but passing its colours and cursor moves through."""
+    if isinstance(stream, SafeStream):
+        return SafeStream(stream._stream, escape=False)
+    return stream
 
 
 @contextmanager

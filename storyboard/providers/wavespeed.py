@@ -7,6 +7,7 @@ hosts that serve uploads and results.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -14,9 +15,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import StoryboardError
+from ..errors import StoryboardError, printable
 from ..plan.types import origin_of
-from . import MaybeTask, NoTask, ProviderError, Retryable, TaskState
+from . import MaybeTask, NoTask, ProviderError, Retryable, TaskState, check_task_id
 
 MAX_DOWNLOAD_BYTES = 2 * 1024**3  # a 15 s clip is tens of MB; 2 GB is no clip
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
@@ -47,8 +48,18 @@ def _message(response: httpx.Response) -> str:
         body = response.json()
         message = body.get("message") or body.get("error") or ""
     except (ValueError, AttributeError):
-        message = response.text[:200]
-    return f"HTTP {response.status_code}: {message}".rstrip(": ")
+        message = response.text
+    if not isinstance(message, str):  # a server's object or list is shown as JSON, not as a Python value
+        message = json.dumps(message, ensure_ascii=True)[:200]
+    return f"HTTP {response.status_code}: {printable(message[:200], lines=False)}".rstrip(": ")
+
+
+def _text(value) -> str:
+    """A field the API should send as text: as text, whatever it sent (an object as JSON, never a Python repr)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+    return printable(text[:500], lines=False)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -186,19 +197,27 @@ class WaveSpeed:
             raise MaybeTask(f"submit: {exc}") from None
         if not task_id:
             raise MaybeTask("submit: the API accepted the request but gave no task id")
-        return str(task_id)
+        try:  # a number is a task id written as JSON does; anything else cannot be polled
+            return check_task_id(str(task_id) if isinstance(task_id, int) and not isinstance(task_id, bool)
+                                 else task_id, "the API accepted the request, but its task id")
+        except ProviderError as exc:
+            raise MaybeTask(f"submit: {exc}") from None
 
     # -- poll and download: safe to retry --
 
     async def result(self, task_id: str) -> TaskState:
+        check_task_id(task_id)
         try:
             response = await self.api.get(f"/api/v3/predictions/{task_id}/result")
         except httpx.TransportError as exc:
             raise Retryable(f"poll: {type(exc).__name__}") from None
         self._raise_for_retry(response, "poll")
         data = _data(response)
-        outputs = [o if isinstance(o, str) else (o or {}).get("url", "") for o in data.get("outputs") or []]
-        return TaskState(str(data.get("status", "")), [o for o in outputs if o], str(data.get("error") or ""))
+        found = data.get("outputs")
+        outputs = [o if isinstance(o, str) else o.get("url") if isinstance(o, dict) else None
+                   for o in (found if isinstance(found, list) else [])]
+        return TaskState(_text(data.get("status")), [o for o in outputs if isinstance(o, str) and o],
+                         _text(data.get("error")))
 
     async def download(self, url: str, dest: Path) -> None:
         self._check_download_url(url)
