@@ -203,3 +203,29 @@ def test_a_lock_without_retired_entries_reads_and_writes_as_before(tmp_path):
     from storyboard.render.lock import lock_text
 
     assert json.loads(lock_text(Lock())) == {"shots": {}, "version": 1}
+
+
+def test_diff_of_a_teaser_reads_the_teasers_lock(tmp_path, cli, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    (tmp_path / "storyboard.yaml").write_text(FILM)
+    teaser = tmp_path / "teaser.yaml"
+    teaser.write_text(TEASER)
+    git("add", "-A")
+    git("commit", "-qm", "two films")
+    monkeypatch.chdir(tmp_path)
+    with Emulator(task_seconds=0.1) as emu:
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        render(tmp_path / "storyboard.yaml", emu)
+        render(teaser, emu, takes={"t": 2})
+        d = cli("diff", "--base", "HEAD", "teaser.yaml")
+        assert d.code == 0, d.err
+        assert "+ take t#2: paid $0.56, not in the film" in d.out and "2 takes added to the lock, $1.12" in d.out
+        film = cli("diff", "--base", "HEAD", "storyboard.yaml")
+        assert "2 takes added to the lock, $1.12" in film.out and "t#2" not in film.out
