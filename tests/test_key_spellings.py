@@ -1,0 +1,157 @@
+"""The same request spelt two ways gives one job key; keys written the ordinary way never move.
+
+A job key hashes what the provider receives. Two spellings that send the same
+bytes (a frame by the frame it resolves to, numbers by value, defaults written
+out or left out, key order, element ids as numbers or text) must be one key,
+so a shot is never paid for twice; and the keys of storyboards written the
+ordinary way are pinned here, so no normalisation moves a key that is in
+somebody's lock.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storyboard.plan.project import compile_project
+
+ROOT = Path(__file__).resolve().parent.parent
+REFS = Path(__file__).resolve().parent / "data" / "invalid" / "refs"
+I2V = "kwaivgi/kling-video-o3-pro/image-to-video"
+EDIT = "kwaivgi/kling-video-o3-pro/video-edit"
+
+# Storyboards written the ordinary way: their keys are pinned below.
+PINNED_TEXTS = {
+    "graph": f"""version: 1
+characters:
+  keeper:
+    images: [refs/keeper-front.png]
+    element_id: "307212335131305"
+shots:
+  - id: a
+    prompt: The keeper climbs the stairs.
+    characters: [keeper]
+  - id: b
+    prompt: The keeper looks out to sea.
+    images: [{{shot: a, frame: first}}, refs/tower.png]
+  - id: c
+    prompt: The keeper winds the clock.
+    images: [{{shot: a, frame: 2.5}}, {{shot: a, frame: 3}}, {{shot: a, frame: 1.3}}]
+  - id: d
+    model: {I2V}
+    prompt: The keeper sleeps.
+    image: {{shot: b, frame: last}}
+    end_image: {{shot: c, frame: last}}
+    duration: 4
+  - id: e
+    model: {EDIT}
+    prompt: Make it night.
+    video: {{shot: d}}
+    element_list: [307212335131306]
+""",
+    "settings": """version: 1
+defaults:
+  aspect_ratio: "9:16"
+  duration: 6
+characters:
+  mara:
+    name: Mara
+    images: [refs/mara.png]
+shots:
+  - id: plain
+    prompt: The sea at night.
+  - id: loud
+    prompt: "{{ mara }} shouts into the wind."
+    characters: [mara]
+    sound: true
+    duration: 10
+    shot_type: customize
+    multi_prompt:
+      - {prompt: "Wide: {{ mara }} on the rocks", duration: 4}
+      - {prompt: "Close: she shouts", duration: 6}
+  - id: motion
+    prompt: Waves as in the reference.
+    video: refs/waves.mp4
+    keep_original_sound: false
+    images: [refs/tower.png]
+  - id: square
+    model: kwaivgi/kling-video-o3-pro/text-to-video
+    prompt: Gulls circle.
+    aspect_ratio: "1:1"
+    element_list: ["307212335131305"]
+""",
+}
+
+# The keys these storyboards had before spellings were normalised (commit dad9468).
+PINNED = {
+    ("graph", "wavespeed"): {
+        "a": "03b6245067fd2622ddcf60344931b63a18c444f58338ec2dbf3d53e690dacc20",
+        "b": "c9c29c776efdceb4e47e2bea639cea6d8bd3965133d23cc5087f5269352ea7d3",
+        "c": "2f7dba6260e224475974cd106ba3f71044a1980e0eecf4862383d30b0353f290",
+        "d": "3efa1eca97b2f5398fbd7c5586c944dca81b1a2e31c05af987b7e0ae54c14c6d",
+        "e": "45acd37d2f4319c2533111230f8b10857d80e6181ad2ee3bf363fd6dd19b642d",
+    },
+    ("graph", "preview"): {
+        "a": "3a068021add2e6626d13604c5b5836043327aa78d246b017010231080b2bce17",
+        "b": "47b9aae1c310eefa151c9db45fe2423725b6fc79573687925921b9a3f2f8a06f",
+        "c": "9d2a4e4124fec34cfbdf357d7493f0556aea5cd476e9f7ec2c66a7c6cd464561",
+        "d": "af2ec3f960830ed8a858b24e72b051445719819df00832794c943a303873a5db",
+        "e": "1919971ada92bd55fb2f44699354fa3266465dda48d7c7df062a405dc5d8b3a1",
+    },
+    ("settings", "wavespeed"): {
+        "plain": "55a0dd3a9bb3b6559834f285df387537fef0453dcbaf108ee88446c35293cb4b",
+        "loud": "8ed13f98081d58fcb76e5d74cfb417a985b247b920358b81a6e0213bc073a462",
+        "motion": "4261e32807c7b887073eed7568460507a71ad1ec48349faf3ddb92920db880d8",
+        "square": "161f3c13f773a0231658bc22e5e917e27db6a79f84288206602123d81fac7be7",
+    },
+    ("settings", "preview"): {
+        "plain": "7d48a86a187bc16e2eb21d33fc0d4c2b25d711c4ce84ebcf6702056055a44dd4",
+        "loud": "1d4b439e2df8efecb049bf2db1bb1a696999caf343df121b7433d36cfc394ecc",
+        "motion": "e56f31e386fc8b28ffc408b34f162b2a035c79855c109341bae9d6cd5875782d",
+        "square": "5c35b3f9198ec01d34e25b99b739da15cfea10882930fde970bffd685a43680a",
+    },
+    ("lighthouse", "wavespeed"): {
+        "arrival": "253f06a8917cfb63b1d0c643338648873e98effd2c12f8f8cb3b592f17f2bd22",
+        "storm": "0a507ada8217cc6c690743bef23d1a3796c9ac9ff9fb86586a81c26f25694fd0",
+        "boat": "996715a39f04b526b82c2ab37cb256fb6006cdcb0e67429daed96593488b582e",
+        "rescue": "b15624abb1a103dea00a57e1faa5c79d496cb1d053bedcd1342be36c4e12030b",
+        "dawn": "323942d1ed0c5564ba3091da81bf129a0ca983cd4797800fdf4eb7ad0bc27f98",
+        "credits": "1e347b27b7c99e606ed638544b351d3209a812aeab60cb72654e09c5470c9c87",
+    },
+    ("lighthouse", "preview"): {
+        "arrival": "807b87f9f05aef73d598189cae46472133c7c5a1dc39d11cabcc8f88aab66728",
+        "storm": "9de43aa2b7748473a296d055aa1ef24cb3af34d952b82dfc703fdc45e6148ea7",
+        "boat": "1a9807f5b9c9e1a0cfb17b815e07ddfae3b85d3ac884432e35702bbc1758d532",
+        "rescue": "b13a8b47517cd3665546f881113862cb4a35d466c89141bb978f7b6afba44554",
+        "dawn": "692a8b23f6b14971f08ff3542c635fbd087b4214debb85bdba1c07fbbad40a21",
+        "credits": "8fd94b64f90993a75ae50bb1e3e24b318836ec1daa628bbb441827fb8f1c9ce8",
+    },
+    ("minimal", "wavespeed"): {
+        "sunrise": "c189961c65b571e72ec86c1b4a5618e11fc3d1b857e5502c627597357ccba529",
+    },
+}
+
+
+def make_project(tmp: Path, text: str, name: str = "proj") -> Path:
+    """A project folder holding ``text`` as its storyboard and the test references in refs/."""
+    root = tmp / name
+    root.mkdir(parents=True)
+    shutil.copytree(REFS, root / "refs")
+    path = root / "storyboard.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def keys_of(path: Path, provider: str = "wavespeed") -> dict[str, str]:
+    return {job.shot: job.key for job in compile_project(str(path), provider=provider).plan.jobs}
+
+
+@pytest.mark.parametrize("name, provider", sorted(PINNED))
+def test_keys_of_storyboards_written_the_ordinary_way_do_not_move(tmp_path, name, provider):
+    if name in PINNED_TEXTS:
+        path = make_project(tmp_path, PINNED_TEXTS[name])
+    else:
+        path = ROOT / "examples" / name / "storyboard.yaml"
+    assert keys_of(path, provider) == PINNED[(name, provider)]
