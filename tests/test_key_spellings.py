@@ -155,3 +155,86 @@ def test_keys_of_storyboards_written_the_ordinary_way_do_not_move(tmp_path, name
     else:
         path = ROOT / "examples" / name / "storyboard.yaml"
     assert keys_of(path, provider) == PINNED[(name, provider)]
+
+
+# -- frames: a frame by the frame it resolves to --
+
+UPSTREAM = """version: 1
+shots:
+  - id: a
+    prompt: The keeper climbs the stairs.
+  - id: b
+    model: kwaivgi/kling-video-o3-pro/image-to-video
+    prompt: The keeper lights the lamp.
+    image: {{shot: a, frame: {frame}}}
+"""
+
+
+def frame_key(tmp: Path, frame: str, text: str = UPSTREAM, name: str = "") -> str:
+    path = make_project(tmp, text.format(frame=frame), name or f"f{abs(hash((frame, text)))}")
+    return keys_of(path)["b"]
+
+
+# a is planned 5 s at 24 fps: frames 0 to 119; frame 60 starts at 2.5 s, 61 at 2.541666… s
+SAME_FRAME = [
+    ["first", "0", "0.0", "-0.0", "0.01", "0.04", "0.0e+3"],
+    ["last", "4.99", "4.96", "4.9999999"],
+    ["2.5", "2.50", "2.51", "2.54", "0.25e+1"],
+    ["3", "3.0", "3.04"],
+]
+
+
+@pytest.mark.parametrize("spellings", SAME_FRAME, ids=[s[0] for s in SAME_FRAME])
+def test_spellings_of_one_frame_are_one_key(tmp_path, spellings):
+    keys = {frame_key(tmp_path, frame) for frame in spellings}
+    assert len(keys) == 1
+
+
+def test_different_frames_are_different_keys(tmp_path):
+    keys = [frame_key(tmp_path, frame) for frame in ("first", "0.05", "2.5", "2.55", "4.95", "last")]
+    assert len(set(keys)) == len(keys)
+
+
+def test_the_request_names_the_frame_in_its_one_spelling(tmp_path):
+    for frame, sent in (("0.01", "first"), ("4.99", "last"), ("2.51", 2.5), ("1.29", 1.25), ("3", 3.0)):
+        plan = compile_project(str(make_project(tmp_path, UPSTREAM.format(frame=frame), f"r{frame}"))).plan
+        assert plan.job("b").request["image"] == {"shot": "a", "frame": sent, "key": plan.job("a").key}
+
+
+def test_last_follows_the_upstream_planned_length(tmp_path):
+    """`last` of a 4 s shot is the frame at 3.99 s, and so is `last` of an edit of it (as long as its input)."""
+    text = """version: 1
+shots:
+  - id: a
+    prompt: The keeper climbs the stairs.
+    duration: 4
+  - id: e
+    model: kwaivgi/kling-video-o3-pro/video-edit
+    prompt: Make it night.
+    video: {{shot: a}}
+  - id: b
+    model: kwaivgi/kling-video-o3-pro/image-to-video
+    prompt: The keeper lights the lamp.
+    image: {{shot: {up}, frame: {frame}}}
+"""
+    keys = {(up, frame): keys_of(make_project(tmp_path, text.format(up=up, frame=frame), f"{up}{frame}"))["b"]
+            for up in "ae" for frame in ("last", "3.99")}
+    assert keys[("a", "last")] == keys[("a", "3.99")] and keys[("e", "last")] == keys[("e", "3.99")]
+    assert keys[("a", "last")] != keys[("e", "last")]  # another shot's frame
+
+
+def test_two_spellings_of_one_frame_in_images_are_sent_once(tmp_path):
+    text = """version: 1
+shots:
+  - id: a
+    prompt: The keeper climbs the stairs.
+  - id: b
+    prompt: The keeper looks out to sea.
+    images: [{images}]
+"""
+    once = compile_project(str(make_project(tmp_path, text.format(images="{shot: a, frame: first}"), "once"))).plan
+    twice = compile_project(str(make_project(
+        tmp_path, text.format(images="{shot: a, frame: first}, {shot: a, frame: 0.01}, refs/tower.png, "
+                                     "{shot: a, frame: 0}, refs/tower.png"), "twice"))).plan
+    assert len(twice.job("b").request["images"]) == 2
+    assert twice.job("b").request["images"][0] == once.job("b").request["images"][0]

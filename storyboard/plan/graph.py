@@ -7,18 +7,24 @@ a file's digest would be, so a dependent job's key follows from the key of
 the job it depends on: a change to ``a`` changes every shot downstream, and
 every key and cost is known before anything is rendered. The order of work is
 the graph's, not the film's.
+
+A frame goes into the request (and so the key) as the frame it resolves to,
+at the upstream model's frame rate and planned length (``frames``): ``0``,
+``0.01`` and ``first`` send the same picture, so they are one job.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Iterator
 
 from ..catalog import Catalog
 from ..format.model import Storyboard
 from ..format.rules import BuiltShot, Dependency
 from ..format.source import Reporter
+from .frames import key_frame
 
 SLOTS = ("image", "end_image", "video", "images")
 
@@ -72,6 +78,7 @@ def link(sb: Storyboard, built: list[BuiltShot | None], catalog: Catalog, report
     order = _order(upstream, cyclic)
     for n in order + sorted(cyclic):
         _check_inputs(sb, n, built, index, catalog, reporter)
+        _key_frames(n, built, index, catalog)
     return Graph(order, {n: ups for n, ups in upstream.items() if n not in cyclic})
 
 
@@ -181,6 +188,33 @@ def _check_video_input(sb, n: int, result: BuiltShot, dep: Dependency, length: f
                                              f"takes a video of {pspec.length.min} to {pspec.length.max} seconds")
     if spec is not None and spec.duration_from == "video":
         result.duration = length  # a video-edit is as long as the clip it edits
+
+
+def _key_frames(n: int, built: list[BuiltShot | None], index: dict[str, int], catalog: Catalog) -> None:
+    """Each frame input of shot ``n`` in the one spelling of the frame it resolves to (an `images` list
+    keeps one of two spellings of one frame, as it keeps one of two names of one file)."""
+    request = built[n].request
+
+    def spelt(item: Any) -> Any:
+        m = index.get(item["shot"]) if is_dependency(item) and item.get("frame") is not None else None
+        upstream = built[m] if m is not None and m != n else None
+        spec = catalog.get(upstream.model) if upstream else None
+        frame = item["frame"] if upstream else None
+        if upstream is None or not upstream.duration or spec is None or spec.fps is None or \
+                (not isinstance(frame, str) and frame >= upstream.duration):  # reported already
+            return item
+        return {**item, "frame": key_frame(frame, upstream.duration, Fraction(spec.fps))}
+
+    for slot in SLOTS:
+        value = request.get(slot)
+        if isinstance(value, list):
+            kept: list[Any] = []
+            for item in map(spelt, value):
+                if item not in kept:
+                    kept.append(item)
+            request[slot] = kept
+        elif value is not None:
+            request[slot] = spelt(value)
 
 
 def with_keys(request: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
