@@ -10,12 +10,31 @@ somebody's lock.
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import shutil
+import subprocess
+import tempfile
+from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
+from conftest import psnr
+from storyboard.cut import frames as cut_frames
+from storyboard.plan.frames import frame_number, key_frame, last_frame_number, resolve_frame
+from storyboard.cut.probe import ffmpeg_exe, probe
 from storyboard.plan.project import compile_project
+from storyboard.providers.emulator import Emulator
+from storyboard.render.executor import Options
+from storyboard.render.run import render_project
+from storyboard.store.cache import ClipCache
 
 ROOT = Path(__file__).resolve().parent.parent
 REFS = Path(__file__).resolve().parent / "data" / "invalid" / "refs"
@@ -238,3 +257,225 @@ shots:
                                      "{shot: a, frame: 0}, refs/tower.png"), "twice"))).plan
     assert len(twice.job("b").request["images"]) == 2
     assert twice.job("b").request["images"][0] == once.job("b").request["images"][0]
+
+
+def frame_of(clip: Path, number: int) -> np.ndarray:
+    info = probe(clip)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(clip), "-vf", f"select=eq(n\\,{number})",
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(info.height, info.width, 3).astype(np.float64)
+
+
+def test_a_frame_spelt_another_way_after_the_render_is_not_paid_again(tmp_path):
+    path = make_project(tmp_path, UPSTREAM.format(frame="2.51"))
+    with Emulator(task_seconds=0.2) as emu:
+        env = {"WAVESPEED_BASE_URL": emu.url, "WAVESPEED_API_KEY": "sk-spellings"}
+        first = render_project(str(path), env=env, options=Options(concurrency=2, rate=0), engine=None)
+        assert not first.report.failed and emu.stats()["total_submits"] == 2
+        task = next(t for t in emu.state.tasks.values() if t.body["prompt"] == "The keeper lights the lamp.")
+        png = emu.state.media[re.search(r"/_media/([0-9a-f]+)/", task.body["image"]).group(1)][1]
+        sent = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.float64)
+        clip = ClipCache.at(path.parent / ".storyboard" / "cache").get(first.compiled.plan.job("a").key).path
+        assert psnr(sent, frame_of(clip, 60)) >= 35  # 2.51 s at 24 fps: frame 60
+        assert psnr(sent, frame_of(clip, 61)) < psnr(sent, frame_of(clip, 60))
+        lock = json.loads((path.parent / "storyboard.lock").read_text())
+        assert list(lock["shots"]["b"]["inputs"]) == ["image a:2.5"]
+        for frame in ("2.5", "2.54"):
+            path.write_text(UPSTREAM.format(frame=frame))
+            again = render_project(str(path), env=env, options=Options(concurrency=2, rate=0), engine=None)
+            assert not again.report.failed and again.report.spent == 0
+        assert emu.stats()["total_submits"] == 2
+
+
+# -- every other field: numbers by value, defaults written or not, key order, list forms, ids --
+
+R2V = "kwaivgi/kling-video-o3-pro/reference-to-video"
+SAME_REQUEST = {
+    "duration as a float": ("    duration: 6\n", "    duration: 6.0\n"),
+    "duration as text": ("    duration: 6\n", '    duration: "6"\n'),
+    "duration by default": ("", "    duration: 5\n"),
+    "duration from defaults": ("", "    duration: 5\n", "defaults: {duration: 5.0}\n"),
+    "sound off by default": ("", "    sound: false\n"),
+    "sound as a YAML word": ("    sound: true\n", "    sound: yes\n"),
+    "shot type by default": ("", "    shot_type: intelligent\n"),
+    "aspect ratio by default": ("", '    aspect_ratio: "16:9"\n'),
+    "aspect ratio from defaults": ("", "", 'defaults: {aspect_ratio: "16:9", sound: false, shot_type: intelligent}\n'),
+    "model by default": ("", f"    model: {R2V}\n"),
+    "model from defaults": ("", "", f"defaults: {{model: {R2V}}}\n"),
+    "empty lists": ("", "    images: []\n    element_list: []\n    characters: []\n"),
+    "element id as a number": ('    element_list: ["307212335131306"]\n', "    element_list: [307212335131306]\n"),
+    "element id twice": ("    element_list: [307212335131306]\n",
+                         '    element_list: [307212335131306, "307212335131306"]\n'),
+    "character element id written again": ("    characters: [keeper]\n",
+                                           "    characters: [keeper]\n    element_list: [307212335131305]\n"),
+    "character named twice": ("    characters: [keeper]\n", "    characters: [keeper, keeper]\n"),
+    "image named twice": ("    images: [refs/tower.png]\n", "    images: [refs/tower.png, refs/tower.png]\n"),
+    "image under two names": ("    images: [refs/tower.png]\n", "    images: [refs/tower.png, ./refs/tower.png]\n"),
+    "character image named again": ("    characters: [keeper]\n",
+                                    "    characters: [keeper]\n    images: [refs/keeper-front.png]\n"),
+    "segment durations as floats": (
+        "    duration: 6\n    shot_type: customize\n    multi_prompt:\n"
+        "      - {prompt: Wide, duration: 2}\n      - {prompt: Close, duration: 4}\n",
+        "    multi_prompt:\n      - {duration: 2.0, prompt: Wide}\n      - {duration: 4.0, prompt: Close}\n"
+        "    shot_type: customize\n    duration: 6.0\n"),
+    "key order": ("    sound: true\n    duration: 8\n    aspect_ratio: \"9:16\"\n",
+                  "    aspect_ratio: \"9:16\"\n    duration: 8\n    sound: true\n"),
+    "a prompt that renders the same": ("", "", "vars: {place: harbour}\n", "The sun rises over the {{ place }}."),
+    "keep the video's sound by default": ("    video: refs/waves.mp4\n",
+                                          "    video: refs/waves.mp4\n    keep_original_sound: true\n"),
+    "no generated sound with a video, written": ("    video: refs/waves.mp4\n",
+                                                 "    video: refs/waves.mp4\n    sound: false\n"),
+    "the video's sound without a video": ("", "    keep_original_sound: false\n"),
+    "take 1 written": ("", "    take: 1\n"),
+}
+SETTINGS_SHOT = """version: 1
+{top}characters:
+  keeper:
+    images: [refs/keeper-front.png]
+    element_id: "307212335131305"
+shots:
+  - id: s
+    prompt: {prompt}
+{fields}"""
+
+
+def settings_key(tmp: Path, name: str, fields: str, top: str = "", prompt: str = "") -> str:
+    text = SETTINGS_SHOT.format(top=top, fields=fields, prompt=prompt or "The sun rises over the harbour.")
+    return keys_of(make_project(tmp, text, name))["s"]
+
+
+@pytest.mark.parametrize("case", sorted(SAME_REQUEST))
+def test_spellings_of_one_request_are_one_key(tmp_path, case):
+    ordinary, variant, *extra = SAME_REQUEST[case]
+    top = extra[0] if extra else ""
+    prompt = extra[1] if len(extra) > 1 else ""
+    assert settings_key(tmp_path, "ordinary", ordinary) == settings_key(tmp_path, "variant", variant, top, prompt)
+
+
+def test_requests_that_differ_are_different_keys(tmp_path):
+    """The normalising does not merge what the provider receives differently (order of a list is sent)."""
+    keys = [settings_key(tmp_path, f"k{i}", fields) for i, fields in enumerate([
+        "", "    duration: 6\n", "    sound: true\n", "    shot_type: customize\n", '    aspect_ratio: "1:1"\n',
+        "    element_list: [307212335131306]\n", "    images: [refs/tower.png, refs/mara.png]\n",
+        "    images: [refs/mara.png, refs/tower.png]\n", "    characters: [keeper]\n",
+    ])]
+    assert len(set(keys)) == len(keys)
+
+
+# -- frames still report where they are wrong, and review shows them --
+
+def test_frame_errors_keep_their_positions(tmp_path, cli):
+    text = """version: 1
+shots:
+  - id: a
+    prompt: The keeper climbs the stairs.
+  - id: b
+    prompt: The keeper looks out to sea.
+    images: [{shot: a, frame: 5.0}, {shot: a, frame: 0}, {shot: a, frame: 0.01}, {shot: a, frame: 9}]
+  - id: c
+    model: kwaivgi/kling-video-o3-pro/image-to-video
+    prompt: The lamp.
+    image: {shot: a, frame: 7}
+    end_image: {shot: a, frame: -0.5}
+"""
+    result = cli("validate", str(make_project(tmp_path, text)))
+    assert result.code == 1 and "Traceback" not in result.err
+    lines = [line.split("storyboard.yaml:", 1)[1] for line in result.err.splitlines() if "storyboard.yaml:" in line]
+    assert lines == [
+        "7:31: shots[1].images[0].frame: 5 s is outside shot `a`, which is planned 5 s long "
+        "(its frames run from 0 to under 5 s)",
+        "7:99: shots[1].images[3].frame: 9 s is outside shot `a`, which is planned 5 s long "
+        "(its frames run from 0 to under 5 s)",
+        "12:33: shots[2].end_image.frame: must be at least 0.0, got -0.5",
+    ]
+
+
+def test_diff_textconv_and_plan_show_a_frame_by_what_is_sent(tmp_path, cli):
+    old = make_project(tmp_path, UPSTREAM.format(frame="first"), "old")
+    same = make_project(tmp_path, UPSTREAM.format(frame="0.01"), "same")
+    later = make_project(tmp_path, UPSTREAM.format(frame="2.51"), "later")
+    nothing = cli("diff", str(old), str(same), "--exit-code")
+    assert nothing.code == 0 and "0 to change" in nothing.out and "re-render" not in nothing.out
+    changed = cli("diff", str(old), str(later), "--format", "json")
+    shot = next(s for s in json.loads(changed.out)["shots"] if s["shot"] == "b")
+    assert [(c["field"], c["before"], c["after"]) for c in shot["changes"]] == [("image", "a:first", "a:2.5")]
+    assert "  image: shot a, frame 2.5\n" in cli("textconv", str(later)).out
+    assert "  image: shot a, frame first\n" in cli("textconv", str(same)).out
+    assert "b ← a:2.5" in cli("plan", str(later)).out
+
+
+def test_status_counts_a_frame_spelt_another_way_as_paid(tmp_path, cli, monkeypatch):
+    path = make_project(tmp_path, UPSTREAM.format(frame="last"))
+    with Emulator(task_seconds=0.1) as emu:
+        env = {"WAVESPEED_BASE_URL": emu.url, "WAVESPEED_API_KEY": "sk-spellings"}
+        assert not render_project(str(path), env=env, options=Options(rate=0), engine=None).report.failed
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)  # the origin is part of the key
+    path.write_text(UPSTREAM.format(frame="4.99"))
+    rows = {r["shot"]: r for r in json.loads(cli("status", str(path), "--json").out)["shots"]}
+    assert rows["b"]["state"] == "here" and rows["a"]["state"] == "here"
+
+
+
+# -- properties (Hypothesis) --
+
+RATES = st.one_of(st.integers(1, 120).map(Fraction), st.sampled_from([Fraction(30000, 1001), Fraction(24000, 1001)]))
+LENGTHS = st.one_of(st.integers(3, 15).map(float), st.floats(3, 15, allow_nan=False))
+
+
+@st.composite
+def frame_times(draw, planned: float):
+    """A frame as someone might write it: a name, or a time (a round one or not) within the planned length."""
+    time = st.one_of(st.floats(0, planned, exclude_max=True), st.integers(0, int(planned * 100) - 1).map(lambda c: c / 100))
+    return draw(st.one_of(st.sampled_from(["first", "last"]), time.filter(lambda t: t < planned)))
+
+
+@settings(max_examples=300, deadline=timedelta(seconds=2))
+@given(data=st.data(), fps=RATES, planned=LENGTHS)
+def test_a_frame_and_its_key_spelling_resolve_to_the_same_frame(data, fps, planned):
+    frame = data.draw(frame_times(planned))
+    spelt = key_frame(frame, planned, fps)
+    assert resolve_frame(spelt, planned, fps) == resolve_frame(frame, planned, fps)
+    assert key_frame(spelt, planned, fps) == spelt  # one spelling: spelling it again changes nothing
+    other = data.draw(frame_times(planned))
+    same_frame = resolve_frame(other, planned, fps) == resolve_frame(frame, planned, fps)
+    assert (key_frame(other, planned, fps) == spelt) == same_frame
+
+
+@settings(max_examples=300, deadline=timedelta(seconds=2))
+@given(fps=RATES, seconds=st.floats(0, 20), planned=LENGTHS)
+def test_the_plan_counts_frames_as_the_cut_takes_them(fps, seconds, planned):
+    """plan/ may not import cut/, so the frame arithmetic has a copy on each side: they must agree."""
+    assert frame_number(seconds, fps) == cut_frames.frame_number(seconds, fps)
+    assert last_frame_number(planned, fps) == cut_frames.last_frame_number(planned, fps)
+
+
+def yaml_number(value: float) -> str:
+    return np.format_float_positional(value, unique=True, trim="0")
+
+
+MICROS = st.integers(0, 5 * 10**6 - 1)  # a time within a 5 s shot, written to the microsecond
+
+
+@settings(max_examples=25, deadline=timedelta(seconds=10))
+@given(first=MICROS, step=st.one_of(st.integers(-50000, 50000), MICROS))
+def test_keys_are_equal_exactly_when_the_frames_are(first, step):
+    times = [first / 10**6, min(max(first + step, 0), 5 * 10**6 - 1) / 10**6]  # often a frame apart or less
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = [frame_key(Path(tmp), yaml_number(t), name=f"t{i}") for i, t in enumerate(times)]
+    frames = [resolve_frame(t, 5.0, Fraction(24)) for t in times]
+    assert (keys[0] == keys[1]) == (frames[0] == frames[1])
+
+
+@settings(max_examples=20, deadline=timedelta(seconds=10))
+@given(seconds=st.integers(3, 15), spelling=st.sampled_from(["{}", "{}.0", "{}.00", '"{}"', "+{}", "0{}.0e+0"]),
+       where=st.sampled_from(["shot", "defaults"]))
+def test_a_duration_is_keyed_by_its_value(seconds, spelling, where):
+    written = spelling.format(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        ordinary = settings_key(Path(tmp), "ordinary", f"    duration: {seconds}\n")
+        if where == "shot":
+            other = settings_key(Path(tmp), "other", f"    duration: {written}\n")
+        else:
+            other = settings_key(Path(tmp), "other", "", f"defaults: {{duration: {written}}}\n")
+    assert other == ordinary
