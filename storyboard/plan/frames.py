@@ -19,7 +19,7 @@ from fractions import Fraction
 # Times are read to the microsecond, and a time a hair under a frame's start
 # (2.4999999 for frame 60 at 24 fps) counts as that frame, not the one before.
 _TOLERANCE = Fraction(1, 10**6)
-_MOST_DIGITS = 9  # of a key's seconds; any rate up to 10^8 fps is spelt within them
+_MOST_DIGITS = 6  # times are read to the microsecond: six decimals reach a frame at any rate under 10^6 fps
 
 
 def frame_number(seconds: float, fps: Fraction) -> int:

@@ -194,27 +194,31 @@ def _key_frames(n: int, built: list[BuiltShot | None], index: dict[str, int], ca
     """Each frame input of shot ``n`` in the one spelling of the frame it resolves to (an `images` list
     keeps one of two spellings of one frame, as it keeps one of two names of one file)."""
     request = built[n].request
-
-    def spelt(item: Any) -> Any:
-        m = index.get(item["shot"]) if is_dependency(item) and item.get("frame") is not None else None
-        upstream = built[m] if m is not None and m != n else None
-        spec = catalog.get(upstream.model) if upstream else None
-        frame = item["frame"] if upstream else None
-        if upstream is None or not upstream.duration or spec is None or spec.fps is None or \
-                (not isinstance(frame, str) and frame >= upstream.duration):  # reported already
-            return item
-        return {**item, "frame": key_frame(frame, upstream.duration, Fraction(spec.fps))}
-
     for slot in SLOTS:
         value = request.get(slot)
         if isinstance(value, list):
             kept: list[Any] = []
-            for item in map(spelt, value):
+            for item in value:
+                item = _key_frame(item, n, built, index, catalog)
                 if item not in kept:
                     kept.append(item)
             request[slot] = kept
         elif value is not None:
-            request[slot] = spelt(value)
+            request[slot] = _key_frame(value, n, built, index, catalog)
+
+
+def _key_frame(item: Any, n: int, built: list[BuiltShot | None], index: dict[str, int], catalog: Catalog) -> Any:
+    if not is_dependency(item) or item.get("frame") is None:
+        return item
+    m = index.get(item["shot"])
+    upstream = built[m] if m is not None and m != n else None
+    spec = catalog.get(upstream.model) if upstream else None
+    if spec is None or spec.fps is None or not upstream.duration:
+        return item  # an unknown shot or length: reported already
+    frame = item["frame"]
+    if not isinstance(frame, str) and frame >= upstream.duration:
+        return item  # outside the shot: reported already
+    return {**item, "frame": key_frame(frame, upstream.duration, Fraction(spec.fps))}
 
 
 def with_keys(request: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
