@@ -49,6 +49,7 @@ class ModelSpec(_Data):
     kind: Literal["video", "element"] = "video"
     duration_from: Literal["duration", "video"] = "duration"
     seed: str | None = None  # the request parameter a take number maps to, if the model takes a seed
+    fps: int | None = Field(default=None, gt=0)  # the frame rate of the clips it returns: frames are keyed at it
     params: dict[str, ParamSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")

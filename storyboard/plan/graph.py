@@ -7,18 +7,24 @@ a file's digest would be, so a dependent job's key follows from the key of
 the job it depends on: a change to ``a`` changes every shot downstream, and
 every key and cost is known before anything is rendered. The order of work is
 the graph's, not the film's.
+
+A frame goes into the request (and so the key) as the frame it resolves to,
+at the upstream model's frame rate and planned length (``frames``): ``0``,
+``0.01`` and ``first`` send the same picture, so they are one job.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Iterator
 
 from ..catalog import Catalog
 from ..format.model import Storyboard
 from ..format.rules import BuiltShot, Dependency
 from ..format.source import Reporter
+from .frames import key_frame
 
 SLOTS = ("image", "end_image", "video", "images")
 
@@ -72,6 +78,7 @@ def link(sb: Storyboard, built: list[BuiltShot | None], catalog: Catalog, report
     order = _order(upstream, cyclic)
     for n in order + sorted(cyclic):
         _check_inputs(sb, n, built, index, catalog, reporter)
+        _key_frames(n, built, index, catalog)
     return Graph(order, {n: ups for n, ups in upstream.items() if n not in cyclic})
 
 
@@ -181,6 +188,37 @@ def _check_video_input(sb, n: int, result: BuiltShot, dep: Dependency, length: f
                                              f"takes a video of {pspec.length.min} to {pspec.length.max} seconds")
     if spec is not None and spec.duration_from == "video":
         result.duration = length  # a video-edit is as long as the clip it edits
+
+
+def _key_frames(n: int, built: list[BuiltShot | None], index: dict[str, int], catalog: Catalog) -> None:
+    """Each frame input of shot ``n`` in the one spelling of the frame it resolves to (an `images` list
+    keeps one of two spellings of one frame, as it keeps one of two names of one file)."""
+    request = built[n].request
+    for slot in SLOTS:
+        value = request.get(slot)
+        if isinstance(value, list):
+            kept: list[Any] = []
+            for item in value:
+                item = _key_frame(item, n, built, index, catalog)
+                if item not in kept:
+                    kept.append(item)
+            request[slot] = kept
+        elif value is not None:
+            request[slot] = _key_frame(value, n, built, index, catalog)
+
+
+def _key_frame(item: Any, n: int, built: list[BuiltShot | None], index: dict[str, int], catalog: Catalog) -> Any:
+    if not is_dependency(item) or item.get("frame") is None:
+        return item
+    m = index.get(item["shot"])
+    upstream = built[m] if m is not None and m != n else None
+    spec = catalog.get(upstream.model) if upstream else None
+    if spec is None or spec.fps is None or not upstream.duration:
+        return item  # an unknown shot or length: reported already
+    frame = item["frame"]
+    if not isinstance(frame, str) and frame >= upstream.duration:
+        return item  # outside the shot: reported already
+    return {**item, "frame": key_frame(frame, upstream.duration, Fraction(spec.fps))}
 
 
 def with_keys(request: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:

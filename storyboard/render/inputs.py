@@ -13,9 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..cut.frames import extract_frame, frame_number, last_frame_number, trim_clip
+from ..cut.frames import extract_frame, trim_clip
 from ..cut.probe import probe
 from ..format.media import STATE_DIR
+from ..plan.frames import resolve_frame
 from ..plan.graph import SLOTS, dependency_label, is_dependency
 from ..plan.types import Job, Plan
 from ..store.cache import ClipCache, file_sha256
@@ -78,10 +79,8 @@ def _file(clip: Path, frame, planned: float, root: Path) -> tuple[str, Path]:
         if frame is None:
             trim_clip(clip, planned, Path(tmp))
         else:
-            fps = probe(clip).fps
-            number = 0 if frame == "first" else last_frame_number(planned, fps) if frame == "last" else \
-                min(frame_number(float(frame), fps), last_frame_number(planned, fps))
-            extract_frame(clip, number, Path(tmp))
+            # The frame the key names, counted at the rate the clip came back at.
+            extract_frame(clip, resolve_frame(frame, planned, probe(clip).fps), Path(tmp))
         digest = file_sha256(Path(tmp))
         dest = folder / f"{digest}{suffix}"
         os.replace(tmp, dest)
