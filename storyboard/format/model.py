@@ -16,6 +16,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 
 from ..catalog import load_catalog
 
+# Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
+# names it (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
+# One set of limits, for the format, the plan and the command line (plan/takes.py).
+MAX_TAKES = 20
+TAKE_LIMIT = 100
+SHOT_ID_LIMIT = 200
+
 _CATALOG = load_catalog()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -38,6 +45,8 @@ def _shot_id(value: str) -> str:
         raise ValueError(
             f"`{value}` is not a usable shot id: use letters, digits, `-`, `_` or `.`, starting with a letter or digit"
         )
+    if len(value) > SHOT_ID_LIMIT:  # the lock keeps shot ids too, and reads back only what the format allows
+        raise ValueError(f"a shot id is at most {SHOT_ID_LIMIT} characters; this one has {len(value)}")
     return value
 
 
@@ -212,7 +221,7 @@ class Shot(ShotSettings):
     )
     mute: bool = Field(default=False, description="Leave this clip's own sound out of the cut.")
     take: int = Field(
-        default=1, ge=1, strict=True,
+        default=1, ge=1, le=TAKE_LIMIT, strict=True,
         description="The take the film uses: the same request rendered again is take 2, 3… "
         "(`storyboard render --takes SHOT=N`, then `storyboard takes`). Default 1.",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 
 from ..catalog import Catalog
+from ..format.model import MAX_TAKES, TAKE_LIMIT
 from ..errors import UsageError
 from .prices import exact
 from .types import Job, Plan, job_key
@@ -20,9 +21,9 @@ from .types import Job, Plan, job_key
 # The most takes of one shot that `--takes all=N` asks for, and the highest
 # `take:` a render makes without `--takes SHOT=N` naming it. Twenty already
 # multiplies a shot's cost by twenty, and is the most a contact sheet shows
-# legibly (a 5×4 grid of tiles at a fifth of the clip's width).
-MAX_TAKES = 20
-HARD_LIMIT = 100  # no take beyond this, however it is asked for
+# legibly (a 5×4 grid of tiles at a fifth of the clip's width). The limits
+# live with the format, which checks `take:` against them at its position.
+HARD_LIMIT = TAKE_LIMIT  # no take beyond this, however it is asked for
 
 
 def take_of(job: Job, n: int, provider: str, origin: str, catalog: Catalog) -> Job:

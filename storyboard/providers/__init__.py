@@ -22,7 +22,8 @@ from ..errors import StoryboardError, printable
 
 # A task id goes into a URL path (`/predictions/{id}/result`): only characters a
 # path segment carries as they are, and not `.` or `..`, which would name another path.
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}")
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
+_TASK_ID = re.compile(TASK_ID_PATTERN)
 
 
 def check_task_id(task_id: object, where: str = "task id") -> str:

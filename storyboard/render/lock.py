@@ -26,6 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..format.model import SHOT_ID_LIMIT, TAKE_LIMIT
+from ..providers import TASK_ID_PATTERN
 from ..format.files import LOCK_SUFFIX, FileTooLarge, NotRegularFile, lock_path, read_bounded
 
 LOCK_FILE = "storyboard.lock"
@@ -38,7 +40,7 @@ class LockEntry(BaseModel):
     key: str = Field(pattern=r"^[0-9a-f]{64}$", description="The job key the clip was made for.")
     model: str = Field(pattern=_TEXT, max_length=200, description="The model that made it.")
     origin: str = Field(pattern=_TEXT, max_length=2000, description="The API origin it came from.")
-    task_id: str = Field(pattern=r"^[A-Za-z0-9._~-]{1,200}$", description="The provider's task id.")
+    task_id: str = Field(pattern=TASK_ID_PATTERN, description="The provider's task id (as a URL carries it).")
     clip: str = Field(pattern=r"^sha256:[0-9a-f]{64}$", description="sha256 of the clip's bytes, `sha256:<hex>`.")
     duration: float = Field(ge=0, le=24 * 3600, allow_inf_nan=False,
                             description="The clip's length in seconds, as it came back.")
@@ -69,8 +71,9 @@ class LockEntry(BaseModel):
 class RetiredEntry(LockEntry):
     """A paid clip no longer in the storyboard: its shot was taken out, or changed since."""
 
-    shot: str = Field(min_length=1, max_length=200, pattern=_TEXT, description="The shot id it was last paid under.")
-    take: int = Field(default=1, ge=1, le=1_000_000, description="The take number it was last paid as.")
+    shot: str = Field(min_length=1, max_length=SHOT_ID_LIMIT, pattern=_TEXT,
+                      description="The shot id it was last paid under.")
+    take: int = Field(default=1, ge=1, le=TAKE_LIMIT, description="The take number it was last paid as.")
 
 
 class Lock(BaseModel):
@@ -89,7 +92,7 @@ class Lock(BaseModel):
     @field_validator("shots", "takes")
     @classmethod
     def _shot_ids(cls, value: dict) -> dict:
-        bad = [s for s in value if not s or len(s) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in s)]
+        bad = [s for s in value if not s or len(s) > SHOT_ID_LIMIT or any(ord(c) < 32 or ord(c) == 127 for c in s)]
         if bad:
             raise ValueError(f"`{_printable(bad[0])}` is not a shot id")
         return value
@@ -98,7 +101,7 @@ class Lock(BaseModel):
     @classmethod
     def _take_numbers(cls, value: dict[str, dict[str, LockEntry]]) -> dict[str, dict[str, LockEntry]]:
         for takes in value.values():
-            bad = [n for n in takes if not (n.isascii() and n.isdigit()) or not 2 <= int(n) <= 1_000_000]
+            bad = [n for n in takes if not (n.isascii() and n.isdigit()) or not 2 <= int(n) <= TAKE_LIMIT]
             if bad:
                 raise ValueError(f"take `{_printable(bad[0])}` is not a take number of 2 or more")
         return value
