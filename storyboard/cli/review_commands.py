@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import sys
 from pathlib import Path
@@ -50,6 +52,28 @@ def register(sub) -> None:
     p.set_defaults(run=cmd_textconv)
 
 
+def without_cycle_collector(run):
+    """A command that reads, prints and ends runs without the cycle collector.
+
+    Compiling pauses it already; switched back on, its first pass walks every
+    object the compile made (0.3 s at 10,000 shots, twice for a diff) and later
+    passes walk them again, to free next to nothing: the plan, the lock and the
+    rows stay alive until the command ends. At the end what is alive is left out
+    of later passes (``gc.freeze``): the process exits, or (tests) goes on cheaply."""
+    @functools.wraps(run)
+    def command(args) -> int:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(args)
+        finally:
+            if was_enabled:
+                gc.freeze()
+                gc.enable()
+    return command
+
+
+@without_cycle_collector
 def cmd_status(args) -> int:
     import json
     from decimal import Decimal
@@ -97,6 +121,7 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+@without_cycle_collector
 def cmd_takes(args) -> int:
     import json
 
@@ -137,6 +162,7 @@ def cmd_takes(args) -> int:
     return EXIT_OK
 
 
+@without_cycle_collector
 def cmd_diff(args) -> int:
     from ..review.diff import as_json, as_markdown, as_text
     from ..review.compare import base_spec, diff_sides
@@ -172,6 +198,7 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
+@without_cycle_collector
 def cmd_textconv(args) -> int:
     from ..review.textconv import textconv
 

@@ -145,7 +145,13 @@ class _Builder:
             sizes[ident] = total
             return total
 
-        if size(root, 0) > MAX_VALUES:
+        try:
+            total = size(root, 0)
+        finally:
+            # `size` calls itself, so it and its frame's dicts (every node of the
+            # document) form a cycle that only the cycle collector would free.
+            size = None  # noqa: F841
+        if total > MAX_VALUES:
             shared = [i for i, n in refs.items() if n > 1]
             if not shared:  # simply large: no alias is to blame
                 self.reporter.at(1, 1, f"the document holds {len(nodes):,} values; a storyboard may hold at most "

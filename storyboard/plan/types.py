@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 KEY_FORMAT = 1
 PLAN_FORMAT = 1
@@ -144,6 +144,35 @@ class PriceListRef(_Frozen):
     source: str = Field(description="`built-in`, or the price list file relative to the project.")
 
 
+class _JobIndex:
+    """A plan's jobs by shot id and by label, first one winning, as a scan would find them.
+
+    It remembers the very lists it was built from (and their lengths): a copy of
+    the plan with other lists (``model_copy(update=…)``, ``with_takes``) shares
+    this object but is not indexed by it. (A plan's lists are never changed in
+    place: it is frozen data.) It is a cache, not data: any two
+    compare equal, so plans compare by their fields alone."""
+
+    def __init__(self, jobs: list[Job] | None = None, takes: list[Job] | None = None):
+        """Without lists: an index of nothing yet, that indexes no plan."""
+        self.lists = (jobs, takes)
+        self.sizes = (len(jobs or ()), len(takes or ()))
+        self.by_shot: dict[str, Job] = {}
+        self.by_label: dict[str, Job] = {}
+        for job in jobs or ():
+            self.by_shot.setdefault(job.shot, job)
+        for job in [*(jobs or ()), *(takes or ())]:
+            self.by_label.setdefault(job.label, job)
+
+    def indexes(self, jobs: list[Job], takes: list[Job]) -> bool:
+        return self.lists[0] is jobs and self.lists[1] is takes and self.sizes == (len(jobs), len(takes))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _JobIndex)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class Plan(_Frozen):
     """A storyboard compiled: the jobs to pay for and how their clips are cut."""
 
@@ -166,12 +195,22 @@ class Plan(_Frozen):
         data = self.model_dump(mode="json")
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
+    _index: _JobIndex = PrivateAttr(default_factory=_JobIndex)
+
     def job(self, shot: str) -> Job | None:
         """The film's job for ``shot`` (its chosen take), or the job labelled ``shot#N``."""
-        return next((j for j in self.jobs if j.shot == shot), None) or self.find(shot)
+        index = self._lookup()
+        return index.by_shot.get(shot) or index.by_label.get(shot)
 
     def find(self, label: str) -> Job | None:
-        return next((j for j in self.all_jobs if j.label == label), None)
+        return self._lookup().by_label.get(label)
+
+    def _lookup(self) -> _JobIndex:
+        """The index of these jobs, built on the first look-up: a table of 10,000 shots
+        looks each one up, and a scan per look-up made it quadratic."""
+        if not self._index.indexes(self.jobs, self.takes):
+            self._index = _JobIndex(self.jobs, self.takes)  # a copy with other jobs (model_copy) builds its own
+        return self._index
 
     @property
     def all_jobs(self) -> list[Job]:
