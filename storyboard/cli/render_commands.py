@@ -94,9 +94,10 @@ def cmd_render(args) -> int:
     index = {shot.id: n for n, shot in enumerate(result.compiled.storyboard.shots)}
     display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
     blocked = [o for o in report.outcomes if o.state == "skipped" and "whose output it takes" in o.message]
+    in_film = {id(job) for job in plan.jobs}  # by identity: comparing jobs field by field is quadratic at scale
     for outcome in report.failed + blocked:
         src = outcome.job.source
-        take = f"take {outcome.job.take}: " if outcome.job.take != 1 or outcome.job not in plan.jobs else ""
+        take = f"take {outcome.job.take}: " if outcome.job.take != 1 or id(outcome.job) not in in_film else ""
         print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]",
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)

@@ -79,13 +79,14 @@ def cmd_status(args) -> int:
     from decimal import Decimal
 
     from ..plan.prices import exact
-    from ..review.paid import paid_unused, total
-    from ..review.status import LOST, NEW, STALE, cache_for, status
+    from ..review.paid import not_in_film, total
+    from ..review.status import LOST, NEW, STALE, Locator, cache_for
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
-    rows = status(compiled, cache_for(compiled, args.cache, remote_arg(args)))
-    unused = paid_unused(compiled)
+    where = Locator(compiled, cache_for(compiled, args.cache, remote_arg(args)))
+    rows = [where.locate(job) for job in compiled.plan.jobs]
+    unused = not_in_film(compiled, where.lock)
     todo = [r for r in rows if r.state in (NEW, STALE)]
     lost = [r for r in rows if r.state == LOST]
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))

@@ -49,11 +49,6 @@ def not_in_film(compiled: Compiled, lock: Lock) -> list[PaidClip]:
     return sorted(out, key=lambda c: (c.shot, c.take, c.entry.key))
 
 
-def paid_unused(compiled: Compiled) -> list[PaidClip]:
-    """``not_in_film`` for the project's own lock."""
-    return not_in_film(compiled, read_lock(lock_path(compiled.path)))
-
-
 def total(clips: list[PaidClip]) -> Decimal:
     return exact(sum((c.entry.cost for c in clips if c.entry.cost is not None), Decimal(0)))
 
