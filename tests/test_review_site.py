@@ -152,3 +152,73 @@ def test_cards_takes_before_after_and_the_summary(built_site):
     assert "planned <b>$1.008</b> · spent <b>$2.016</b> · left to pay <b>$0</b>" in html  # 6 clips of 3 s paid
     vtt = (built_site.out / "chapters.vtt").read_text()
     assert vtt.startswith("WEBVTT\n") and "00:00:03.000 --> 00:00:06.000\ns2" in vtt
+
+
+def decisions_text(site: Site, picks: dict[str, tuple[int, str, str]], keys: dict[str, str] | None = None) -> str:
+    """A decisions file as the page exports it: per shot (take, verdict, note)."""
+    plan = site.plan()
+    rows = []
+    for shot, (take, verdict, note) in picks.items():
+        from storyboard.catalog import load_catalog
+        from storyboard.plan.takes import take_of
+
+        job = plan.job(shot)
+        key = (keys or {}).get(shot) or (job.key if job.take == take else
+                                          take_of(job, take, plan.provider, plan.origin, load_catalog(plan.provider)).key)
+        rows.append(f'  - shot: "{shot}"\n    take: {take}\n    key: "{key}"\n'
+                    + (f"    verdict: {verdict}\n" if verdict else "") + (f'    note: "{note}"\n' if note else ""))
+    head = '# Review decisions: apply with `storyboard apply-review FILE`\nversion: 1\nstoryboard: "storyboard.yaml"\n'
+    return head + 'revision: "0123456789abcdef"\ndecisions:\n' + "".join(rows)
+
+
+def test_apply_review_writes_the_takes_and_nothing_else_and_keeps_the_verdicts_beside(built_site, cli, tmp_path):
+    site = built_site
+    before = site.film.read_bytes()
+    file = tmp_path / "decisions.yaml"
+    file.write_text(decisions_text(site, {"s1": (2, "approved", "the second is steadier"), "s2": (1, "retake", "")}))
+    result = cli("apply-review", str(file), str(site.film))
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == ["s1: take 2 (was 1), approved, a note", "s2: take 1, retake"]
+    expected = before.replace(b"  - id: s1\n", b"  - id: s1\n    take: 2\n")
+    assert site.film.read_bytes() == expected
+    marks = approvals(compile_project(str(site.film), base_url=site.url))
+    assert (marks["s1"].state, marks["s1"].take, marks["s2"].state) == ("approved", 2, "retake")
+    assert marks["s1"].notes[0].text == "the second is steadier" and marks["s1"].revision == "0123456789abcdef"
+    review = (site.repo / "storyboard.review.yaml").read_text()
+    assert review.startswith("# Review decisions on storyboard.yaml") and "verdict: approved" in review
+    # The next site shows them; a shot changed after its approval is no longer approved.
+    html = build_site(str(site.film), SiteOptions(base_url=site.url)).read_text()
+    assert 'approval-approved">approved' in html and "the second is steadier" in html
+    site.film.write_text(site.film.read_text().replace("at dusk.", "at night."))
+    marks = approvals(compile_project(str(site.film), base_url=site.url))
+    assert marks["s1"].state == "changed since approval" and marks["s2"].state == "retake"
+
+
+def test_a_decision_on_a_shot_changed_since_is_refused_and_the_rest_apply(built_site, cli, tmp_path):
+    site = built_site
+    old_key = compile_project(str(site.film), base_url=site.url).plan.job("s2").key
+    site.film.write_text(site.film.read_text().replace(CHANGED, "Waves crash over the black rocks."))
+    file = tmp_path / "decisions.yaml"
+    file.write_text(decisions_text(site, {"s1": (3, "", ""), "s2": (1, "approved", "")}, keys={"s2": old_key}))
+    result = cli("apply-review", str(file), str(site.film))
+    assert result.code == 1
+    assert result.out.startswith("s1: take 3 (was 1)\n")
+    assert ("refused s2: changed since 0123456789ab (take 1 would now be another request than the one "
+            "reviewed); review it again") in result.err
+    assert "    take: 3\n" in site.film.read_text() and "s2" not in (site.repo / "storyboard.review.yaml").read_text()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("version: 1\nstoryboard: storyboard.yaml\ndecisions:\n  - shot: s1\n    take: 0\n    key: x\n",
+     "decisions[0].take: Input should be greater than or equal to 1"),
+    ("version: 2\nstoryboard: storyboard.yaml\ndecisions: []\n", "version: Input should be 1"),
+    ("{{{", "not a decisions file (not readable YAML)"),
+    ("version: 1\nstoryboard: teaser.yaml\ndecisions: []\n", "the decisions are for teaser.yaml, not storyboard.yaml"),
+])
+def test_a_bad_decisions_file_is_named_and_nothing_changes(built_site, cli, tmp_path, text, problem):
+    before = built_site.film.read_bytes()
+    file = tmp_path / "bad.yaml"
+    file.write_text(text)
+    result = cli("apply-review", str(file), str(built_site.film))
+    assert result.code == 1 and result.err.startswith(f"error: {file}: ") and problem in result.err, result.err
+    assert "Traceback" not in result.err and built_site.film.read_bytes() == before

@@ -57,8 +57,13 @@ def _edit(text: str, item: MappingNode, take: int, name: str, shot: str) -> tupl
     pair = next(((k, v) for k, v in item.value if getattr(k, "value", None) == "take"), None)
     if pair is not None:
         key, value = pair
+        if getattr(value, "value", None) == str(take):
+            return None  # already chosen: not a byte changes
         colon = _COLON.match(text, key.end_mark.index)
         at = colon.end() if colon else -1
+        if text.startswith("&", at):  # other shots may take this value by its anchor: not ours to change
+            raise StoryboardError(f"{name}:{key.start_mark.line + 1}: `{shot}`'s take is anchored "
+                                  f"({text[at:].split()[0]}) and other shots may use it; set it by hand")
         if at == value.start_mark.index:
             return at, value.end_mark.index, str(take)
         alias = _ALIAS.match(text, at) if at >= 0 else None
