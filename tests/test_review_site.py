@@ -222,3 +222,21 @@ def test_a_bad_decisions_file_is_named_and_nothing_changes(built_site, cli, tmp_
     result = cli("apply-review", str(file), str(built_site.film))
     assert result.code == 1 and result.err.startswith(f"error: {file}: ") and problem in result.err, result.err
     assert "Traceback" not in result.err and built_site.film.read_bytes() == before
+
+
+def test_media_url_refers_to_the_clips_instead_of_copying_them(built_site, cli, tmp_path):
+    out = tmp_path / "site"
+    result = cli("review", str(built_site.film), "--out", str(out), "--media-url", "https://cdn.example.invalid/films/")
+    assert result.code == 0, result.err
+    assert result.out.strip() == str(out / "index.html")
+    html = (out / "index.html").read_text()
+    clips = set(re.findall(r'data-src="([^"]+\.mp4)"', html))
+    sha = built_site.cache().get_local(built_site.plan().job("s2").key).record.sha256
+    assert f"https://cdn.example.invalid/films/objects/{sha[:2]}/{sha}.mp4" in clips
+    assert all(c.startswith("https://cdn.example.invalid/films/objects/") for c in clips)
+    assert not list((out / "media").glob("*.mp4")) and (out / "media" / f"{sha}.jpg").is_file()  # posters are here
+
+
+def test_review_of_a_missing_storyboard_is_an_error_not_a_traceback(tmp_path, cli):
+    result = cli("review", str(tmp_path / "nope.yaml"))
+    assert result.code == 1 and result.err.startswith("error: ") and "Traceback" not in result.err
