@@ -1,0 +1,1 @@
+"""The static review site (``storyboard review``): templates and static files ship as package data."""
