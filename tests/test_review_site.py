@@ -4,6 +4,8 @@ into the storyboard changing only the lines they change."""
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import os
 import re
@@ -192,6 +194,20 @@ def test_apply_review_writes_the_takes_and_nothing_else_and_keeps_the_verdicts_b
     site.film.write_text(site.film.read_text().replace("at dusk.", "at night."))
     marks = approvals(compile_project(str(site.film), base_url=site.url))
     assert marks["s1"].state == "changed since approval" and marks["s2"].state == "retake"
+
+
+def test_status_shows_approvals_and_drops_one_when_the_shot_changes(built_site, cli, tmp_path, monkeypatch):
+    site = built_site
+    file = tmp_path / "decisions.yaml"
+    file.write_text(decisions_text(site, {"s1": (2, "approved", ""), "s2": (1, "retake", "")}))
+    assert cli("apply-review", str(file), str(site.film)).code == 0
+    monkeypatch.setenv("WAVESPEED_BASE_URL", site.url)
+    rows = {r["shot"]: r["approval"] for r in json.loads(cli("status", str(site.film), "--json").out)["shots"]}
+    assert rows["s1"] == "approved" and rows["s2"] == "retake"
+    assert "[approved]" in cli("status", str(site.film)).out
+    site.film.write_text(site.film.read_text().replace("at dusk.", "at night."))
+    rows = {r["shot"]: r["approval"] for r in json.loads(cli("status", str(site.film), "--json").out)["shots"]}
+    assert rows["s1"] == "changed since approval"
 
 
 def test_a_decision_on_a_shot_changed_since_is_refused_and_the_rest_apply(built_site, cli, tmp_path):

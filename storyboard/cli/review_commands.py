@@ -79,6 +79,7 @@ def cmd_status(args) -> int:
     from decimal import Decimal
 
     from ..plan.prices import exact
+    from ..review.approvals import approvals
     from ..review.paid import not_in_film, total
     from ..review.status import LOST, NEW, STALE, Locator, cache_for
 
@@ -87,6 +88,7 @@ def cmd_status(args) -> int:
     where = Locator(compiled, cache_for(compiled, args.cache, remote_arg(args)))
     rows = [where.locate(job) for job in compiled.plan.jobs]
     unused = not_in_film(compiled, where.lock)
+    marks = {shot: a.state for shot, a in approvals(compiled).items() if a.state}  # approved, retake, …
     todo = [r for r in rows if r.state in (NEW, STALE)]
     lost = [r for r in rows if r.state == LOST]
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
@@ -94,7 +96,7 @@ def cmd_status(args) -> int:
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
         print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
-                                     "key": r.key, "reason": r.reason,
+                                     "key": r.key, "reason": r.reason, "approval": marks.get(r.shot),
                                      "cost": None if r.cost is None else str(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": str(owed), "unpriced": unpriced,
                           "lost": [r.shot for r in lost], "repay_cost": str(repay),
@@ -107,6 +109,7 @@ def cmd_status(args) -> int:
     for r in rows:
         cost = f"  {dollars(r.cost)}" if r.state in (NEW, STALE) else f"  re-pay {dollars(r.cost)}" if r.state == LOST else ""
         reason = f"  ({r.reason})" if r.reason else ""
+        reason += f"  [{marks[r.shot]}]" if r.shot in marks else ""
         print(f"{r.shot:<{width}}  {r.label:<8}{cost}{reason}")
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:

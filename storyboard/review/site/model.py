@@ -16,7 +16,7 @@ from ...store.cache import ClipCache
 from ..approvals import approvals
 from ..diff import CHANGED, UNCHANGED, PlanDiff, ShotDiff, money
 from ..status import HERE, LOST, NEW, REMOTE, STALE, Locator
-from ..takes import takes_of
+from ..takes import Known, takes_of
 from .media import Media
 from .words import word_diff
 
@@ -102,6 +102,7 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
                  old_jobs: dict[str, Job], old_clip) -> list[Shot]:
     """A ``Shot`` per shot of the film, in cut order. ``old_clip(job)``: the base revision's clip of a job."""
     locator = Locator(compiled, cache)
+    known = Known(compiled, cache, locator)  # the lock's takes and the cache's keys, gathered once
     marks = approvals(compiled)
     at = starts(compiled)
     diffs = {d.shot: d for d in diff.shots} if diff else {}
@@ -112,7 +113,7 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
         status = locator.locate(job)
         takes = [Take(r.take, r.chosen, r.key, r.where, f"{r.length:.2f} s" if r.length else "-",
                       money(r.cost) + ("" if r.paid else " to render"), clip_of(cache, r.key, r.state, media))
-                 for r in takes_of(compiled, cache, job, locator)]
+                 for r in takes_of(compiled, job, known)]
         mark = marks.get(job.shot)
         shots.append(Shot(job.shot, index, job.model, job.duration, at.get(job.shot, 0.0), money(job.cost),
                           status.label, status.reason, str(job.request.get("prompt", "")), _beats(job),
