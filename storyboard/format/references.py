@@ -87,7 +87,9 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
+def outside_problem(ref: str, root: Path, real_root: Path) -> str | None:
+    """Why ``ref`` may not be read at all (it leaves the project folder, or names no file a path can), or None.
+    The walls every command keeps, ``validate`` and ``textconv`` alike."""
     if "\0" in ref:
         return "the path contains a NUL character, which no file name can hold"
     if "://" in ref:
@@ -95,15 +97,22 @@ def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
     pure = PurePosixPath(ref)
     if pure.is_absolute() or Path(ref).is_absolute():
         return f"`{ref}` is an absolute path; name files relative to the storyboard, inside the project folder"
-    target = root / ref
     try:
-        real = target.resolve()
+        real = (root / ref).resolve()
     except (OSError, RuntimeError, ValueError):
         return f"`{ref}` cannot be resolved (a symlink loop?)"
     if not real.is_relative_to(real_root):
         lexical = Path(os.path.normpath(real_root / ref))
         via = " through a symlink" if lexical.is_relative_to(real_root) else ""
         return f"`{ref}` points{via} outside the project folder; keep referenced files inside it"
+    return None
+
+
+def _check_file(ref: str, root: Path, real_root: Path) -> str | None:
+    problem = outside_problem(ref, root, real_root)
+    if problem:
+        return problem
+    real = (root / ref).resolve()
     try:
         kind = regular_file_kind(real)
     except (FileNotFoundError, NotADirectoryError):

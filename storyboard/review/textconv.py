@@ -12,6 +12,7 @@ even that fails are the references shown without a digest.
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -119,12 +120,25 @@ class MediaDigests:
     def name(self, ref: str) -> str:
         if ref.startswith(("https://", "http://")):
             return ref
+        if self._outside(ref):  # a hostile commit must not make a diff read (or hash) a file elsewhere
+            return f"{ref} (outside the project: not read)"
         digest = self._digest(ref)
         return f"{ref} @{digest[:SHORT]}" if digest else ref
 
+    def _outside(self, ref: str) -> bool:
+        """The walls ``validate`` keeps: nothing absolute, nothing that leads out of the project folder
+        (``..``, or a symlink in the working tree)."""
+        from ..format.references import outside_problem
+
+        if "\0" in ref or PurePosixPath(ref).is_absolute() or Path(ref).is_absolute():
+            return True
+        if self.tree is not None:
+            return posixpath.normpath(ref).split("/")[0] == ".."
+        return outside_problem(ref, self.folder, self.folder) is not None
+
     def _digest(self, ref: str) -> str | None:
         if self.tree is not None:
-            return self.tree.get(str(self.prefix / ref))
+            return self.tree.get(posixpath.normpath(str(self.prefix / ref)))
         if ref not in self.hashed:  # one git process per file, however many shots name it
             file = self.folder / ref
             out = _git(["hash-object", "--no-filters", str(file)], self.folder) if file.is_file() else None
