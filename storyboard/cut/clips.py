@@ -42,24 +42,29 @@ def shot_name(shot: str, take: int) -> str:
 
 def unreadable(path: Path) -> str | None:
     """Why ``path`` is not a video the cut can read (in a few words), or None."""
+    return examined(path)[1]
+
+
+def examined(path: Path) -> tuple[ClipInfo | None, str | None]:
+    """The clip's facts, or why ``path`` is not a video the cut can read (in a few words)."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(512)
     except OSError as exc:
-        return f"it cannot be opened: {exc.strerror or exc}"
+        return None, f"it cannot be opened: {exc.strerror or exc}"
     if size == 0:
-        return "the file is empty"
+        return None, "the file is empty"
     try:
         info = probe(path)
     except ProbeError:
-        return _what_it_is(path, head)
+        return None, _what_it_is(path, head)
     if info.frames == 0:
-        return "it holds no picture"
+        return None, "it holds no picture"
     end = max((offset + length for track in tracks(path).values() for offset, length in track.samples), default=0)
     if end > size:
-        return f"it stops after {size} bytes, before the {end} its index describes: a download cut short"
-    return None
+        return None, f"it stops after {size} bytes, before the {end} its index describes: a download cut short"
+    return info, None
 
 
 def _what_it_is(path: Path, head: bytes) -> str:
@@ -77,10 +82,10 @@ def checked(clips: list[ShotClip], advice: str) -> list[ClipInfo]:
     """Each clip's facts, once every clip is known to be a readable video long enough to cut
     (``HOLD_LIMIT``); else a StitchError naming every shot that is not, then ``advice``."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        reasons = list(pool.map(lambda c: unreadable(c.path), clips))
+        found = list(pool.map(lambda c: examined(c.path), clips))
     problems = [f"{c.name}: its clip is not a readable video ({reason})"
-                for c, reason in zip(clips, reasons) if reason]
-    infos = [None if reason else probe(c.path) for c, reason in zip(clips, reasons)]
+                for c, (_, reason) in zip(clips, found) if reason]
+    infos = [info for info, _ in found]
     for c, info in zip(clips, infos):
         short = c.planned - info.picture if info is not None and c.planned else 0.0
         if short > HOLD_LIMIT + 1e-6:
