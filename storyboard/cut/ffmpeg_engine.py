@@ -89,8 +89,8 @@ def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, wo
         counts = frame_counts([(p.duration, p.info.priming) for p in timeline])
         if all(p.info.sound_frames is not None and n <= p.info.sound_frames for p, n in zip(timeline, counts)):
             return [Part(p.path, n) for p, n in zip(timeline, counts)]
-    # (a clip whose sound is shorter than planned: padded with silence, stretch by stretch)
-    # levelled (and mixed with the music) stretch by stretch, each encoded once and kept
+    # levelled (and mixed with the music) stretch by stretch, each encoded once and kept; a clip
+    # whose sound is shorter than planned is padded with silence there
     under = bed(cut, timeline, music) if cut.music is not None and music is not None else None
     return levelled_sound(timeline, cut.loudness, work, cache, _run, under)
 

@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from ..format.files import work_dir
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .frames import extract_frame, frame_number
-from .clips import shot_name, unreadable
-from .probe import ClipInfo, probe
+from .clips import examined, shot_name
+from .probe import ClipInfo
 from .stitch import written_atomically
 from .timeline import StitchError
 
@@ -41,11 +41,11 @@ class Tile:
 
 def _facts(tiles: list[Tile]) -> list[ClipInfo]:
     """Each take's facts, once every take is known to be a readable video (else an error naming them)."""
-    problems = [f"{t.name}: its clip is not a readable video ({reason})"
-                for t, reason in ((t, unreadable(t.clip)) for t in tiles) if reason]
+    found = [examined(t.clip) for t in tiles]
+    problems = [f"{t.name}: its clip is not a readable video ({reason})" for t, (_, reason) in zip(tiles, found) if reason]
     if problems:
         raise StitchError("\n".join(problems) + "\nNo sheet was written; render another take to replace it.")
-    return [probe(t.clip) for t in tiles]
+    return [info for info, _ in found]
 
 
 def grid(count: int) -> tuple[int, int]:
