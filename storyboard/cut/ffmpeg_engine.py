@@ -43,7 +43,8 @@ from .mix import bed
 from .film import takes, write_film
 from .mp4 import Part
 from .probe import Colours, colours
-from .smart import SMART_VERSION, smart_trim
+from .clips import held_frames
+from .smart import SMART_VERSION, hold_tail, smart_trim
 from .sound import digest_of, frame_counts, kept_name, levelled_sound
 from .timeline import Piece, StitchError, Target
 
@@ -86,8 +87,10 @@ def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, wo
                      cache: ClipCache) -> list[Part]:
     if sound_copyable(cut, timeline):  # each clip's own sound, whole AAC frames of it
         counts = frame_counts([(p.duration, p.info.priming) for p in timeline])
-        return [Part(p.path, n) for p, n in zip(timeline, counts)]
-    # levelled (and mixed with the music) stretch by stretch, each encoded once and kept
+        if all(p.info.sound_frames is not None and n <= p.info.sound_frames for p, n in zip(timeline, counts)):
+            return [Part(p.path, n) for p, n in zip(timeline, counts)]
+    # levelled (and mixed with the music) stretch by stretch, each encoded once and kept; a clip
+    # whose sound is shorter than planned is padded with silence there
     under = bed(cut, timeline, music) if cut.music is not None and music is not None else None
     return levelled_sound(timeline, cut.loudness, work, cache, _run, under)
 
@@ -152,6 +155,9 @@ def _copied_parts(timeline: list[Piece], copy: list[bool], target: Target, work:
         if not copy[i]:
             return [Part(conformed(p, target, work, cache, sps_id=conform_id, timescale=tbn, like=like))]
         frames = round(p.duration * target.fps)
+        held = held_frames(p.info, frames)
+        if held:
+            return held_parts(p.path, frames - held, held, target, work, cache, tail_id, tbn)
         if not p.info.reordered:
             return [Part(p.path, frames)]
         return smart_trimmed(p.path, frames, fps_text(target.fps), work, cache, tail_id)
@@ -205,6 +211,23 @@ def smart_trimmed(clip: Path, frames: int, fps: str, work: Path, cache: ClipCach
     return [Part(clip, head)] + ([Part(tail)] if tail else [])
 
 
+def held_parts(clip: Path, have: int, held: int, target: Target, work: Path, cache: ClipCache,
+               tail_id: int, timescale: int) -> list[Part] | None:
+    """A clip shorter than planned: all ``have`` of its frames as they are, then its last frame
+    held for ``held`` frames (a tail encoded once and kept in the cache, as a smart render's)."""
+    digest = digest_of(clip)
+    name = kept_name("conformed", {"v": SMART_VERSION, "clip": digest, "have": have, "hold": held, "id": tail_id,
+                                   "tbn": timescale}, ".mp4")
+    tail = cache.storage.local_copy(name)
+    if tail is None:
+        made = hold_tail(clip, have, held, fps_text(target.fps), work, _run, f"hold-{digest[:12]}", tail_id, timescale)
+        if made is None:
+            return None
+        cache.storage.put_file_if_absent(name, made)
+        tail = cache.storage.local_copy(name) or made
+    return [Part(clip, have), Part(tail)]
+
+
 def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: int | None = None,
               timescale: int | None = None, like: Piece | None = None) -> Path:
     """The clip re-encoded to the target and trimmed, made once and kept in the cache; with
@@ -218,6 +241,8 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
         spec.update(id=sps_id, tbn=timescale)
     if like is not None:
         spec.update(like=like.info.setup)  # its H.264 setup, whose VUI carries its colour tags
+    if p.hold:
+        spec.update(hold=round(p.hold, 6))
     name = kept_name("conformed", spec, ".mp4")
     kept = cache.storage.local_copy(name)
     if kept is not None:
@@ -229,7 +254,7 @@ def conformed(p: Piece, target: Target, work: Path, cache: ClipCache, sps_id: in
         encoder[-1] += f":sps-id={sps_id}"
     timescale = timescale or _timescale(target)  # joined to copies: their time base
     ffmpeg(["-i", p.path, "-map", "0:v:0", "-vf",
-            f"trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}{colour}",
+            f"{_held(p)}trim=0:{p.duration:.6f},setpts=PTS-STARTPTS,{normalize(target)}{colour}",
             *encoder, "-video_track_timescale", timescale, *BITEXACT, made], f"conforming {p.shot}")
     cache.storage.put_file_if_absent(name, made)
     return cache.storage.local_copy(name) or made
@@ -296,6 +321,11 @@ def segments(timeline: list[Piece], fps: Fraction) -> list[Segment]:
     return out
 
 
+def _held(piece: Piece) -> str:
+    """The filter that holds a short clip's last frame past its end (none for a clip long enough)."""
+    return f"tpad=stop_mode=clone:stop_duration={piece.hold + 1:.6f}," if piece.hold else ""
+
+
 def _picture(piece: Piece, local: float, source: str, skip: float, target: Target, label: str, rgb: bool) -> str:
     # Fades and blends are made in RGB, as the reference engine makes them: a
     # blend of YUV pictures differs from one of RGB pictures where colours clip.
@@ -306,7 +336,7 @@ def _picture(piece: Piece, local: float, source: str, skip: float, target: Targe
     if piece.fade_out:
         fades += f",fade=t=out:st={piece.visible - piece.fade_out - local:.6f}:d={piece.fade_out:.6f}"
     pix_fmt = "gbrp" if rgb or fades else "yuv420p"
-    return (f"[{source}]trim=start={skip:.6f}:end={skip + piece.visible - local:.6f},setpts=PTS-STARTPTS,"
+    return (f"[{source}]{_held(piece)}trim=start={skip:.6f}:end={skip + piece.visible - local:.6f},setpts=PTS-STARTPTS,"
             f"{normalize(target, pix_fmt)}{fades},settb={_tb(target)}[{label}]")
 
 
@@ -356,7 +386,8 @@ def _graph(timeline: list[Piece], target: Target, work: Path, cache: ClipCache) 
         spec = {"v": 2, "segment": seg.frames, "blend": seg.blend, "opened": round(opened[first], 6),
                 "target": [target.width, target.height, fps_text(target.fps), target.quality],
                 "inputs": [[digest_of(p.path), round(p.source_in, 6), round(p.visible, 6), round(p.fade_in, 6),
-                            round(p.fade_out, 6), round(local, 6)] for p, local in seg.inputs]}
+                            round(p.fade_out, 6), round(local, 6)] + ([round(p.hold, 6)] if p.hold else [])
+                           for p, local in seg.inputs]}
         names.append(kept_name("conformed", spec, ".mp4"))
         files.append(cache.storage.local_copy(names[-1]))
         if files[-1] is None:

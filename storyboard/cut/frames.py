@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .ffmpeg_tools import ffmpeg
+from .clips import held_frames
 from .probe import probe
 
 
@@ -38,10 +39,13 @@ def extract_frame(clip: Path, number: int, dest: Path) -> Path:
 
 def trim_clip(clip: Path, planned: float, dest: Path) -> Path:
     """``clip`` cut to exactly its planned length in frames (H.264, AAC when it has sound), made the
-    same way every time: one thread, bit-exact flags, so the same clip gives the same bytes."""
+    same way every time: one thread, bit-exact flags, so the same clip gives the same bytes. A clip
+    a little short has its last frame held and its sound padded with silence, as the cut does."""
     info = probe(clip)
     frames = max(1, last_frame_number(planned, info.fps) + 1)
-    args = ["-i", clip, "-map", "0:v:0", "-map", "0:a:0?", "-frames:v", frames, "-t", f"{planned:.6f}",
+    held = ["-vf", "tpad=stop_mode=clone:stop=-1", *(["-af", "apad"] if info.has_audio else [])] \
+        if held_frames(info, frames) else []  # (a clip long enough is made as it always was: same bytes)
+    args = ["-i", clip, "-map", "0:v:0", "-map", "0:a:0?", *held, "-frames:v", frames, "-t", f"{planned:.6f}",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p", "-threads", "1",
             "-c:a", "aac", "-b:a", "160k", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mp4", dest]

@@ -30,6 +30,14 @@ def _fit(clip, target: Target):
     return CompositeVideoClip([back, resized], size=(target.width, target.height)).with_duration(clip.duration)
 
 
+def _held(picture, p: Piece):
+    """A clip shorter than planned, its last frame held to the planned length (as ffmpeg's tpad)."""
+    if not p.hold:
+        return picture
+    last = p.source_out - p.hold - 0.5 / float(p.info.fps)  # within the clip's last frame
+    return picture.time_transform(lambda t: min(t, last)).with_duration(p.source_out)
+
+
 def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | None, work: Path, out: Path,
              cache: ClipCache) -> None:
     from moviepy import AudioFileClip, CompositeAudioClip, CompositeVideoClip, VideoFileClip, afx, vfx
@@ -40,7 +48,7 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
         position = 0.0  # where the next picture layer starts
         for p in timeline:
             source = stack.enter_context(VideoFileClip(str(p.path), audio=p.sound))
-            picture = _fit(source.subclipped(p.source_in, p.source_out).without_audio(), target)
+            picture = _fit(_held(source.without_audio(), p).subclipped(p.source_in, p.source_out), target)
             effects = []
             if p.fade_in:
                 effects.append(vfx.FadeIn(p.fade_in))

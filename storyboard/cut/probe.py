@@ -16,10 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..format.media import _boxes, _mvhd_duration
-
-
-class ProbeError(Exception):
-    pass
+from .errors import ProbeError as ProbeError  # raised here; importers have long found it here
 
 
 @lru_cache(maxsize=1)
@@ -45,10 +42,17 @@ class ClipInfo:
     setup: str = ""  # digest of the H.264 decoder setup (avcC: SPS and PPS), when read from the boxes
     priming: int | None = None  # AAC samples the edit list skips at the start (None: unknown)
     reordered: bool | None = None  # frames are stored out of display order (B-frames); None: unknown
+    frames: int | None = None  # pictures the clip holds, counted in its index (None: unknown)
+    sound_frames: int | None = None  # AAC frames of its sound, counted in its index (None: unknown)
 
     @property
     def has_audio(self) -> bool:
         return self.acodec is not None
+
+    @property
+    def picture(self) -> float:
+        """Seconds of picture: its frames, where they were counted (the sound may run longer)."""
+        return float(self.frames / self.fps) if self.frames is not None and self.fps else self.duration
 
     @property
     def signature(self) -> tuple:
@@ -154,12 +158,13 @@ def read_mp4(path: Path) -> ClipInfo | None:
         return None
     info = dict(duration=duration, vcodec="h264", profile=video["profile"], width=video["width"],
                 height=video["height"], pix_fmt=video["pix_fmt"], fps=Fraction(video["timescale"], video["delta"]),
-                tbn=video["timescale"], setup=video["setup"], reordered=video["reordered"])
+                tbn=video["timescale"], setup=video["setup"], reordered=video["reordered"],
+                frames=video.get("frames"))
     if audio is not None:
         if audio.get("codec") != "aac":
             return None
         priming = audio["skip"] if audio["timescale"] == audio["rate"] else None
-        info.update(acodec="aac", rate=audio["rate"], priming=priming,
+        info.update(acodec="aac", rate=audio["rate"], priming=priming, sound_frames=audio.get("frames"),
                     layout=_LAYOUTS.get(audio["channels"], f"{audio['channels']} channels"))
     return ClipInfo(**info)
 
@@ -191,6 +196,10 @@ def _track(f, body: int, end: int) -> dict | None:
         entries = f.read(8)
         track["delta"] = int.from_bytes(entries[4:8], "big") if len(entries) == 8 else 0
     track["reordered"] = b"ctts" in tables  # composition offsets: decode order is not display order
+    if b"stsz" in tables:
+        f.seek(tables[b"stsz"][0] + 8)  # version and flags, the size every sample shares, then the count
+        count = f.read(4)
+        track["frames"] = int.from_bytes(count, "big") if len(count) == 4 else None
     if b"stsd" in tables:
         _sample_entry(f, tables[b"stsd"][0] + 8, tables[b"stsd"][1], track)
     return track

@@ -18,8 +18,10 @@ from PIL import Image, ImageDraw, ImageFont
 from ..format.files import work_dir
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .frames import extract_frame, frame_number
-from .probe import ClipInfo, probe
+from .clips import examined, shot_name
+from .probe import ClipInfo
 from .stitch import written_atomically
+from .timeline import StitchError
 
 MAX_WIDTH = 1920  # the sheet's widest: tiles shrink to fit
 LABEL_BG, LABEL_INK, CHOSEN = (20, 22, 28, 200), (242, 239, 230, 255), (224, 168, 74, 255)
@@ -30,6 +32,20 @@ class Tile:
     take: int
     clip: Path
     chosen: bool = False
+    shot: str | None = None  # named in messages when given
+
+    @property
+    def name(self) -> str:
+        return shot_name(self.shot, self.take) if self.shot else f"take {self.take}"
+
+
+def _facts(tiles: list[Tile]) -> list[ClipInfo]:
+    """Each take's facts, once every take is known to be a readable video (else an error naming them)."""
+    found = [examined(t.clip) for t in tiles]
+    problems = [f"{t.name}: its clip is not a readable video ({reason})" for t, (_, reason) in zip(tiles, found) if reason]
+    if problems:
+        raise StitchError("\n".join(problems) + "\nNo sheet was written; render another take to replace it.")
+    return [info for info, _ in found]
 
 
 def grid(count: int) -> tuple[int, int]:
@@ -82,7 +98,7 @@ def _overlay(tiles: list[Tile], columns: int, size: tuple[int, int], canvas: tup
 
 def video_sheet(tiles: list[Tile], dest: Path) -> Path:
     """Write the takes side by side to ``dest`` (MP4); returns ``dest``."""
-    infos = [probe(t.clip) for t in tiles]
+    infos = _facts(tiles)
     columns, rows = grid(len(tiles))
     w, h = tile_size(infos, columns)
     fps = max(i.fps for i in infos)
@@ -120,7 +136,7 @@ def video_sheet(tiles: list[Tile], dest: Path) -> Path:
 
 def still_sheet(tiles: list[Tile], dest: Path) -> Path:
     """Write one PNG to ``dest``: a row per take of its first, middle and last frames."""
-    infos = [probe(t.clip) for t in tiles]
+    infos = _facts(tiles)
     w, h = tile_size(infos, 3)
     sheet = Image.new("RGB", (3 * w, len(tiles) * h), (0, 0, 0))
     with work_dir("sheet") as tmp:

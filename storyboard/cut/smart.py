@@ -10,6 +10,9 @@ with parameter set ids of its own. The film takes the head's samples straight
 from the clip and the tail's from its own file (``film.write_film``), and the
 track's ``avcC`` carries both sets. The tail is kept in the cache by clip
 digest and length, as conformed clips are.
+
+A clip a little shorter than planned (``clips.HOLD_LIMIT``) is copied whole and
+followed by a tail of its last frame held (``hold_tail``), made the same way.
 """
 
 from __future__ import annotations
@@ -100,3 +103,18 @@ def smart_trim(clip: Path, frames: int, fps, work: Path, run, label: str,
     if tail_setup is None or tail_setup.ids() & ids:
         return None
     return head_frames, tail
+
+
+def hold_tail(clip: Path, have: int, count: int, fps, work: Path, run, label: str, new_id: int,
+              timescale: int) -> Path | None:
+    """``count`` frames of ``clip``'s last frame (its ``have``-th), encoded to follow its own
+    samples as a smart-rendered tail does (parameter set id ``new_id``, the clip's time base):
+    a clip a little shorter than planned is held on its last frame. None when that cannot be done."""
+    tail = work / f"{label}-hold.mp4"
+    run(["-threads", 1, "-i", clip, "-map", "0:v:0",
+         "-vf", f"trim=start_frame={have - 1},setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop={count - 1}",
+         "-r", fps, "-frames:v", count, "-c:v", "libx264", "-preset", "veryfast", "-crf", TAIL_QUALITY,
+         "-bf", 0, "-pix_fmt", "yuv420p", "-threads", 1, "-x264-params", f"threads=1:sps-id={new_id}",
+         "-video_track_timescale", timescale, *BITEXACT, tail], f"holding the last frame of {label}")
+    setup = read_avcc(tail)
+    return tail if setup is not None and new_id in setup.ids() else None

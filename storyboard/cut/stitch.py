@@ -8,17 +8,18 @@ never import it.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from contextlib import contextmanager
 from decimal import Decimal
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 from ..format.files import TEMP_PREFIX, remove_stale, work_dir
 from ..plan.types import Plan
 from ..store.cache import ClipCache
-from .probe import ClipInfo, ProbeError, probe
+from .clips import ShotClip, checked, shot_name
+from .probe import ClipInfo
 from .timeline import StitchError, choose_target, pieces
 
 ENGINES = ("ffmpeg", "moviepy")
@@ -50,6 +51,22 @@ class MissingClips(StitchError):
         them = "them" if len(shots) > 1 else "it"
         super().__init__(f"no clip in the cache for shot{'s' if len(shots) > 1 else ''} {', '.join(shots)} "
                          f"(provider {plan.provider}, {plan.origin}); " + how.format(them=them))
+
+
+def shot_clips(plan: Plan, clips: list[Path]) -> list[ShotClip]:
+    """Each cut shot's clip, named by its shot and take, with its planned length."""
+    out = []
+    for cs, path in zip(plan.cut.shots, clips):
+        job = plan.job(cs.shot)
+        out.append(ShotClip(shot_name(cs.shot, job.take if job is not None and job.key == cs.key else 1),
+                            path, cs.duration))
+    return out
+
+
+def _replace_advice(plan: Plan, storyboard: str) -> str:
+    render = f"storyboard render {shlex.quote(storyboard)}" + ("" if plan.provider == "wavespeed" else f" --provider {plan.provider}")
+    return (f"Nothing was written. To replace a clip, render another take of its shot (`take: N` in the shot, "
+            f"then `{render}`); `storyboard takes {shlex.quote(storyboard)} SHOT --sheet takes.mp4` shows its takes side by side.")
 
 
 def with_clip_lengths(plan: Plan, infos: list[ClipInfo]) -> Plan:
@@ -103,11 +120,7 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
     if engine not in ENGINES:
         raise StitchError(f"unknown engine `{engine}`; choose ffmpeg or moviepy")
     clips = find_clips(plan, cache, storyboard)
-    try:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            infos = list(pool.map(probe, clips))
-    except ProbeError as exc:
-        raise StitchError(f"a cached clip cannot be read: {exc}") from None
+    infos = checked(shot_clips(plan, clips), _replace_advice(plan, storyboard))
     plan = with_clip_lengths(plan, infos)
     target = choose_target(plan.cut, infos)
     timeline = pieces(plan.cut, clips, infos)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import StoryboardError
 from ..plan.types import CutPlan
+from .clips import held_frames
+from .errors import StitchError as StitchError  # the engines and the render find it here
 from .probe import ClipInfo
 
 AUDIO_RATE = 48000
@@ -48,10 +49,6 @@ def music_layout(bed: float, film: float, loop: bool) -> MusicLayout:
     step = bed - overlap
     count = 1 + math.ceil((film - bed) / step - 1e-9)  # enough copies to reach the film's end
     return MusicLayout(tuple(round(k * step, 6) for k in range(count)), overlap, film)
-
-
-class StitchError(StoryboardError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -80,6 +77,7 @@ class Piece:
     sound_in: float  # sound fades in over this long (any transition)
     sound_out: float
     sound: bool  # the clip's own sound is heard
+    hold: float = 0.0  # the last seconds of the visible part, past the clip's own picture: its last frame held
 
     @property
     def visible(self) -> float:
@@ -97,15 +95,17 @@ def pieces(cut: CutPlan, clips: list[Path], infos: list[ClipInfo]) -> list[Piece
         kind_out = shots[i + 1].transition.type if i + 1 < len(shots) else "cut"
         if i:
             start += shots[i - 1].duration - t_in
+        source_out = cs.duration - (t_out / 2 if kind_out == "fade" else 0.0)
         out.append(Piece(
             shot=cs.shot, key=cs.key, path=path, info=info, duration=cs.duration, start=start,
             source_in=t_in / 2 if kind_in == "fade" else 0.0,
-            source_out=cs.duration - (t_out / 2 if kind_out == "fade" else 0.0),
+            source_out=source_out,
             fade_in=t_in / 2 if kind_in == "fade" else 0.0,
             fade_out=t_out / 2 if kind_out == "fade" else 0.0,
             crossfade_in=t_in if kind_in == "crossfade" else 0.0,
             sound_in=t_in, sound_out=t_out,
             sound=info.has_audio and not cs.mute,
+            hold=float(held_frames(info, round(source_out * info.fps)) / info.fps) if info.fps else 0.0,
         ))
     return out
 
