@@ -19,7 +19,7 @@ import pytest
 from conftest import frame, psnr
 
 from storyboard.cut.frames import trim_clip
-from storyboard.cut.probe import ffmpeg_exe, probe
+from storyboard.cut.probe import ffmpeg_exe
 from storyboard.cut.sheet import Tile, still_sheet, video_sheet
 from storyboard.cut.stitch import StitchError, stitch
 from storyboard.plan.project import compile_project
@@ -270,7 +270,7 @@ def test_a_cached_file_that_is_not_a_video_is_named_by_its_shot(project, cli, ki
     compiled, cache = garbage_project(project, kind)
     result = cli("stitch", str(compiled.path), "--provider", "preview")
     assert result.code == 1, result.err
-    assert f"shot two (take 1): its clip is not a readable video (" in result.err
+    assert "shot two (take 1): its clip is not a readable video (" in result.err
     assert NOT_VIDEOS[kind][1] in result.err
     assert "Traceback" not in result.err and "internal error" not in result.err
     assert not (compiled.root / "renders" / "film.mp4").exists()
@@ -325,7 +325,6 @@ def test_takes_sheet_of_a_take_that_is_not_a_video_exits_1_naming_the_take(proje
     assert not dest.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="review/takes.py must pass the shot to the sheet: Tile(..., shot=shot)")
 def test_takes_sheet_names_the_shot_too(project, cli):
     path = takes_project(project)
     result = cli("takes", str(path), "two", "--provider", "preview", "--sheet", str(path.parent / "sheet.png"))
@@ -391,7 +390,6 @@ def test_a_shot_built_on_a_clip_that_is_not_a_video_fails_alone_with_its_depende
     assert "1 rendered, 1 from the cache, 1 failed, 1 not started" in result.out
 
 
-@pytest.mark.xfail(strict=True, reason="render/inputs.py must name the upstream shot: see the report")
 def test_the_shot_whose_clip_is_not_a_video_is_named(project, cli, monkeypatch):
     result, _ = upstream_render(project, cli, monkeypatch)
     assert "shot `a` (take 1), whose output it takes: its clip is not a readable video" in result.err

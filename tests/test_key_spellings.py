@@ -27,8 +27,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import psnr
-from storyboard.cut import frames as cut_frames
-from storyboard.plan.frames import frame_number, key_frame, last_frame_number, resolve_frame
+from storyboard.plan.frames import key_frame, resolve_frame
 from storyboard.cut.probe import ffmpeg_exe, probe
 from storyboard.plan.project import compile_project
 from storyboard.providers.emulator import Emulator
@@ -441,13 +440,6 @@ def test_a_frame_and_its_key_spelling_resolve_to_the_same_frame(data, fps, plann
     same_frame = resolve_frame(other, planned, fps) == resolve_frame(frame, planned, fps)
     assert (key_frame(other, planned, fps) == spelt) == same_frame
 
-
-@settings(max_examples=300, deadline=timedelta(seconds=2))
-@given(fps=RATES, seconds=st.floats(0, 20), planned=LENGTHS)
-def test_the_plan_counts_frames_as_the_cut_takes_them(fps, seconds, planned):
-    """plan/ may not import cut/, so the frame arithmetic has a copy on each side: they must agree."""
-    assert frame_number(seconds, fps) == cut_frames.frame_number(seconds, fps)
-    assert last_frame_number(planned, fps) == cut_frames.last_frame_number(planned, fps)
 
 
 def yaml_number(value: float) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -6,23 +6,12 @@ ffmpeg with its bit-exact flags, so the PNG depends on the clip alone."""
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from pathlib import Path
 
+from ..plan.frames import last_frame_number
 from .ffmpeg_tools import ffmpeg
 from .clips import held_frames
 from .probe import probe
-
-
-def frame_number(seconds: float, fps: Fraction) -> int:
-    """The frame shown at ``seconds`` (frames start at 0, each lasting 1/fps)."""
-    return max(0, math.floor(Fraction(seconds).limit_denominator(10**6) * fps + Fraction(1, 10**6)))
-
-
-def last_frame_number(planned: float, fps: Fraction) -> int:
-    """The last frame of a clip of ``planned`` seconds: at ``planned`` − one frame."""
-    return max(0, math.ceil(Fraction(planned).limit_denominator(10**6) * fps - Fraction(1, 10**6)) - 1)
 
 
 def extract_frame(clip: Path, number: int, dest: Path) -> Path:

@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..format.files import work_dir
 from .ffmpeg_tools import BITEXACT, ffmpeg
-from .frames import extract_frame, frame_number
+from ..plan.frames import frame_number
+from .frames import extract_frame
 from .clips import examined, shot_name
 from .probe import ClipInfo
 from .stitch import written_atomically

@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..cut.clips import unreadable
 from ..cut.frames import extract_frame, trim_clip
 from ..cut.probe import probe
 from ..format.media import STATE_DIR
@@ -45,6 +46,7 @@ def materialize(job: Job, plan: Plan, cache: ClipCache, root: Path) -> tuple[Job
     if not job.depends_on:
         return job, {}
     planned = {j.key: j.duration for j in plan.all_jobs}
+    takes = {j.key: j.take for j in plan.all_jobs}
     media = dict(job.media)
     inputs: dict[str, str] = {}
 
@@ -52,6 +54,10 @@ def materialize(job: Job, plan: Plan, cache: ClipCache, root: Path) -> tuple[Job
         clip = cache.get(item["key"])
         if clip is None:
             raise InputMissing(f"the clip of shot `{item['shot']}` is not in the cache")
+        problem = unreadable(clip.path)
+        if problem:  # named by its shot, not by where the cache keeps it
+            raise InputMissing(f"shot `{item['shot']}` (take {takes.get(item['key'], 1)}), whose output it takes: "
+                               f"its clip is not a readable video ({problem})")
         length = planned.get(item["key"]) or clip.record.duration
         digest, path = _file(clip.path, item.get("frame"), length, root)
         media[digest] = str(path)

@@ -25,7 +25,7 @@ from ..plan.prices import dollars
 from ..plan.types import Job, Plan
 from ..providers import ProviderError, Retryable
 from ..store.cache import ClipCache, file_sha256
-from .lock import Lock, LockEntry, lock_path, read_lock, sibling_locks
+from .lock import Lock, LockEntry, read_lock, sibling_locks
 
 PROVIDER_KEEPS = dt.timedelta(days=7)  # WaveSpeed keeps a task's outputs this long
 ATTEMPTS = 3

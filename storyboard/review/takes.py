@@ -113,7 +113,7 @@ def write_sheet(compiled: Compiled, cache: ClipCache, shot: str, dest: Path) -> 
         if clip is None:
             missing.append(row.take)
         else:
-            tiles.append(Tile(row.take, clip.path, row.chosen))
+            tiles.append(Tile(row.take, clip.path, row.chosen, shot=shot))
     if not tiles:
         raise StoryboardError(f"no take of `{shot}` is in the cache to make a sheet of; render some first "
                               f"(`storyboard render --takes {shot}=3`) or fetch them (`storyboard pull`)")

@@ -63,7 +63,8 @@ class Media:
 
     def frame(self, sha256: str, path: Path, frame, planned: float | None) -> str:
         """A frame of a clip (``first``, ``last`` or seconds), as a shot that builds on it receives it."""
-        from ...cut.frames import extract_frame, frame_number, last_frame_number
+        from ...cut.frames import extract_frame
+        from ...plan.frames import frame_number, last_frame_number
         from ...cut.probe import probe
 
         name = f"{sha256}-{frame}.png"

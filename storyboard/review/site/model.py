@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from ...plan.graph import dependency_label, is_dependency
 from ...plan.prices import exact
