@@ -102,9 +102,10 @@ class _Skipped(Exception):
 
 
 class JobFailed(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, stops: bool = True):
         super().__init__(message)
         self.message = message
+        self.stops = stops  # without --keep-going, the shots not started yet are skipped
 
 
 def _quiet_on_failure(events: Events) -> Events:
@@ -177,9 +178,9 @@ class Renderer:
         self.landed = landed  # told of each clip made, as it lands (the cut readies it meanwhile)
         self.paid = paid or set()  # job keys paid for already: never submitted again here
         self.options, self.events = options, _quiet_on_failure(events)
-        self.claiming = ClaimSteps(claims, cache, self.events)
         self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
         self.clock = clock or Clock()
+        self.claiming = ClaimSteps(claims, cache, self.events, self.clock)
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(options.rate, self.clock)
         self.pacer = PollPacer()
@@ -275,7 +276,7 @@ class Renderer:
             except (JobFailed, ProviderError, InputMissing, StitchError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
                 self.events(job.label, "failed", outcome.message)
-                if not self.options.keep_going:
+                if not self.options.keep_going and getattr(exc, "stops", True):
                     self.stopping = True
             return outcome
 
@@ -305,8 +306,8 @@ class Renderer:
         if entry is None:
             try:
                 followed = await self.claiming.claim(job.key, job.label)
-            except ClaimInDoubt as exc:
-                raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
+            except ClaimInDoubt as exc:  # nothing was spent here: the other shots go on
+                raise JobFailed(in_doubt(job, str(exc), self.options.command), stops=False) from None
             if isinstance(followed, CachedClip):  # another render made it while we waited
                 return followed
             if followed is not None:  # another render's task: polls are free, a second submit is not

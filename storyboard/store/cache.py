@@ -5,7 +5,9 @@
 
 A clip is never requested again once its key is here. A record whose object
 is missing or whose bytes no longer hash to its name is a miss, with a
-warning, never a crash.
+warning, never a crash. Records come from others too (a teammate's push, a
+hand edit, a hostile bucket): one that is not exactly what ``put`` writes —
+another shape, a wrong type, an absurd size or length — is a miss as well.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from .storage import LocalStorage, Storage
+from .claims import usable_task_id
+from .storage import LocalStorage, Storage, parse_json
 
 DEFAULT_CACHE = Path(".storyboard") / "cache"
 
@@ -44,16 +47,43 @@ class CachedClip:
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_CLIP_BYTES = 64 * 2**30  # no clip is larger: a record saying so is damaged
+MAX_CLIP_SECONDS = 24 * 3600.0
+_FIELDS = {"key", "sha256", "size", "duration", "model", "provider", "task_id"}
 
 
-def _sound(record: ClipRecord, key: str) -> bool:
-    """A record is used only when every field is what it claims: a damaged or
-    hand-edited one (a `sha256` of null, a number or a path) is a miss."""
-    return (isinstance(record.sha256, str) and _HEX64.fullmatch(record.sha256) is not None
-            and record.key == key
-            and isinstance(record.size, int) and not isinstance(record.size, bool) and record.size >= 0
-            and isinstance(record.duration, (int, float)) and not isinstance(record.duration, bool)
-            and all(isinstance(v, str) for v in (record.model, record.provider, record.task_id)))
+def parse_record(raw: bytes, key: str) -> ClipRecord | None:
+    """The record of ``key`` if ``raw`` is exactly one ``put`` writes, else None: a
+    damaged or hand-edited one (another shape, a `sha256` of null, a number or a
+    path, a negative, NaN or absurd size or length) is a miss."""
+    data = parse_json(raw)
+    if not isinstance(data, dict) or set(data) != _FIELDS or data["key"] != key:
+        return None
+    sha, size, duration = data["sha256"], data["size"], data["duration"]
+    if not (isinstance(sha, str) and _HEX64.fullmatch(sha)):
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_CLIP_BYTES:
+        return None
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        return None
+    if not 0 <= duration <= MAX_CLIP_SECONDS:  # a NaN fails this too
+        return None
+    if not all(isinstance(data[f], str) for f in ("model", "provider", "task_id")):
+        return None
+    if data["task_id"] and usable_task_id(data["task_id"]) is None:  # it reaches the lock, then a poll's URL
+        return None
+    return ClipRecord(**data)
+
+
+def record_problem(name: str, raw: bytes | None, has_object: Callable[[str], bool]) -> str | None:
+    """What is wrong with the record stored as ``name`` (its bytes ``raw``), or None."""
+    key = PurePosixPath(name).stem
+    record = parse_record(raw, key) if raw is not None and name == record_name(key) else None
+    if record is None:
+        return f"{name}: unreadable record (not one storyboard writes; it is ignored)"
+    if not has_object(object_name(record.sha256)):
+        return f"{name}: its clip {record.sha256[:12]} is missing"
+    return None
 
 
 def _record_bytes(record: ClipRecord) -> bytes:
@@ -117,11 +147,8 @@ class ClipCache:
         """A record as stored, or None (with a warning when it is there but damaged)."""
         if raw is None:
             return None
-        try:
-            record = ClipRecord(**json.loads(raw))
-        except (ValueError, TypeError):
-            record = None
-        if record is None or not _sound(record, key):
+        record = parse_record(raw, key)
+        if record is None:
             self.warn(f"{where}: the record for {key[:12]} is unreadable; treating it as missing")
             return None
         return record
@@ -157,7 +184,7 @@ class ClipCache:
         fd, tmp = tempfile.mkstemp(dir=self.storage.scratch(), prefix=".tmp-remote-", suffix=".mp4")
         os.close(fd)
         try:
-            if not self.remote.download(object_name(record.sha256), Path(tmp)):
+            if not self.remote.download(object_name(record.sha256), Path(tmp), limit=record.size):
                 self.warn(f"remote: the clip for {key[:12]} is missing there")
                 return None
             if os.path.getsize(tmp) != record.size or file_sha256(Path(tmp)) != record.sha256:
@@ -209,12 +236,9 @@ class ClipCache:
             if path is None or file_sha256(path) != expected:
                 problems.append(f"{name}: the bytes do not match the name (corrupt)")
         for name in self.storage.list("keys/"):
-            key = Path(name).stem
-            record = self.record(key)
-            if record is None:
-                problems.append(f"{name}: unreadable record")
-            elif not self.storage.exists(object_name(record.sha256)):
-                problems.append(f"{name}: its clip {record.sha256[:12]} is missing")
+            problem = record_problem(name, self.storage.get(name), self.storage.exists)
+            if problem:
+                problems.append(problem)
         return problems
 
     def counts(self) -> tuple[int, int]:
