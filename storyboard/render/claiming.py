@@ -89,16 +89,17 @@ class ClaimSteps:
         finally:
             task.cancel()
 
-    async def set_task(self, key: str, task_id: str) -> None:
+    def set_task_now(self, key: str, task_id: str) -> None:
+        """Our claim gets the task id (blocking: call it off the event loop)."""
         if self.claims is not None:
-            await asyncio.to_thread(self.claims.set_task, key, task_id)
+            self.claims.set_task(key, task_id)
 
     async def task_failed(self, key: str, task_id: str) -> None:
         """A failed task is refunded and is no more: its claim goes too, whoever made it."""
         if self.claims is not None:
             await asyncio.to_thread(self.claims.drop_task, key, task_id)
 
-    async def done(self, key: str) -> None:
-        """The clip is cached (and in the remote): the claim has done its work."""
+    def done_now(self, key: str) -> None:
+        """The clip is cached (and in the remote): the claim has done its work (blocking)."""
         if self.claims is not None:
-            await asyncio.to_thread(self.claims.release, key)
+            self.claims.release(key)

@@ -22,7 +22,7 @@ from .claiming import ClaimInDoubt, ClaimSteps
 from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal
 from ..format.files import work_dir
-from ..format.media import inspect_file
+from ..format.media import MediaInfo, inspect_file
 from ..plan.types import Job, Plan
 from ..plan.prices import dollars
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
@@ -136,16 +136,21 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
 
 def verify_clip(path: Path, planned: float) -> str | None:
     """Why the downloaded file is not a usable clip of about ``planned`` s, or None."""
+    return check_clip(path, planned)[0]
+
+
+def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None]:
+    """``verify_clip``, and the clip's facts when it could read them (its digest among them)."""
     if not path.exists() or path.stat().st_size == 0:
-        return "the download is empty"
+        return "the download is empty", None
     info = inspect_file(path)
     if info.kind != "video":
-        return f"the download is not a video ({info.format})"
+        return f"the download is not a video ({info.format})", info
     if info.duration is None:
-        return "the download is not a complete MP4 (no length could be read)"
+        return "the download is not a complete MP4 (no length could be read)", info
     if planned and not planned - max(0.5, 0.1 * planned) <= info.duration <= planned + max(2.0, 0.2 * planned):
-        return f"the clip is {info.duration:g} s long, not about {planned:g} s"
-    return None
+        return f"the clip is {info.duration:g} s long, not about {planned:g} s", info
+    return None, info
 
 
 def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
@@ -287,10 +292,10 @@ class Renderer:
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self.root, dest)
-            problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+            problem, clip = await asyncio.to_thread(self._land, job, dest, "local")
             if problem:
                 raise JobFailed(f"the preview clip is unusable: {problem}")
-            return await asyncio.to_thread(self._store, job, dest, "local")
+            return clip
 
     # -- remote (wavespeed, or the emulator) --
 
@@ -316,7 +321,6 @@ class Renderer:
             else:
                 async with self.claiming.heartbeat(job.key, lambda: self.journal.get(job.key) is None):
                     task_id = await self._submit(job, outcome)
-                    await self.claiming.set_task(job.key, task_id)
         elif entry.state == SUBMITTING:
             raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back",
                                     self.options.command))
@@ -331,8 +335,7 @@ class Renderer:
             raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
         slot.release()  # the task is over: its place on the account is free while we download
         clip = await self._fetch(job, task_id, state.outputs[0])
-        await asyncio.to_thread(self.journal.forget, job.key)
-        await self.claiming.done(job.key)
+        await asyncio.to_thread(self._forget, job.key)
         return clip
 
     async def _retrying(self, what: str, job: Job, call):
@@ -379,10 +382,20 @@ class Renderer:
             raise
         except MaybeTask as exc:
             raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
-        await asyncio.to_thread(self.journal.submitted, job.key, job.label, job.model, origin, task_id)
+        await asyncio.to_thread(self._task_known, job, origin, task_id)
         outcome.paid = job.cost or Decimal(0)
         self.events(job.label, "submitted", task_id)
         return task_id
+
+    def _task_known(self, job: Job, origin: str, task_id: str) -> None:
+        """The task id into the journal, then into our claim: one trip off the event loop."""
+        self.journal.submitted(job.key, job.label, job.model, origin, task_id)
+        self.claiming.set_task_now(job.key, task_id)
+
+    def _forget(self, key: str) -> None:
+        """The clip is cached: its journal entry and its claim go, in one trip off the event loop."""
+        self.journal.forget(key)
+        self.claiming.done_now(key)
 
     async def _poll(self, job: Job, task_id: str, resumed: bool = False):
         started = self.clock.now()
@@ -412,11 +425,15 @@ class Renderer:
             expected = self.pacer.expected.get(kind)
             self.events(job.label, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
-    def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
-        """Into the cache (off the event loop: hashing and fsync block)."""
-        duration = inspect_file(clip).duration or job.duration
-        return self.cache.put(job.key, clip, duration=duration, model=job.model,
-                              provider=self.plan.provider, task_id=task_id)
+    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None]:
+        """Check a made clip and put it into the cache, in one trip off the event loop
+        (hashing and fsync block): why it is unusable, or the cached clip. The clip is
+        read once: its check's digest is the cache's."""
+        problem, info = check_clip(clip, job.duration)
+        if problem:
+            return problem, None
+        return None, self.cache.put(job.key, clip, duration=info.duration or job.duration, model=job.model,
+                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256)
 
     async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
         problem = ""
@@ -426,11 +443,11 @@ class Renderer:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)
-                    problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+                    problem, clip = await asyncio.to_thread(self._land, job, dest, task_id)
                 except Retryable as exc:
                     problem = str(exc)
                 if not problem:
-                    return await asyncio.to_thread(self._store, job, dest, task_id)
+                    return clip
             self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

@@ -195,9 +195,11 @@ class ClipCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str) -> CachedClip:
-        """Store ``clip`` (already verified) under ``key``, here and then in the remote."""
-        record = ClipRecord(key, file_sha256(clip), clip.stat().st_size, duration, model, provider, task_id)
+    def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str,
+            sha256: str | None = None) -> CachedClip:
+        """Store ``clip`` (already verified) under ``key``, here and then in the remote. ``sha256``: its
+        digest, when the caller has just read it (a clip is read once on its way in)."""
+        record = ClipRecord(key, sha256 or file_sha256(clip), clip.stat().st_size, duration, model, provider, task_id)
         cached = self._put_local(key, clip, record)
         if self.remote is not None:
             self.push(key)
