@@ -134,13 +134,9 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
     )
 
 
-def verify_clip(path: Path, planned: float) -> str | None:
-    """Why the downloaded file is not a usable clip of about ``planned`` s, or None."""
-    return check_clip(path, planned)[0]
-
-
 def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None]:
-    """``verify_clip``, and the clip's facts when it could read them (its digest among them)."""
+    """Why the downloaded file is not a usable clip of about ``planned`` s (or None),
+    and its facts when they could be read (its digest among them)."""
     if not path.exists() or path.stat().st_size == 0:
         return "the download is empty", None
     info = inspect_file(path)

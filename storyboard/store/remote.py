@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import StoryboardError, UsageError
+from .records import record_problem
 from .storage import LocalStorage, synced_temp
 
 REMOTE_VARIABLE = "STORYBOARD_REMOTE"
@@ -269,8 +270,6 @@ def _short(exc: BaseException) -> str:
 def remote_problems(remote: Remote) -> list[str]:
     """Records the remote holds that are unreadable or whose clip it lacks, every one of
     them (each object is verified when it is pulled)."""
-    from .cache import record_problem
-
     objects = set(remote.list("objects/"))
     problems = []
     for name in remote.list("keys/"):
