@@ -4,14 +4,19 @@ A file's sha256 is what a job key sees of it, so moving or renaming a file
 changes nothing, and changing one byte changes the key. Hashing is memoised
 by (path, size, mtime) in ``.storyboard/media.json`` beside the storyboard,
 so re-planning does not re-read unchanged media. The memo is only a cache:
-unreadable or stale, it is ignored and rebuilt.
+unreadable or stale, it is ignored and rebuilt. Since a digest from it goes
+into job keys, an entry is used only when it is exactly what this module
+writes (a hex digest, the file's size and mtime as whole numbers, a known
+kind and format, a finite length); anything else means hashing the file again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import struct
 import tempfile
 from dataclasses import asdict, dataclass
@@ -24,6 +29,9 @@ STATE_DIR = ".storyboard"
 STATE_FILE = "media.json"
 _STATE_VERSION = 1
 _CHUNK = 1 << 20
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+KINDS = {"image", "video", "audio", "unknown"}
+FORMATS = {"png", "jpeg", "webp", "gif", "mp4", "mov", "m4a", "webm", "mp3", "wav", "ogg", "flac", "unknown"}
 
 
 @dataclass(frozen=True)
@@ -56,19 +64,16 @@ class MediaIndex:
             state = json.loads(read_bounded(self.state_path, 256 * 1024 * 1024))
             if state.get("version") == _STATE_VERSION and isinstance(state.get("files"), dict):
                 return state["files"]
-        except (OSError, ValueError, AttributeError):  # missing, unreadable or not a file: start afresh
+        except (OSError, ValueError, AttributeError, RecursionError):  # missing, unreadable, not a file: afresh
             pass
         return {}
 
     def info(self, path: Path, name: str) -> MediaInfo:
         """Info of ``path`` (already checked to exist), memoised under ``name``."""
         st = path.stat()
-        entry = self._entries.get(name)
-        if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
-            try:
-                return MediaInfo(**entry["info"])
-            except (TypeError, KeyError):
-                pass
+        known = _memoised(self._entries.get(name), st.st_size, st.st_mtime_ns)
+        if known is not None:
+            return known
         info = inspect_file(path)
         self.hashed += 1
         self._entries[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "info": asdict(info)}
@@ -89,6 +94,31 @@ class MediaIndex:
             self._dirty = False
         except OSError:
             pass
+
+
+def _memoised(entry: object, size: int, mtime_ns: int) -> MediaInfo | None:
+    """The memo's info for a file of this size and mtime, if the entry is sound."""
+    if not isinstance(entry, dict) or not _whole(entry.get("size")) or not _whole(entry.get("mtime_ns")):
+        return None
+    info = entry.get("info")
+    if entry["size"] != size or entry["mtime_ns"] != mtime_ns or not isinstance(info, dict):
+        return None
+    if set(info) != {"sha256", "size", "kind", "format", "duration"} or info["size"] != size:
+        return None
+    sha, kind, fmt, duration = info["sha256"], info["kind"], info["format"], info["duration"]
+    if not all(isinstance(v, str) for v in (sha, kind, fmt)):
+        return None
+    if not (_HEX64.fullmatch(sha) and kind in KINDS and fmt in FORMATS):
+        return None
+    if duration is not None and not (isinstance(duration, float) and math.isfinite(duration) and duration >= 0):
+        return None
+    if not _whole(info["size"]):
+        return None
+    return MediaInfo(sha, size, kind, fmt, duration)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def inspect_file(path: Path) -> MediaInfo:

@@ -1,7 +1,12 @@
 """The executor's side of claims (``store/claims.py``): claim a job before
 uploading or submitting it, follow another render's task, keep our claim's
 heartbeat, and let the claim go when it has done its work. Every step is a
-no-op when the render has no claims (previews)."""
+no-op when the render has no claims (previews).
+
+No wait on another render is unbounded: a claim without a task id is waited
+on for at most ``MAX_CLAIM_WAIT`` seconds of the render's clock, however
+fresh its heartbeat looks (a planted or broken claim must not hold a render
+for ever); then the job is in doubt and the rest of the film goes on."""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ import contextlib
 from typing import Callable
 
 from ..store.cache import CachedClip, ClipCache
-from ..store.claims import HEARTBEAT_SECONDS, Claims
+from ..store.claims import HEARTBEAT_SECONDS, STALE_SECONDS, Claims
+from .timing import Clock
 
 WAIT_SECONDS = 0.5  # how often a render waiting on another's claim looks again
+MAX_CLAIM_WAIT = 3 * STALE_SECONDS  # the longest a render waits for another's task id
 
 
 class ClaimInDoubt(Exception):
@@ -20,8 +27,9 @@ class ClaimInDoubt(Exception):
 
 
 class ClaimSteps:
-    def __init__(self, claims: Claims | None, cache: ClipCache, events):
+    def __init__(self, claims: Claims | None, cache: ClipCache, events, clock: Clock | None = None):
         self.claims, self.cache, self.events = claims, cache, events
+        self.clock = clock or Clock()
 
     async def held_by_another(self, key: str) -> bool:
         """Another live render holds a fresh claim on ``key``."""
@@ -33,9 +41,11 @@ class ClaimSteps:
     async def claim(self, key: str, shot: str) -> str | CachedClip | None:
         """None when this render may submit; else the task id another render
         submitted, or the clip it made. Waits while another render holds a fresh
-        claim without a task id; raises ClaimInDoubt once that claim is stale."""
+        claim without a task id; raises ClaimInDoubt once that claim is stale,
+        or once it has waited ``MAX_CLAIM_WAIT``."""
         if self.claims is None:
             return None
+        started = self.clock.now()
         while True:
             other = await asyncio.to_thread(self.claims.take, key)
             if other is None:
@@ -46,9 +56,14 @@ class ClaimSteps:
             if other.task_id:
                 return other.task_id
             if self.claims.stale(other):
-                raise ClaimInDoubt("another render claimed this job and stopped before its task id was known")
+                raise ClaimInDoubt("another render claimed this job and stopped before its task id was known "
+                                   "(or its claim is damaged, or dated in the future)")
+            waited = self.clock.now() - started
+            if waited >= MAX_CLAIM_WAIT:
+                raise ClaimInDoubt(f"another render has held this job for {waited:.0f} s without a task id; "
+                                   "run again later to follow its task")
             self.events(shot, "waiting", "another render is submitting it")
-            await asyncio.sleep(WAIT_SECONDS)
+            await self.clock.sleep(WAIT_SECONDS)
 
     @contextlib.asynccontextmanager
     async def heartbeat(self, key: str, no_task: Callable[[], bool]):
@@ -74,16 +89,17 @@ class ClaimSteps:
         finally:
             task.cancel()
 
-    async def set_task(self, key: str, task_id: str) -> None:
+    def set_task_now(self, key: str, task_id: str) -> None:
+        """Our claim gets the task id (blocking: call it off the event loop)."""
         if self.claims is not None:
-            await asyncio.to_thread(self.claims.set_task, key, task_id)
+            self.claims.set_task(key, task_id)
 
     async def task_failed(self, key: str, task_id: str) -> None:
         """A failed task is refunded and is no more: its claim goes too, whoever made it."""
         if self.claims is not None:
             await asyncio.to_thread(self.claims.drop_task, key, task_id)
 
-    async def done(self, key: str) -> None:
-        """The clip is cached (and in the remote): the claim has done its work."""
+    def done_now(self, key: str) -> None:
+        """The clip is cached (and in the remote): the claim has done its work (blocking)."""
         if self.claims is not None:
-            await asyncio.to_thread(self.claims.release, key)
+            self.claims.release(key)

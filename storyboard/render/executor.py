@@ -22,7 +22,7 @@ from .claiming import ClaimInDoubt, ClaimSteps
 from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal
 from ..format.files import work_dir
-from ..format.media import inspect_file
+from ..format.media import MediaInfo, inspect_file
 from ..plan.types import Job, Plan
 from ..plan.prices import dollars
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
@@ -102,9 +102,10 @@ class _Skipped(Exception):
 
 
 class JobFailed(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, stops: bool = True):
         super().__init__(message)
         self.message = message
+        self.stops = stops  # without --keep-going, the shots not started yet are skipped
 
 
 def _quiet_on_failure(events: Events) -> Events:
@@ -133,18 +134,19 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
     )
 
 
-def verify_clip(path: Path, planned: float) -> str | None:
-    """Why the downloaded file is not a usable clip of about ``planned`` s, or None."""
+def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None]:
+    """Why the downloaded file is not a usable clip of about ``planned`` s (or None),
+    and its facts when they could be read (its digest among them)."""
     if not path.exists() or path.stat().st_size == 0:
-        return "the download is empty"
+        return "the download is empty", None
     info = inspect_file(path)
     if info.kind != "video":
-        return f"the download is not a video ({info.format})"
+        return f"the download is not a video ({info.format})", info
     if info.duration is None:
-        return "the download is not a complete MP4 (no length could be read)"
+        return "the download is not a complete MP4 (no length could be read)", info
     if planned and not planned - max(0.5, 0.1 * planned) <= info.duration <= planned + max(2.0, 0.2 * planned):
-        return f"the clip is {info.duration:g} s long, not about {planned:g} s"
-    return None
+        return f"the clip is {info.duration:g} s long, not about {planned:g} s", info
+    return None, info
 
 
 def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
@@ -177,9 +179,9 @@ class Renderer:
         self.landed = landed  # told of each clip made, as it lands (the cut readies it meanwhile)
         self.paid = paid or set()  # job keys paid for already: never submitted again here
         self.options, self.events = options, _quiet_on_failure(events)
-        self.claiming = ClaimSteps(claims, cache, self.events)
         self.provider, self.local, self.journal, self.uploads = provider, local, journal, uploads
         self.clock = clock or Clock()
+        self.claiming = ClaimSteps(claims, cache, self.events, self.clock)
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(options.rate, self.clock)
         self.pacer = PollPacer()
@@ -275,7 +277,7 @@ class Renderer:
             except (JobFailed, ProviderError, InputMissing, StitchError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
                 self.events(job.label, "failed", outcome.message)
-                if not self.options.keep_going:
+                if not self.options.keep_going and getattr(exc, "stops", True):
                     self.stopping = True
             return outcome
 
@@ -286,10 +288,10 @@ class Renderer:
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self.root, dest)
-            problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+            problem, clip = await asyncio.to_thread(self._land, job, dest, "local")
             if problem:
                 raise JobFailed(f"the preview clip is unusable: {problem}")
-            return await asyncio.to_thread(self._store, job, dest, "local")
+            return clip
 
     # -- remote (wavespeed, or the emulator) --
 
@@ -305,8 +307,8 @@ class Renderer:
         if entry is None:
             try:
                 followed = await self.claiming.claim(job.key, job.label)
-            except ClaimInDoubt as exc:
-                raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
+            except ClaimInDoubt as exc:  # nothing was spent here: the other shots go on
+                raise JobFailed(in_doubt(job, str(exc), self.options.command), stops=False) from None
             if isinstance(followed, CachedClip):  # another render made it while we waited
                 return followed
             if followed is not None:  # another render's task: polls are free, a second submit is not
@@ -315,7 +317,6 @@ class Renderer:
             else:
                 async with self.claiming.heartbeat(job.key, lambda: self.journal.get(job.key) is None):
                     task_id = await self._submit(job, outcome)
-                    await self.claiming.set_task(job.key, task_id)
         elif entry.state == SUBMITTING:
             raise JobFailed(in_doubt(job, "an earlier run sent its submit but stopped before the task id came back",
                                     self.options.command))
@@ -330,8 +331,7 @@ class Renderer:
             raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
         slot.release()  # the task is over: its place on the account is free while we download
         clip = await self._fetch(job, task_id, state.outputs[0])
-        await asyncio.to_thread(self.journal.forget, job.key)
-        await self.claiming.done(job.key)
+        await asyncio.to_thread(self._forget, job.key)
         return clip
 
     async def _retrying(self, what: str, job: Job, call):
@@ -378,10 +378,20 @@ class Renderer:
             raise
         except MaybeTask as exc:
             raise JobFailed(in_doubt(job, str(exc), self.options.command)) from None
-        await asyncio.to_thread(self.journal.submitted, job.key, job.label, job.model, origin, task_id)
+        await asyncio.to_thread(self._task_known, job, origin, task_id)
         outcome.paid = job.cost or Decimal(0)
         self.events(job.label, "submitted", task_id)
         return task_id
+
+    def _task_known(self, job: Job, origin: str, task_id: str) -> None:
+        """The task id into the journal, then into our claim: one trip off the event loop."""
+        self.journal.submitted(job.key, job.label, job.model, origin, task_id)
+        self.claiming.set_task_now(job.key, task_id)
+
+    def _forget(self, key: str) -> None:
+        """The clip is cached: its journal entry and its claim go, in one trip off the event loop."""
+        self.journal.forget(key)
+        self.claiming.done_now(key)
 
     async def _poll(self, job: Job, task_id: str, resumed: bool = False):
         started = self.clock.now()
@@ -411,11 +421,15 @@ class Renderer:
             expected = self.pacer.expected.get(kind)
             self.events(job.label, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
-    def _store(self, job: Job, clip: Path, task_id: str) -> CachedClip:
-        """Into the cache (off the event loop: hashing and fsync block)."""
-        duration = inspect_file(clip).duration or job.duration
-        return self.cache.put(job.key, clip, duration=duration, model=job.model,
-                              provider=self.plan.provider, task_id=task_id)
+    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None]:
+        """Check a made clip and put it into the cache, in one trip off the event loop
+        (hashing and fsync block): why it is unusable, or the cached clip. The clip is
+        read once: its check's digest is the cache's."""
+        problem, info = check_clip(clip, job.duration)
+        if problem:
+            return problem, None
+        return None, self.cache.put(job.key, clip, duration=info.duration or job.duration, model=job.model,
+                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256)
 
     async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
         problem = ""
@@ -425,11 +439,11 @@ class Renderer:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)
-                    problem = await asyncio.to_thread(verify_clip, dest, job.duration)
+                    problem, clip = await asyncio.to_thread(self._land, job, dest, task_id)
                 except Retryable as exc:
                     problem = str(exc)
                 if not problem:
-                    return await asyncio.to_thread(self._store, job, dest, task_id)
+                    return clip
             self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

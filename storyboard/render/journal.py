@@ -6,6 +6,11 @@ first poll. So after a crash a rerun knows, for each job, either that a task
 exists (resume polling it) or that one may exist (stop and ask), and never
 silently pays twice. An entry is removed once its clip is in the cache, or
 once the provider said for certain that no task exists or that it failed.
+
+An entry is read as untrusted input (a hand edit, a damaged disk): one that
+is not exactly what this module writes, or that names another job key than
+its file's, still means "a task may exist" (the job is in doubt), and its
+task id is polled only when it is a plain token a URL can carry.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from ..store.storage import Storage
+from ..store.claims import usable_task_id
+from ..store.storage import Storage, parse_json
 
 SUBMITTING = "submitting"
 SUBMITTED = "submitted"
@@ -41,11 +47,7 @@ class Journal:
         raw = self.storage.get(self._name(key))
         if raw is None:
             return None
-        try:
-            return Entry(**json.loads(raw))
-        except (ValueError, TypeError):
-            # An unreadable entry may stand for a real task: treat it as "may exist".
-            return Entry(key, "?", "?", "?", SUBMITTING)
+        return _parse(parse_json(raw), key) or Entry(key, "?", "?", "?", SUBMITTING)  # unreadable: "may exist"
 
     def _write(self, entry: Entry) -> None:
         self.storage.put(self._name(entry.key), json.dumps(asdict(entry), sort_keys=True, indent=1).encode())
@@ -60,9 +62,26 @@ class Journal:
         self.storage.delete(self._name(key))
 
     def entries(self) -> list[Entry]:
+        """Every entry, each under the key its file is named by."""
         out = []
         for name in self.storage.list("journal/"):
             entry = self.get(name.removeprefix("journal/").removesuffix(".json"))
             if entry:
                 out.append(entry)
         return out
+
+
+def _parse(data: object, key: str) -> Entry | None:
+    """The entry for ``key`` if ``data`` is exactly one this module writes, else None."""
+    if not isinstance(data, dict) or set(data) != _FIELDS or data["key"] != key:
+        return None
+    if not all(isinstance(data[f], str) for f in _FIELDS):
+        return None
+    if data["state"] == SUBMITTED and usable_task_id(data["task_id"]) is None:
+        return None
+    if data["state"] not in (SUBMITTING, SUBMITTED):
+        return None
+    return Entry(**data)
+
+
+_FIELDS = {"key", "shot", "model", "origin", "state", "task_id"}

@@ -1,5 +1,10 @@
 """Saved plans (``plan --out``): reading one, and refusing to render it when
-the storyboard no longer compiles to exactly it."""
+the storyboard no longer compiles to exactly it.
+
+A saved plan may come from anyone (a pull request, a colleague's machine), so
+it is read as untrusted input: whatever ``plan --out`` could not have written
+(another shape, a number that is not finite, an unknown provider) is refused
+with a message naming the file, before anything is compiled or sent."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 from ..errors import StoryboardError
 from ..format.files import FileTooLarge, NotRegularFile, read_bounded
-from ..plan.types import Plan
+from ..plan.types import PROVIDERS, Plan
 from .diff import ADDED, CHANGED, REMOVED, diff_plans
 
 
@@ -42,6 +47,20 @@ MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
 def load_saved_plan(path: str) -> Plan:
+    """The plan saved at ``path``; a StoryboardError naming the file if it is not one."""
+    plan = _read_plan(path)
+    try:
+        plan.to_json()  # what `plan --out` wrote can be written again: no NaN, no infinity
+    except ValueError:
+        raise StoryboardError(f"{path}: not a plan saved by `storyboard plan --out` (a number in it is not "
+                              "finite)") from None
+    if plan.provider not in PROVIDERS:
+        raise StoryboardError(f"{path}: not a plan saved by `storyboard plan --out` (it names no known provider; "
+                              f"one of: {', '.join(PROVIDERS)})")
+    return plan
+
+
+def _read_plan(path: str) -> Plan:
     try:
         return Plan.model_validate_json(read_bounded(Path(path), MAX_PLAN_BYTES))
     except FileNotFoundError:

@@ -5,7 +5,9 @@
 
 A clip is never requested again once its key is here. A record whose object
 is missing or whose bytes no longer hash to its name is a miss, with a
-warning, never a crash.
+warning, never a crash. Records come from others too (a teammate's push, a
+hand edit, a hostile bucket): one that is not exactly what ``put`` writes —
+another shape, a wrong type, an absurd size or length — is a miss as well.
 """
 
 from __future__ import annotations
@@ -13,28 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from .records import ClipRecord, object_name, parse_record, record_name, record_problem  # noqa: F401 (re-exported)
 from .storage import LocalStorage, Storage
 
 DEFAULT_CACHE = Path(".storyboard") / "cache"
-
-
-@dataclass(frozen=True)
-class ClipRecord:
-    """What came back for one job key."""
-
-    key: str
-    sha256: str
-    size: int
-    duration: float
-    model: str
-    provider: str
-    task_id: str
 
 
 @dataclass(frozen=True)
@@ -43,29 +32,8 @@ class CachedClip:
     path: Path  # a local copy to read from
 
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def _sound(record: ClipRecord, key: str) -> bool:
-    """A record is used only when every field is what it claims: a damaged or
-    hand-edited one (a `sha256` of null, a number or a path) is a miss."""
-    return (isinstance(record.sha256, str) and _HEX64.fullmatch(record.sha256) is not None
-            and record.key == key
-            and isinstance(record.size, int) and not isinstance(record.size, bool) and record.size >= 0
-            and isinstance(record.duration, (int, float)) and not isinstance(record.duration, bool)
-            and all(isinstance(v, str) for v in (record.model, record.provider, record.task_id)))
-
-
 def _record_bytes(record: ClipRecord) -> bytes:
     return json.dumps(asdict(record), sort_keys=True, indent=1).encode()
-
-
-def object_name(sha256: str) -> str:
-    return f"objects/{sha256[:2]}/{sha256}.mp4"
-
-
-def record_name(key: str) -> str:
-    return f"keys/{key[:2]}/{key}.json"
 
 
 def file_sha256(path: Path) -> str:
@@ -117,11 +85,8 @@ class ClipCache:
         """A record as stored, or None (with a warning when it is there but damaged)."""
         if raw is None:
             return None
-        try:
-            record = ClipRecord(**json.loads(raw))
-        except (ValueError, TypeError):
-            record = None
-        if record is None or not _sound(record, key):
+        record = parse_record(raw, key)
+        if record is None:
             self.warn(f"{where}: the record for {key[:12]} is unreadable; treating it as missing")
             return None
         return record
@@ -157,7 +122,7 @@ class ClipCache:
         fd, tmp = tempfile.mkstemp(dir=self.storage.scratch(), prefix=".tmp-remote-", suffix=".mp4")
         os.close(fd)
         try:
-            if not self.remote.download(object_name(record.sha256), Path(tmp)):
+            if not self.remote.download(object_name(record.sha256), Path(tmp), limit=record.size):
                 self.warn(f"remote: the clip for {key[:12]} is missing there")
                 return None
             if os.path.getsize(tmp) != record.size or file_sha256(Path(tmp)) != record.sha256:
@@ -168,9 +133,11 @@ class ClipCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str) -> CachedClip:
-        """Store ``clip`` (already verified) under ``key``, here and then in the remote."""
-        record = ClipRecord(key, file_sha256(clip), clip.stat().st_size, duration, model, provider, task_id)
+    def put(self, key: str, clip: Path, *, duration: float, model: str, provider: str, task_id: str,
+            sha256: str | None = None) -> CachedClip:
+        """Store ``clip`` (already verified) under ``key``, here and then in the remote. ``sha256``: its
+        digest, when the caller has just read it (a clip is read once on its way in)."""
+        record = ClipRecord(key, sha256 or file_sha256(clip), clip.stat().st_size, duration, model, provider, task_id)
         cached = self._put_local(key, clip, record)
         if self.remote is not None:
             self.push(key)
@@ -209,12 +176,9 @@ class ClipCache:
             if path is None or file_sha256(path) != expected:
                 problems.append(f"{name}: the bytes do not match the name (corrupt)")
         for name in self.storage.list("keys/"):
-            key = Path(name).stem
-            record = self.record(key)
-            if record is None:
-                problems.append(f"{name}: unreadable record")
-            elif not self.storage.exists(object_name(record.sha256)):
-                problems.append(f"{name}: its clip {record.sha256[:12]} is missing")
+            problem = record_problem(name, self.storage.get(name), self.storage.exists)
+            if problem:
+                problems.append(problem)
         return problems
 
     def counts(self) -> tuple[int, int]:

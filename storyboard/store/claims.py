@@ -10,12 +10,21 @@ finds one without a task id waits while its heartbeat is fresh, and once it
 is stale the job is in doubt, exactly as a local crash between submit and task
 id is (``--resubmit SHOT``). With no remote, the claims live beside the local
 cache, so two processes on one machine are safe too.
+
+A claim is written by others (another render, a teammate's machine, anyone
+who can write to the bucket), so it is read as untrusted input: every field
+is typed on the way in, and a claim that is not exactly what a render writes
+is damaged, which is stale (the job is in doubt, never submitted by itself).
+A heartbeat from the future beyond a small clock skew is suspect, not fresh:
+otherwise a planted one would make every render wait for it for ever.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import socket
 import time
 import uuid
@@ -23,9 +32,13 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ..format.files import pid_alive
+from .storage import parse_json
 
 HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 60.0
+SKEW_SECONDS = 30.0  # how far ahead another machine's clock may be before its heartbeat is suspect
+# A task id goes into a URL path (``/predictions/{id}/result``): only a plain token may.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 @dataclass
@@ -40,12 +53,44 @@ class Claim:
         if self.host and self.host == HOST and self.pid:  # an owner on this machine: is it still running?
             if not pid_alive(self.pid) or (self.pid == os.getpid() and self.owner not in LIVE_OWNERS):
                 return False
-        return now - self.heartbeat < stale_after
+        return -SKEW_SECONDS < now - self.heartbeat < stale_after
 
 
+DAMAGED = "unknown"  # the owner of a claim that could not be read: stale, and no task id
+
+
+def usable_task_id(value: object) -> str | None:
+    """``value`` if it is a task id a URL path can carry (a plain token), else None."""
+    if isinstance(value, str) and _TASK_ID.fullmatch(value) and value not in (".", ".."):
+        return value
+    return None
+
+
+def parse_claim(raw: bytes) -> Claim:
+    """A claim as stored, typed; anything but what a render writes is a damaged claim (stale)."""
+    data = parse_json(raw)
+    if not isinstance(data, dict) or set(data) - _FIELDS:
+        return Claim(DAMAGED, 0.0)
+    owner, beat, task, host, pid = (data.get(f) for f in ("owner", "heartbeat", "task_id", "host", "pid"))
+    pid = 0 if pid is None else pid
+    host = "" if host is None else host
+    if not (isinstance(owner, str) and owner and _number(beat) and isinstance(host, str)
+            and isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid < 2**31
+            and (task is None or usable_task_id(task) is not None)):
+        return Claim(DAMAGED, 0.0)
+    return Claim(owner, float(beat), task, host, pid)
+
+
+def _number(value: object) -> bool:
+    """A finite number a float can hold (an int of 400 digits cannot)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) < 2**53
+
+
+_FIELDS = {"owner", "heartbeat", "task_id", "host", "pid"}
 HOST = socket.gethostname()
 LIVE_OWNERS: set[str] = set()  # the renders running in this process
-
 
 
 def claim_name(key: str) -> str:
@@ -76,17 +121,12 @@ class Claims:
         if current is None:  # released between our create and our read: try once more
             if self.backend.create(claim_name(key), _encode(mine)):
                 return None
-            return self.read(key) or Claim("unknown", 0.0)
+            return self.read(key) or Claim(DAMAGED, 0.0)
         return current
 
     def read(self, key: str) -> Claim | None:
         found = self.backend.read(claim_name(key))
-        if found is None:
-            return None
-        try:
-            return Claim(**json.loads(found[0]))
-        except (ValueError, TypeError):
-            return Claim("unknown", 0.0)  # a damaged claim is a stale one
+        return None if found is None else parse_claim(found[0])
 
     def set_task(self, key: str, task_id: str) -> bool:
         """Record the task id in our claim (a conditional update)."""
@@ -117,10 +157,7 @@ class Claims:
         found = self.backend.read(claim_name(key))
         if found is None:
             return False
-        try:
-            claim = Claim(**json.loads(found[0]))
-        except (ValueError, TypeError):
-            return False
+        claim = parse_claim(found[0])
         if claim.owner != self.owner:
             return False
         return self.backend.update(claim_name(key), _encode(change(claim)), found[1])

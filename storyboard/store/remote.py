@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import StoryboardError, UsageError
+from .records import record_problem
 from .storage import LocalStorage, synced_temp
 
 REMOTE_VARIABLE = "STORYBOARD_REMOTE"
@@ -45,7 +46,7 @@ class Remote(Protocol):
     def read(self, name: str) -> tuple[bytes, str] | None: ...  # the bytes and a version for update()
     def update(self, name: str, data: bytes, version: str) -> bool: ...  # only if still at that version
     def delete(self, name: str) -> None: ...
-    def download(self, name: str, dest: Path) -> bool: ...
+    def download(self, name: str, dest: Path, limit: int | None = None) -> bool: ...  # at most limit + 1 bytes
     def upload(self, name: str, source: Path) -> None: ...
     def exists(self, name: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -114,13 +115,12 @@ class FolderRemote:
     def delete(self, name: str) -> None:
         self.storage.delete(name)
 
-    def download(self, name: str, dest: Path) -> bool:
+    def download(self, name: str, dest: Path, limit: int | None = None) -> bool:
         source = self.storage.local_copy(name)
         if source is None:
             return False
         with open(source, "rb") as src, open(dest, "wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
+            _copy_bounded(iter(lambda: src.read(CHUNK), b""), out, limit)
         return True
 
     def upload(self, name: str, source: Path) -> None:
@@ -209,14 +209,13 @@ class ObjectRemote:
 
         self._call("delete", name, lambda: obs.delete(self.store, name))
 
-    def download(self, name: str, dest: Path) -> bool:
+    def download(self, name: str, dest: Path, limit: int | None = None) -> bool:
         import obstore as obs
 
         def fetch() -> bool:
             result = obs.get(self.store, name)
             with open(dest, "wb") as out:
-                for chunk in result.stream(min_chunk_size=CHUNK):
-                    out.write(chunk)
+                _copy_bounded(result.stream(min_chunk_size=CHUNK), out, limit)
             return True
 
         return bool(self._call("read", name, fetch))
@@ -251,6 +250,17 @@ class ObjectRemote:
         return self._call("list", prefix, names) or []
 
 
+def _copy_bounded(chunks, out, limit: int | None) -> None:
+    """Write ``chunks`` to ``out``, stopping past ``limit`` bytes: an object larger than its
+    record says is refused by its size, without filling the disk first."""
+    written = 0
+    for chunk in chunks:
+        out.write(chunk)
+        written += len(chunk)
+        if limit is not None and written > limit:
+            return
+
+
 def _short(exc: BaseException) -> str:
     """The first line of an obstore error, which names the request but never a secret."""
     text = str(exc).strip().splitlines()
@@ -258,17 +268,17 @@ def _short(exc: BaseException) -> str:
 
 
 def remote_problems(remote: Remote) -> list[str]:
-    """Records whose clip the remote lacks (each object is verified when it is pulled)."""
-    import json
-
+    """Records the remote holds that are unreadable or whose clip it lacks, every one of
+    them (each object is verified when it is pulled)."""
     objects = set(remote.list("objects/"))
     problems = []
     for name in remote.list("keys/"):
         try:
-            sha = json.loads(remote.get(name) or b"{}").get("sha256", "")
-        except ValueError:
-            problems.append(f"{name}: unreadable record")
+            raw = remote.get(name)
+        except RemoteError as exc:  # one object refused (permissions, a broken upload): name it, go on
+            problems.append(f"{name}: cannot be read ({exc})")
             continue
-        if f"objects/{sha[:2]}/{sha}.mp4" not in objects:
-            problems.append(f"{name}: its clip {str(sha)[:12]} is missing")
+        problem = record_problem(name, raw, objects.__contains__)
+        if problem:
+            problems.append(problem)
     return problems

@@ -7,6 +7,7 @@ atomic rename; the team's object storage is the remote (``remote.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -45,6 +46,15 @@ class Storage(Protocol):
 
 
 MAX_SMALL_OBJECT = 16 * 1024 * 1024
+
+
+def parse_json(raw: bytes) -> object:
+    """The JSON value in ``raw``, or None when it is not JSON (bad bytes, bad
+    syntax, nesting deep enough to exhaust the parser): never an exception."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _umask() -> int:
