@@ -95,3 +95,16 @@ def printable(text: str, *, lines: bool = True) -> str:
 def _escape(match: re.Match) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# A task id goes into a URL path (`/predictions/{id}/result`): only characters a
+# path segment carries as they are, starting with a letter or digit (so never
+# `.` or `..`, which would name another path). The provider client, the lock,
+# claims, records and the journal all take task ids by this one rule.
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~:-]{0,199}$"
+_TASK_ID = re.compile(TASK_ID_PATTERN)
+
+
+def usable_task_id(value: object) -> str | None:
+    """``value`` if it is a task id a URL path can carry as it is, else None."""
+    return value if isinstance(value, str) and _TASK_ID.fullmatch(value) else None

@@ -29,7 +29,8 @@ from storyboard.render.claiming import MAX_CLAIM_WAIT, ClaimInDoubt, ClaimSteps
 from storyboard.render.journal import SUBMITTED, SUBMITTING, Journal
 from storyboard.render.timing import FakeClock
 from storyboard.store.cache import ClipCache, record_name
-from storyboard.store.claims import HOST, Claims, claim_name, usable_task_id
+from storyboard.errors import usable_task_id
+from storyboard.store.claims import HOST, Claims, claim_name
 from storyboard.store.remote import FolderRemote, open_remote
 from storyboard.store.storage import LocalStorage
 

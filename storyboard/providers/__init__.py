@@ -13,25 +13,22 @@ boundary into the few kinds the executor needs to decide what is safe:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import StoryboardError, printable
-
-# A task id goes into a URL path (`/predictions/{id}/result`): only characters a
-# path segment carries as they are, and not `.` or `..`, which would name another path.
-TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
-_TASK_ID = re.compile(TASK_ID_PATTERN)
-
+from ..errors import TASK_ID_PATTERN, StoryboardError, printable, usable_task_id
 
 def check_task_id(task_id: object, where: str = "task id") -> str:
     """``task_id`` if a URL can carry it as it is; else a ProviderError before any request is made with it."""
-    if isinstance(task_id, str) and _TASK_ID.fullmatch(task_id):
+    if usable_task_id(task_id) is not None:
         return task_id
     shown = printable(str(task_id)[:80], lines=False) if isinstance(task_id, (str, int)) else type(task_id).__name__
     raise ProviderError(f"{where} `{shown}` cannot be carried in a URL; no request was made with it")
+
+
+__all__ = ["TASK_ID_PATTERN", "ProviderError", "Retryable", "NoTask", "MaybeTask", "TaskFailed", "TaskState",
+           "RemoteProvider", "check_task_id"]
 
 
 class ProviderError(StoryboardError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from ..store.claims import usable_task_id
+from ..errors import usable_task_id
 from ..store.storage import Storage, parse_json
 
 SUBMITTING = "submitting"

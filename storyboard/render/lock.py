@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..format.model import SHOT_ID_LIMIT, TAKE_LIMIT
-from ..providers import TASK_ID_PATTERN
+from ..errors import TASK_ID_PATTERN
 from ..format.files import LOCK_SUFFIX, FileTooLarge, NotRegularFile, lock_path, read_bounded
 
 LOCK_FILE = "storyboard.lock"

@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+from ..errors import usable_task_id
 from ..format.files import pid_alive
 from .storage import parse_json
 
@@ -38,7 +38,6 @@ HEARTBEAT_SECONDS = 10.0
 STALE_SECONDS = 60.0
 SKEW_SECONDS = 30.0  # how far ahead another machine's clock may be before its heartbeat is suspect
 # A task id goes into a URL path (``/predictions/{id}/result``): only a plain token may.
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 @dataclass
@@ -57,13 +56,6 @@ class Claim:
 
 
 DAMAGED = "unknown"  # the owner of a claim that could not be read: stale, and no task id
-
-
-def usable_task_id(value: object) -> str | None:
-    """``value`` if it is a task id a URL path can carry (a plain token), else None."""
-    if isinstance(value, str) and _TASK_ID.fullmatch(value) and value not in (".", ".."):
-        return value
-    return None
 
 
 def parse_claim(raw: bytes) -> Claim:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Callable
 
-from .claims import usable_task_id
+from ..errors import usable_task_id
 from .storage import parse_json
 
 
