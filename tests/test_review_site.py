@@ -255,3 +255,12 @@ def test_media_url_refers_to_the_clips_instead_of_copying_them(built_site, cli, 
 def test_review_of_a_missing_storyboard_is_an_error_not_a_traceback(tmp_path, cli):
     result = cli("review", str(tmp_path / "nope.yaml"))
     assert result.code == 1 and result.err.startswith("error: ") and "Traceback" not in result.err
+
+
+def test_element_ids_are_shown_as_ids_not_python_values(project, cli):
+    path = project('version: 1\ncharacters:\n  mara:\n    name: Mara\n    element_id: "307212335131305"\n'
+                   'shots:\n  - id: a\n    prompt: Mara waits.\n    characters: [mara]\n')
+    result = cli("review", str(path), "--provider", "preview")
+    assert result.code == 0, result.err
+    html = (path.parent / ".storyboard" / "review" / "index.html").read_text()
+    assert "element 307212335131305" in html and "element_id" not in html and "{&#39;" not in html

@@ -134,7 +134,8 @@ def _refs(compiled: Compiled, cache: ClipCache, job: Job, media: Media) -> list[
         values = job.request.get(name)
         for value in values if isinstance(values, list) else [values] if values is not None else []:
             refs.append(_ref(compiled, cache, job, media, name, value))
-    refs += [Ref("element", f"element {e}") for e in job.request.get("element_list") or []]
+    refs += [Ref("element", f"element {e.get('element_id', '') if isinstance(e, dict) else e}")
+             for e in job.request.get("element_list") or []]  # the request's `{"element_id": "…"}`: its id
     return refs
 
 
