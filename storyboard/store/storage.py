@@ -117,6 +117,25 @@ class LocalStorage:
                 return None
             return f.read(limit + 1)
 
+    def rewrite(self, name: str, data: bytes) -> bool:
+        """Overwrite ``name`` in place with ``data`` of exactly its size, synced: the blocks are
+        the file's already, so a full disk cannot refuse it. False (nothing written) when the file
+        is missing or of another size. (A copy-on-write file system may still need new blocks.)"""
+        try:
+            fd = os.open(self._path(name), os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size != len(data):
+                return False
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            return True
+        finally:
+            os.close(fd)
+
     def put(self, name: str, data: bytes) -> None:
         self._write(self._path(name), lambda out: out.write(data))
 
