@@ -20,7 +20,7 @@ from ..store.cache import CachedClip, ClipCache
 from ..store.claims import Claims
 from .claiming import ClaimInDoubt, ClaimSteps
 from ..errors import BudgetExceeded
-from .journal import SUBMITTING, Journal
+from .journal import SUBMITTING, Journal, JournalFull
 from ..format.files import work_dir
 from ..format.media import MediaInfo, inspect_file
 from ..plan.types import Job, Plan
@@ -367,7 +367,11 @@ class Renderer:
         self.events(job.label, "submitting", "")
         origin = self.provider.origin
         # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
-        await asyncio.to_thread(self.journal.submitting, job.key, job.label, job.model, origin)
+        # The entry reserves the room its task id needs: a disk that fills after the submit cannot lose it.
+        try:
+            await asyncio.to_thread(self.journal.submitting, job.key, job.label, job.model, origin)
+        except JournalFull as exc:
+            raise JobFailed(str(exc)) from None
         try:
             task_id = await self._retrying("submit", job, lambda: self.provider.submit(job.model, body))
         except NoTask as exc:
@@ -384,9 +388,15 @@ class Renderer:
         return task_id
 
     def _task_known(self, job: Job, origin: str, task_id: str) -> None:
-        """The task id into the journal, then into our claim: one trip off the event loop."""
+        """The task id into the journal (in the room its entry reserved), then into our claim: one
+        trip off the event loop. A claim the disk refuses to update keeps no task id: the journal
+        has it, and a rerun here resumes from the journal."""
         self.journal.submitted(job.key, job.label, job.model, origin, task_id)
-        self.claiming.set_task_now(job.key, task_id)
+        try:
+            self.claiming.set_task_now(job.key, task_id)
+        except OSError:
+            self.events(job.label, "retrying", "the claim could not record the task id (is the disk full?); "
+                                               "the journal has it")
 
     def _forget(self, key: str) -> None:
         """The clip is cached: its journal entry and its claim go, in one trip off the event loop."""

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .records import ClipRecord, object_name, parse_record, record_name, record_problem  # noqa: F401 (re-exported)
+from .records import (ClipRecord, MAX_RECORD_BYTES, object_name, parse_record, record_name,  # noqa: F401 (re-exported)
+                      record_problem)
 from .storage import LocalStorage, Storage
 
 DEFAULT_CACHE = Path(".storyboard") / "cache"
@@ -57,7 +59,7 @@ def project_cache(root: Path, *, cache: str | None = None, remote: str | None = 
     from .remote import open_remote, remote_url
 
     url = remote_url(remote, storyboard_remote)
-    opened = open_remote(url, root) if url else None
+    opened = open_remote(url, root, warn) if url else None
     if opened is not None:
         opened.check()
     return ClipCache.at(cache_dir(root, cache), warn, opened)
@@ -115,17 +117,34 @@ class ClipCache:
             self.verified[path] = seen
         return CachedClip(record, path)
 
+    def remote_record(self, key: str) -> ClipRecord | None:
+        """The remote's record of ``key`` (read bounded, parsed strictly), or None."""
+        if self.remote is None:
+            return None
+        return self._parse(self.remote.get(record_name(key), MAX_RECORD_BYTES), key, "remote")
+
+    def in_remote(self, key: str) -> bool:
+        """The remote has this key's record and its clip (checked without downloading)."""
+        record = self.remote_record(key)
+        return record is not None and self.remote.exists(object_name(record.sha256))
+
     def _from_remote(self, key: str) -> CachedClip | None:
-        record = self._parse(self.remote.get(record_name(key)), key, "remote")
+        record = self.remote_record(key)
         if record is None:
             return None
-        fd, tmp = tempfile.mkstemp(dir=self.storage.scratch(), prefix=".tmp-remote-", suffix=".mp4")
+        scratch = self.storage.scratch()
+        if shutil.disk_usage(scratch).free < record.size:  # its record's size: it cannot fit, so it is not fetched
+            self.warn(f"remote: the clip for {key[:12]} ({record.size} bytes) does not fit on this disk; "
+                      "not fetched")
+            return None
+        fd, tmp = tempfile.mkstemp(dir=scratch, prefix=".tmp-remote-", suffix=".mp4")
         os.close(fd)
-        try:
-            if not self.remote.download(object_name(record.sha256), Path(tmp), limit=record.size):
+        try:  # at most one byte past the record's size is written, hashed as it streams
+            digest = self.remote.download(object_name(record.sha256), Path(tmp), limit=record.size)
+            if digest is None:
                 self.warn(f"remote: the clip for {key[:12]} is missing there")
                 return None
-            if os.path.getsize(tmp) != record.size or file_sha256(Path(tmp)) != record.sha256:
+            if os.path.getsize(tmp) != record.size or digest != record.sha256:
                 self.warn(f"remote: the clip for {key[:12]} is corrupt there; ignoring it")
                 return None
             return self._put_local(key, Path(tmp), record, link=True)

@@ -41,13 +41,14 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_CLIP_BYTES = 64 * 2**30  # no clip is larger: a record saying so is damaged
 MAX_CLIP_SECONDS = 24 * 3600.0
 _FIELDS = {"key", "sha256", "size", "duration", "model", "provider", "task_id"}
+MAX_RECORD_BYTES = 16 * 1024  # a record put writes is a few hundred bytes; a larger one is not read
 
 
 def parse_record(raw: bytes, key: str) -> ClipRecord | None:
     """The record of ``key`` if ``raw`` is exactly one ``put`` writes, else None: a
     damaged or hand-edited one (another shape, a `sha256` of null, a number or a
     path, a negative, NaN or absurd size or length) is a miss."""
-    data = parse_json(raw)
+    data = parse_json(raw) if len(raw) <= MAX_RECORD_BYTES else None
     if not isinstance(data, dict) or set(data) != _FIELDS or data["key"] != key:
         return None
     sha, size, duration = data["sha256"], data["size"], data["duration"]

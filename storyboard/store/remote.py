@@ -14,6 +14,11 @@ The layout mirrors the local cache: ``objects/ab/<sha256>.mp4`` and
 ``keys/cd/<key>.json``. Every object is written whole (a single PUT, or a
 multipart upload that becomes visible only when complete), so a reader never
 sees a partial one.
+
+Every object is untrusted (``layout.py``): a name the tool does not write is
+ignored with one warning, a small object (a record, a claim) is read only up
+to ``SMALL`` bytes, and a clip only up to the size its record states, hashed
+as it streams, so memory stays flat whatever the bucket holds.
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
+from urllib.parse import urlparse
 
-from ..errors import StoryboardError, UsageError
-from .records import record_problem
+from ..errors import StoryboardError, UsageError, printable
+from .layout import Foreign, refused_name, remote_problems, resume_after  # noqa: F401 (re-exported)
 from .storage import LocalStorage, synced_temp
 
 REMOTE_VARIABLE = "STORYBOARD_REMOTE"
 CLOUD_SCHEMES = ("s3", "gs", "az", "abfs", "abfss", "azure")
 CHUNK = 8 * 1024 * 1024
+SMALL = 64 * 1024  # bytes: more than any record or claim the tool writes
+RESTARTS = 1000  # listings resumed past names object_store cannot parse, at most
 
 
 class RemoteError(StoryboardError):
@@ -40,16 +48,17 @@ class RemoteError(StoryboardError):
 
 class Remote(Protocol):
     url: str
+    foreign: Foreign  # the names met that the tool does not write: one warning per command
 
-    def get(self, name: str) -> bytes | None: ...
+    def get(self, name: str, limit: int = SMALL) -> bytes | None: ...  # at most limit + 1 bytes
     def create(self, name: str, data: bytes) -> bool: ...
-    def read(self, name: str) -> tuple[bytes, str] | None: ...  # the bytes and a version for update()
+    def read(self, name: str, limit: int = SMALL) -> tuple[bytes, str] | None: ...  # bytes, a version for update()
     def update(self, name: str, data: bytes, version: str) -> bool: ...  # only if still at that version
     def delete(self, name: str) -> None: ...
-    def download(self, name: str, dest: Path, limit: int | None = None) -> bool: ...  # at most limit + 1 bytes
+    def download(self, name: str, dest: Path, limit: int | None = None) -> str | None: ...  # sha256 of what it wrote
     def upload(self, name: str, source: Path) -> None: ...
     def exists(self, name: str) -> bool: ...
-    def list(self, prefix: str) -> list[str]: ...
+    def list(self, prefix: str) -> list[str]: ...  # every name it can read (filter with foreign.keep)
     def check(self) -> None: ...  # raises RemoteError when the remote cannot be read at all
 
 
@@ -59,17 +68,22 @@ def remote_url(flag: str | None, storyboard_remote: str | None, env=None) -> str
     return flag or env.get(REMOTE_VARIABLE) or storyboard_remote or None
 
 
-def open_remote(url: str, root: Path | None = None) -> Remote:
-    """The remote at ``url``; a relative folder path is taken from ``root``."""
+def open_remote(url: str, root: Path | None = None, warn: Callable[[str], None] = lambda message: None) -> Remote:
+    """The remote at ``url``; a relative folder path is taken from ``root``. ``warn``: told
+    once that the remote holds objects the tool did not write (they are ignored)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in CLOUD_SCHEMES:
-        return ObjectRemote(url)
-    if scheme in ("", "file"):
+        remote = ObjectRemote(url)
+    elif scheme in ("", "file"):
         folder = Path(url.removeprefix("file://"))
         if not folder.is_absolute() and root is not None:
             folder = root / folder
-        return FolderRemote(folder)
-    raise UsageError(f"remote `{url}`: use s3://bucket/prefix, gs://…, az://… or a folder path")
+        remote = FolderRemote(folder)
+    else:
+        raise UsageError(f"remote `{printable(url, lines=False)}`: use s3://bucket/prefix, gs://…, az://… "
+                         "or a folder path")
+    remote.foreign = Foreign(remote.url, warn)
+    return remote
 
 
 class FolderRemote:
@@ -80,9 +94,10 @@ class FolderRemote:
     def __init__(self, folder: Path):
         self.url = str(folder)
         self.storage = LocalStorage(folder)
+        self.foreign = Foreign(self.url)
 
-    def get(self, name: str) -> bytes | None:
-        return self.storage.get(name)
+    def get(self, name: str, limit: int = SMALL) -> bytes | None:
+        return self.storage.head(name, limit)
 
     def create(self, name: str, data: bytes) -> bool:
         """Written whole to a temporary file, then linked into place: ``link`` fails when the
@@ -97,8 +112,8 @@ class FolderRemote:
         finally:
             os.unlink(tmp)
 
-    def read(self, name: str) -> tuple[bytes, str] | None:
-        data = self.storage.get(name)
+    def read(self, name: str, limit: int = SMALL) -> tuple[bytes, str] | None:
+        data = self.storage.head(name, limit)
         return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
     def update(self, name: str, data: bytes, version: str) -> bool:
@@ -115,13 +130,12 @@ class FolderRemote:
     def delete(self, name: str) -> None:
         self.storage.delete(name)
 
-    def download(self, name: str, dest: Path, limit: int | None = None) -> bool:
+    def download(self, name: str, dest: Path, limit: int | None = None) -> str | None:
         source = self.storage.local_copy(name)
         if source is None:
-            return False
+            return None
         with open(source, "rb") as src, open(dest, "wb") as out:
-            _copy_bounded(iter(lambda: src.read(CHUNK), b""), out, limit)
-        return True
+            return _copy_bounded(iter(lambda: src.read(CHUNK), b""), out, limit)
 
     def upload(self, name: str, source: Path) -> None:
         self.storage.put_file_if_absent(name, source)
@@ -145,6 +159,9 @@ class ObjectRemote:
         from obstore.store import from_url
 
         self.url = url
+        self.foreign = Foreign(url)
+        path = urlparse(url).path.strip("/")
+        self.prefix = f"{path}/" if path else ""  # object_store names objects with it in its errors
         options = {"timeout": "120s", "connect_timeout": "15s"}
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "") + os.environ.get("AWS_ENDPOINT_URL_S3", "")
         if url.startswith("s3://") and "http://" in endpoint:
@@ -153,7 +170,7 @@ class ObjectRemote:
             self.store = from_url(url, client_options=options,
                                   retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=60)})
         except Exception as exc:  # obstore raises its own error types for a bad URL or configuration
-            raise RemoteError(f"remote {url}: {_short(exc)}") from None
+            raise RemoteError(f"remote {printable(url, lines=False)}: {_short(exc)}") from None
 
     def _call(self, what: str, name: str, fn):
         import obstore.exceptions as errors
@@ -165,11 +182,9 @@ class ObjectRemote:
         except (errors.BaseError, OSError) as exc:
             raise RemoteError(f"remote {self.url}: cannot {what} {name}: {_short(exc)}") from None
 
-    def get(self, name: str) -> bytes | None:
-        import obstore as obs
-
-        result = self._call("read", name, lambda: obs.get(self.store, name))
-        return None if result is None else bytes(result.bytes())
+    def get(self, name: str, limit: int = SMALL) -> bytes | None:
+        found = self.read(name, limit)
+        return None if found is None else found[0]
 
     def create(self, name: str, data: bytes) -> bool:
         import obstore as obs
@@ -183,12 +198,18 @@ class ObjectRemote:
         except (errors.BaseError, OSError) as exc:
             raise RemoteError(f"remote {self.url}: cannot write {name}: {_short(exc)}") from None
 
-    def read(self, name: str) -> tuple[bytes, str] | None:
+    def read(self, name: str, limit: int = SMALL) -> tuple[bytes, str] | None:
+        """The first ``limit`` + 1 bytes at most (streamed, the rest never fetched) and the version."""
         import obstore as obs
 
         def fetch():
             result = obs.get(self.store, name)
-            return bytes(result.bytes()), str(result.meta.get("e_tag") or "")
+            data = bytearray()
+            for chunk in result.stream(min_chunk_size=min(limit + 1, CHUNK)):
+                data += memoryview(chunk)[: limit + 1 - len(data)]
+                if len(data) > limit:
+                    break
+            return bytes(data), str(result.meta.get("e_tag") or "")
 
         return self._call("read", name, fetch)
 
@@ -209,16 +230,15 @@ class ObjectRemote:
 
         self._call("delete", name, lambda: obs.delete(self.store, name))
 
-    def download(self, name: str, dest: Path, limit: int | None = None) -> bool:
+    def download(self, name: str, dest: Path, limit: int | None = None) -> str | None:
         import obstore as obs
 
-        def fetch() -> bool:
+        def fetch() -> str:
             result = obs.get(self.store, name)
             with open(dest, "wb") as out:
-                _copy_bounded(result.stream(min_chunk_size=CHUNK), out, limit)
-            return True
+                return _copy_bounded(result.stream(min_chunk_size=CHUNK), out, limit)
 
-        return bool(self._call("read", name, fetch))
+        return self._call("read", name, fetch)
 
     def upload(self, name: str, source: Path) -> None:
         import obstore as obs
@@ -237,48 +257,59 @@ class ObjectRemote:
 
         try:
             next(iter(obs.list(self.store, chunk_size=1)), None)
+        except errors.InvalidPathError as exc:  # the listing came back: the remote is readable
+            self.foreign.saw(refused_name(str(exc), self.prefix) or "a name object_store cannot read")
         except (errors.BaseError, OSError) as exc:
             raise RemoteError(f"remote {self.url}: cannot be read ({_short(exc)}); check the URL, the bucket "
                               "and the credentials in the environment") from None
 
     def list(self, prefix: str) -> list[str]:
+        """The names under ``prefix``, sorted. object_store refuses a whole listing page that
+        holds a name it cannot parse (``..``, control characters): the listing resumes past it, and
+        names of that page before it are missed (``gaps`` counts such resumptions)."""
         import obstore as obs
+        import obstore.exceptions as errors
 
-        def names() -> list[str]:
-            return sorted(item["path"] for batch in obs.list(self.store, prefix=prefix) for item in batch)
+        names: list[str] = []
+        offset = None
+        for _ in range(RESTARTS):
+            try:
+                for batch in obs.list(self.store, prefix=prefix, offset=offset):
+                    names += (item["path"] for item in batch)
+                break
+            except errors.InvalidPathError as exc:
+                bad = refused_name(str(exc), self.prefix)
+                after = resume_after(bad) if bad is not None else None
+                self.foreign.saw(bad or "a name object_store cannot read")
+                self.foreign.gaps += 1
+                if after is None or (offset is not None and after <= offset):
+                    break  # no way past it: what was listed is all there is
+                offset = after
+            except (errors.BaseError, OSError) as exc:
+                raise RemoteError(f"remote {self.url}: cannot list {prefix}: {_short(exc)}") from None
+        return sorted(set(names))
 
-        return self._call("list", prefix, names) or []
 
-
-def _copy_bounded(chunks, out, limit: int | None) -> None:
-    """Write ``chunks`` to ``out``, stopping past ``limit`` bytes: an object larger than its
-    record says is refused by its size, without filling the disk first."""
+def _copy_bounded(chunks, out, limit: int | None) -> str:
+    """Write ``chunks`` to ``out``, at most ``limit`` + 1 bytes (an object larger than its record
+    says is refused by its size, without filling the disk first); the sha256 of what was written,
+    hashed as it streams, so the clip is not read a second time to be verified."""
+    digest = hashlib.sha256()
     written = 0
     for chunk in chunks:
-        out.write(chunk)
-        written += len(chunk)
+        view = memoryview(chunk)
+        if limit is not None:
+            view = view[: limit + 1 - written]
+        out.write(view)
+        digest.update(view)
+        written += len(view)
         if limit is not None and written > limit:
-            return
+            break
+    return digest.hexdigest()
 
 
 def _short(exc: BaseException) -> str:
-    """The first line of an obstore error, which names the request but never a secret."""
+    """The first line of an obstore error, which names the request but never a secret; it may
+    quote an object's name, so its control characters are escaped."""
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
-
-
-def remote_problems(remote: Remote) -> list[str]:
-    """Records the remote holds that are unreadable or whose clip it lacks, every one of
-    them (each object is verified when it is pulled)."""
-    objects = set(remote.list("objects/"))
-    problems = []
-    for name in remote.list("keys/"):
-        try:
-            raw = remote.get(name)
-        except RemoteError as exc:  # one object refused (permissions, a broken upload): name it, go on
-            problems.append(f"{name}: cannot be read ({exc})")
-            continue
-        problem = record_problem(name, raw, objects.__contains__)
-        if problem:
-            problems.append(problem)
-    return problems
+    return printable(text[0][:300], lines=False) if text else type(exc).__name__

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Protocol
@@ -103,6 +104,37 @@ class LocalStorage:
             return read_bounded(self._path(name), MAX_SMALL_OBJECT)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegularFile, FileTooLarge):
             return None
+
+    def head(self, name: str, limit: int) -> bytes | None:
+        """The first ``limit`` + 1 bytes at most of a regular file (more than ``limit``: too large
+        to be what was written), or None; a FIFO, a device or a folder is None, never a hang."""
+        try:
+            fd = os.open(self._path(name), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return f.read(limit + 1)
+
+    def rewrite(self, name: str, data: bytes) -> bool:
+        """Overwrite ``name`` in place with ``data`` of exactly its size, synced: the blocks are
+        the file's already, so a full disk cannot refuse it. False (nothing written) when the file
+        is missing or of another size. (A copy-on-write file system may still need new blocks.)"""
+        try:
+            fd = os.open(self._path(name), os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size != len(data):
+                return False
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            return True
+        finally:
+            os.close(fd)
 
     def put(self, name: str, data: bytes) -> None:
         self._write(self._path(name), lambda out: out.write(data))
