@@ -229,3 +229,29 @@ def test_diff_of_a_teaser_reads_the_teasers_lock(tmp_path, cli, monkeypatch):
         assert "+ take t#2: paid $0.56, not in the film" in d.out and "2 takes added to the lock, $1.12" in d.out
         film = cli("diff", "--base", "HEAD", "storyboard.yaml")
         assert "2 takes added to the lock, $1.12" in film.out and "t#2" not in film.out
+
+
+def test_a_lock_write_that_fails_leaves_the_old_lock_whole_and_no_leftover(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from storyboard.render.lock import LockEntry, write_lock
+
+    path = tmp_path / "storyboard.lock"
+    write_lock(path, Lock())
+    before = path.read_bytes()
+    lock = Lock()
+    lock.put("a", 1, LockEntry(key="a" * 64, model="m", origin="o", task_id="t1", clip="sha256:" + "b" * 64,
+                               duration=5.0, cost=None))
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    try:
+        write_lock(path, lock)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the write should have failed")
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["storyboard.lock"]

@@ -230,6 +230,12 @@ def write_lock(path: Path, lock: Lock) -> None:
     if path.exists() and path.read_text("utf-8") == text:
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".lock-")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())  # the record of what was paid survives a crash right after
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written lock beside the real one
+        raise

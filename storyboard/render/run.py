@@ -252,7 +252,12 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
             clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
             inputs=inputs,
         ))
-    write_lock(path, lock)
+    try:
+        write_lock(path, lock)
+    except OSError as exc:  # a full disk: the clips are cached, so a rerun records them without paying
+        raise StoryboardError(f"{path}: the lock could not be written ({exc.strerror or exc}); the clips paid for "
+                              "are in the cache: free some space and run the same render again to record them "
+                              "(nothing is paid again)") from None
 
 
 def _stitch(compiled: Compiled, clip_cache: ClipCache, storyboard: str, engine: str) -> Path:

@@ -10,7 +10,6 @@ those has it: only ``render --repay`` gets it back, at a cost), ``in flight``
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from ..plan.types import Job
 from ..render.journal import Journal
 from ..render.lock import lock_path, read_lock
 from ..render.recover import kept_until, project_paid
-from ..store.cache import ClipCache, object_name, project_cache, record_name
+from ..store.cache import ClipCache, project_cache
 from ..store.storage import LocalStorage
 
 HERE, REMOTE, PROVIDER, LOST, IN_FLIGHT, NEW, STALE = "here", "remote", "provider", "lost", "in flight", "new", "changed"
@@ -65,7 +64,7 @@ class Locator:
         until, reason, cost = "", "", Decimal(0)
         if self.cache.get_local(job.key) is not None:
             state = HERE
-        elif remote and _in_remote(self.cache, job.key):
+        elif remote and self.cache.remote is not None and self.cache.in_remote(job.key):
             state = REMOTE
         elif job.key in self.paid:
             kept = kept_until(self.paid[job.key])
@@ -97,18 +96,6 @@ class Locator:
             if upstream is not None and (entry is None or entry.key != upstream.key):
                 changed.append(shot)
         return f"because {', '.join(f'`{s}`' for s in changed)} changed" if changed else ""
-
-
-def _in_remote(cache: ClipCache, key: str) -> bool:
-    """The remote has this key's record and its clip (checked without downloading)."""
-    if cache.remote is None:
-        return False
-    raw = cache.remote.get(record_name(key))
-    try:
-        sha = json.loads(raw).get("sha256") if raw else None
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(sha, str) and cache.remote.exists(object_name(sha))
 
 
 def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, list[str]]:
