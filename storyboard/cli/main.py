@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..errors import InvalidStoryboard, StoryboardError
 from . import lock_commands, plan_commands, remote_commands, render_commands, review_commands, site_commands
+from . import colour
 from .streams import protected_streams
 from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
@@ -53,7 +54,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return run(args)
     except InvalidStoryboard as exc:
-        print(exc, file=sys.stderr)
+        colour.write([colour.diagnostic(d) for d in exc.diagnostics], args, sys.stderr)
         return EXIT_FAILED
     except StoryboardError as exc:
         if args.debug:
