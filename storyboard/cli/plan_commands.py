@@ -16,6 +16,8 @@ def register(sub) -> None:
     p = command(sub, "validate", "check storyboards; print every error with its file:line:col")
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
                    help="storyboard files or project folders (default: the project here or above)")
+    p.add_argument("--json", action="store_true", help="print what was found as JSON (each file, its errors and "
+                   "warnings with their positions and codes)")
     provider_options(p)
     colour.color_option(p)
     p.set_defaults(run=cmd_validate)
@@ -35,10 +37,45 @@ def register(sub) -> None:
 
 
 def cmd_validate(args) -> int:
+    if args.json:
+        return _validate_json(args)
     status = EXIT_OK
     for path in args.paths:
         status = max(status, _validate_one(args, path))
     return status
+
+
+def _validate_json(args) -> int:
+    """``{"files": [{"file", "ok", "diagnostics", …}], "errors": N, "warnings": N}`` on stdout."""
+    import json
+
+    from ..format.warnings import code_of
+    from ..plan.prices import fixed_or_none
+    from ..plan.project import find_storyboard
+
+    files = []
+    for path in args.paths:
+        entry: dict = {"file": path, "ok": False}
+        try:
+            entry["file"] = find_storyboard(path)[1]
+            compiled = compile_for(args, path)
+            found = compiled.warnings
+            entry.update(ok=True, shots=len(compiled.plan.jobs), length=compiled.plan.cut.duration,
+                         cost=fixed_or_none(compiled.plan.total_cost))
+        except InvalidStoryboard as exc:
+            found = exc.diagnostics
+        except StoryboardError as exc:
+            found, entry["error"] = [], str(exc)
+        entry["diagnostics"] = [{"file": d.file, "line": d.line, "column": d.column, "path": d.path,
+                                 "severity": d.severity, "message": d.message, "code": code_of(d.message)}
+                                for d in found]
+        files.append(entry)
+    count = {kind: sum(1 for f in files for d in f["diagnostics"] if d["severity"] == kind)
+             for kind in ("error", "warning")}
+    count["error"] += sum(1 for f in files if "error" in f)
+    print(json.dumps({"files": files, "errors": count["error"], "warnings": count["warning"]}, indent=2,
+                     ensure_ascii=False))
+    return EXIT_OK if all(f["ok"] for f in files) else EXIT_FAILED
 
 
 def _validate_one(args, path: str) -> int:
