@@ -36,3 +36,16 @@ def test_validate_json_gives_every_file_with_positions_and_codes(cli, monkeypatc
     assert not bad["ok"] and bad["diagnostics"][0]["line"] == 7 and bad["diagnostics"][0]["severity"] == "error"
     assert (data["errors"], data["warnings"]) == (1, 1)
     assert cli("validate", "--json", "53-warning-only.yaml").code == 0
+
+
+def test_render_json_ends_with_a_summary(project, cli):
+    path = project("version: 1\nshots:\n  - id: a\n    prompt: A quiet harbour.\n  - id: b\n    prompt: Gulls.\n")
+    result = cli("render", str(path), "--provider", "preview", "--no-stitch", "--json", "--cache",
+                 str(path.parent / "cache"))
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["shots"] == 2 and data["rendered"] == 2 and data["spent"] == "0.000"
+    assert data["failed"] == [] and data["not_started"] == [] and data["film"] is None
+    again = json.loads(cli("render", str(path), "--provider", "preview", "--no-stitch", "--json", "--cache",
+                           str(path.parent / "cache")).out)
+    assert again["cached"] == 2 and again["rendered"] == 0
