@@ -176,7 +176,7 @@ def cmd_takes(args) -> int:
 
 @without_cycle_collector
 def cmd_diff(args) -> int:
-    from ..review.diff import as_json, as_lines, as_markdown
+    from ..review.diffout import as_json, as_lines, as_markdown
     from ..review.compare import base_spec, diff_sides
 
     if args.base:
