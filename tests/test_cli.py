@@ -88,7 +88,7 @@ def test_validate_many_files(cli, lighthouse, tmp_path):
     bad.write_text("version: 1\nshots: []\n")
     result = cli("validate", str(lighthouse), str(EXAMPLES / "minimal" / "storyboard.yaml"), str(bad))
     assert result.code == 1
-    assert f"{lighthouse}: ok: 6 shots, 2 characters, 35 s, $4.782" in result.out
+    assert f"{lighthouse}/storyboard.yaml: ok: 6 shots, 2 characters, 35 s, $4.782" in result.out
     assert "minimal/storyboard.yaml: ok: 1 shot" in result.out
     assert f"{bad}:2:8: shots: must not be empty" in result.err
 
@@ -133,4 +133,4 @@ def test_python_dash_m_works(lighthouse):
         [sys.executable, "-m", "storyboard", "validate", str(lighthouse)], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"{lighthouse}: ok")
+    assert result.stdout.startswith(f"{lighthouse}/storyboard.yaml: ok")

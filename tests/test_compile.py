@@ -251,7 +251,7 @@ def test_unlisted_character_in_prompt_warns(project):
     compiled = compile_project(str(path))
     assert [w.format() for w in compiled.warnings] == [
         f"{path}:6:13: warning: shots[0].prompt: the prompt names `k`, who is not in this shot's `characters`: "
-        "their reference images and element id are not sent"
+        "their reference images are not sent [W003]"  # k has no element id
     ]
     assert "images" not in compiled.plan.jobs[0].request
 

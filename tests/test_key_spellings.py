@@ -380,7 +380,8 @@ shots:
 """
     result = cli("validate", str(make_project(tmp_path, text)))
     assert result.code == 1 and "Traceback" not in result.err
-    lines = [line.split("storyboard.yaml:", 1)[1] for line in result.err.splitlines() if "storyboard.yaml:" in line]
+    lines = [line.split("storyboard.yaml:", 1)[1] for line in result.err.splitlines()
+             if "storyboard.yaml:" in line and not line.endswith(" errors")]  # not the count that ends the output
     assert lines == [
         "7:31: shots[1].images[0].frame: 5 s is outside shot `a`, which is planned 5 s long "
         "(its frames run from 0 to under 5 s)",

@@ -101,7 +101,7 @@ def test_a_shot_taken_out_and_put_back_is_not_paid_again(project, cli, monkeypat
         use_emulator(monkeypatch, emu)
         status = cli("status", str(path))
         assert "Paid, not in the film: 1 clip, $0.560 (c)" in status.out
-        assert json.loads(cli("status", str(path), "--json").out)["paid_not_in_film_cost"] == "0.56"
+        assert json.loads(cli("status", str(path), "--json").out)["paid_not_in_film_cost"] == "0.560"
         path.write_text(THREE)  # put back, in a fresh clone
         fresh_clone(path)
         status = cli("status", str(path), "--json")
@@ -226,9 +226,9 @@ def test_diff_of_a_teaser_reads_the_teasers_lock(tmp_path, cli, monkeypatch):
         render(teaser, emu, takes={"t": 2})
         d = cli("diff", "--base", "HEAD", "teaser.yaml")
         assert d.code == 0, d.err
-        assert "+ take t#2: paid $0.56, not in the film" in d.out and "2 takes added to the lock, $1.12" in d.out
+        assert "+ take t#2: paid $0.560, not in the film" in d.out and "2 takes added to the lock, $1.120" in d.out
         film = cli("diff", "--base", "HEAD", "storyboard.yaml")
-        assert "2 takes added to the lock, $1.12" in film.out and "t#2" not in film.out
+        assert "2 takes added to the lock, $1.120" in film.out and "t#2" not in film.out
 
 
 def test_a_lock_write_that_fails_leaves_the_old_lock_whole_and_no_leftover(tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ def test_a_new_film_is_all_added_and_a_deleted_one_all_removed(repo, cli):
     (new / "storyboard.yaml").write_text(ONE_SHOT)
     added = cli("diff", "--base", "HEAD", "films/new/storyboard.yaml")
     assert added.code == 0, added.err
-    assert "+ shot a: to render, $0.56" in added.out and "1 to add, 0 to change, 0 to remove" in added.out
+    assert "+ shot a: to render, $0.560" in added.out and "1 to add, 0 to change, 0 to remove" in added.out
     shutil.rmtree(repo / "films" / "lighthouse")
     removed = cli("diff", "--base", "HEAD", STORY, "--format", "json")
     assert removed.code == 0, removed.err

@@ -138,6 +138,6 @@ def test_status_says_where_each_clip_is(project, cli, monkeypatch):
     where = {s["shot"]: s["where"] for s in data["shots"]}
     assert where["a"].startswith("provider (until 20") and where["b"] == "lost"
     assert where["c"] == "in flight" and where["d"] == "new"
-    assert data["lost"] == ["b"] and data["repay_cost"] == "0.56"
+    assert data["lost"] == ["b"] and data["repay_cost"] == "0.560"
     text = cli("status", str(path)).out
     assert "re-pay $0.560" in text and "--repay" in text

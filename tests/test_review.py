@@ -36,23 +36,23 @@ def test_no_change(repo, cli):
     result = cli("diff", "--base", "HEAD", STORY, "--exit-code")
     assert result.code == 0
     assert "No changes." in result.out
-    assert "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0; film total $4.782 → $4.782." in result.out
+    assert "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; film total $4.782 → $4.782." in result.out
 
 
 def test_prompt_change(repo, cli):
     edit(repo, "as the storm comes in.", "as the storm breaks.")
     text = cli("diff", "--base", "HEAD", STORY, "--exit-code")
     assert text.code == 1
-    assert "~ shot storm: to re-render, $0.84" in text.out
-    assert '~ prompt: "Waves break over the rocks below the tower as the storm comes in." → ' in text.out
-    assert "Plan: 0 to add, 1 to change, 0 to remove. Re-render cost $0.84; film total $4.782 → $4.782." in text.out
+    assert "~ shot storm: to re-render, $0.840" in text.out
+    assert "~ prompt: …below the tower as the storm [-comes in.-]{+breaks.+}" in text.out
+    assert "Plan: 0 to add, 1 to change, 0 to remove. Re-render cost $0.840; film total $4.782 → $4.782." in text.out
     md = cli("diff", "--base", "HEAD", STORY, "--format", "markdown")
-    assert "| ~ | `storm` | re-render | prompt: " in md.out and "| $0.84 |" in md.out
+    assert "| ~ | `storm` | re-render | prompt: " in md.out and "| $0.840 |" in md.out
     assert "**Plan: 0 to add, 1 to change, 0 to remove." in md.out
     data = json.loads(cli("diff", "--base", "HEAD", STORY, "--format", "json").out)
     storm = next(s for s in data["shots"] if s["shot"] == "storm")
     assert storm["status"] == "changed" and storm["old_key"] != storm["new_key"]
-    assert [c["field"] for c in storm["changes"]] == ["prompt"] and storm["cost_delta"] == "0"
+    assert [c["field"] for c in storm["changes"]] == ["prompt"] and storm["cost_delta"] == "0.000"
     assert {s["status"] for s in data["shots"] if s["shot"] != "storm"} == {"unchanged"}
     assert len(data["shots"]) == 6
 
@@ -82,10 +82,10 @@ def test_transition_change_is_recut_only(repo, cli):
     edit(repo, "transition: {type: fade, duration: 1}", "transition: {type: crossfade, duration: 0.5}")
     result = cli("diff", "--base", "HEAD", STORY, "--exit-code")
     assert result.code == 0
-    assert "~ shot boat: re-cut only, $0" in result.out
+    assert "~ shot boat: re-cut only, $0.000" in result.out
     assert "~ transition: \"fade 1 s\" → \"crossfade 0.5 s\"" in result.out
     assert result.out.strip().endswith(
-        "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0; film total $4.782 → $4.782. 1 re-cut only.")
+        "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; film total $4.782 → $4.782. 1 re-cut only.")
 
 
 def test_add_and_remove_shots(repo, cli):
@@ -98,9 +98,9 @@ def test_add_and_remove_shots(repo, cli):
     path.write_text(text)
     result = cli("diff", "--base", "HEAD", STORY, "--exit-code")
     assert result.code == 1
-    assert "+ shot prologue: to render, $0.56" in result.out
+    assert "+ shot prologue: to render, $0.560" in result.out
     assert "- shot credits: removed" in result.out
-    assert "Plan: 1 to add, 0 to change, 1 to remove. Re-render cost $0.56; film total $4.782 → $4.894." in result.out
+    assert "Plan: 1 to add, 0 to change, 1 to remove. Re-render cost $0.560; film total $4.782 → $4.894." in result.out
     # the other shots did not "move": their order among themselves is unchanged
     assert "position" not in result.out
 
@@ -113,7 +113,7 @@ def test_a_move_in_the_order_is_recut_only(repo, cli):
     text = text.replace("  - id: storm", dawn + "  - id: storm")
     path.write_text(text)
     result = cli("diff", "--base", "HEAD", STORY)
-    assert "~ shot dawn: re-cut only, $0" in result.out and "~ position: 5 → 2" in result.out
+    assert "~ shot dawn: re-cut only, $0.000" in result.out and "~ position: 5 → 2" in result.out
 
 
 def test_invalid_side_is_reported_with_positions(repo, cli):
@@ -196,7 +196,7 @@ def test_status_in_a_fresh_clone_from_the_lock_alone(repo, cli, monkeypatch, tmp
         assert states == {"arrival": "provider", "storm": "changed", "boat": "provider", "rescue": "provider",
                           "dawn": "provider", "epilogue": "provider"}
         assert all(s["where"].startswith("provider (until 20") for s in data["shots"] if s["state"] == "provider")
-        assert data["cost"] == "0.84" and data["to_render"] == 1
+        assert data["cost"] == "0.840" and data["to_render"] == 1
         edit(clone, "Gulls circle", "Terns circle")
         text = cli("status", STORY)
         assert "epilogue  new" in text.out.replace("   ", "  ") or "epilogue  new" in text.out

@@ -150,7 +150,7 @@ def test_cards_takes_before_after_and_the_summary(built_site):
     s1_clip = built_site.cache().get_local(built_site.plan().job("s1").key).path
     picture = np.asarray(Image.open(built_site.out / still).convert("RGB"), dtype=np.float64)
     assert psnr(picture, frame(s1_clip, 3 - 1 / 24)) >= 40  # the frame s3 starts from: s1's last planned one
-    assert "planned <b>$1.008</b> · spent <b>$2.016</b> · left to pay <b>$0</b>" in html  # 6 clips of 3 s paid
+    assert "planned <b>$1.008</b> · spent <b>$2.016</b> · left to pay <b>$0.000</b>" in html  # 6 clips of 3 s paid
     vtt = (built_site.out / "chapters.vtt").read_text()
     assert vtt.startswith("WEBVTT\n") and "00:00:03.000 --> 00:00:06.000\ns2" in vtt
 

@@ -121,7 +121,7 @@ def test_takes_render_once_each_are_all_locked_and_choosing_a_paid_take_costs_no
         assert "s1#4" in plan.out and "$0.560" in plan.out
         status = cli("status", str(film), "--json")
         row = next(r for r in json.loads(status.out)["shots"] if r["shot"] == "s1")
-        assert row["state"] == "new" and row["cost"] == "0.56" and "take 4" in row["reason"]
+        assert row["state"] == "new" and row["cost"] == "0.560" and "take 4" in row["reason"]
         render(film, emu)
         assert emu.stats()["total_submits"] == 5
         lock = json.loads((film.parent / "storyboard.lock").read_text())
@@ -138,7 +138,7 @@ def test_takes_listing_and_contact_sheets(film, cli, monkeypatch, tmp_path):
         rows = json.loads(listed.out)["takes"]
         assert [(r["take"], r["where"], r["chosen"]) for r in rows] == [(1, "here", False), (2, "here", True),
                                                                         (3, "here", False)]
-        assert all(r["cost"] == "0.56" and r["length"] > 5 for r in rows)
+        assert all(r["cost"] == "0.560" and r["length"] > 5 for r in rows)
         text = cli("takes", str(film))
         assert text.code == 0 and "s2" in text.out and "*2" in text.out
 
@@ -179,14 +179,14 @@ def test_a_diff_names_the_take_change_and_the_takes_paid_for(repo, cli, monkeypa
         choose(path, "s1", 3)
         d = cli("diff", "--base", "HEAD", str(path))
         assert d.code == 0, d.err
-        assert "~ shot s1: re-cut only, $0" in d.out and "take: 1 → 3" in d.out
-        assert "+ take s1#2: paid $0.56, not in the film" in d.out
-        assert "+ take s1#3: paid $0.56, in the film" in d.out
-        assert "4 takes added to the lock, $2.24" in d.out  # s1 1–3 and s2 1: the first render of the film
+        assert "~ shot s1: re-cut only, $0.000" in d.out and "take: 1 → 3" in d.out
+        assert "+ take s1#2: paid $0.560, not in the film" in d.out
+        assert "+ take s1#3: paid $0.560, in the film" in d.out
+        assert "4 takes added to the lock, $2.240" in d.out  # s1 1–3 and s2 1: the first render of the film
         choose(path, "s1", 5)
         d = cli("diff", "--base", "HEAD", str(path), "--format", "json")
         shot = next(s for s in json.loads(d.out)["shots"] if s["shot"] == "s1")
-        assert shot["status"] == "changed" and shot["cost"] == "0.56"
+        assert shot["status"] == "changed" and shot["cost"] == "0.560"
         assert {"field": "take", "before": 1, "after": 5} in shot["changes"]
 
 

@@ -120,9 +120,11 @@ def compile_for(args, path: str):
     )
 
 
-def print_warnings(compiled) -> None:
-    for warning in compiled.warnings:
-        print(warning.format(), file=sys.stderr)
+def print_warnings(compiled, args=None) -> None:
+    """The compile's warnings on stderr, coloured as the command's ``--color`` says (a terminal, by default)."""
+    from . import colour
+
+    colour.write([colour.diagnostic(w) for w in compiled.warnings], args, sys.stderr)
 
 
 def write_atomic(path: Path, text: str) -> None:

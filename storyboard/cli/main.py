@@ -14,8 +14,9 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..errors import InvalidStoryboard, StoryboardError
 from . import lock_commands, plan_commands, remote_commands, render_commands, review_commands, site_commands
+from . import colour
 from .streams import protected_streams
-from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
+from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 ISSUES_URL = "the project's issue tracker"
 EXIT_CODES = """exit codes:
@@ -41,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the last command word given: ``cache verify`` → the parser of ``verify``."""
+    while True:
+        action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, action.dest, None) if action else None
+        if action is None or name not in action.choices:
+            return parser
+        parser = action.choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with protected_streams():
         return _main(argv)
@@ -48,12 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # as git does: what there is to do, rather than "COMMAND is required"
+        sys.stdout.write(parser.format_help())
+        return EXIT_USAGE
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the usage of the command that was given, not the top-level one
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
     except InvalidStoryboard as exc:
-        print(exc, file=sys.stderr)
+        colour.write([colour.diagnostic(d) for d in exc.diagnostics], args, sys.stderr)
         return EXIT_FAILED
     except StoryboardError as exc:
         if args.debug:

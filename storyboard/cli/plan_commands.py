@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidStoryboard, StoryboardError
+from . import colour
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
                      takes_option, write_atomic)
 
@@ -15,7 +16,10 @@ def register(sub) -> None:
     p = command(sub, "validate", "check storyboards; print every error with its file:line:col")
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH",
                    help="storyboard files or project folders (default: the project here or above)")
+    p.add_argument("--json", action="store_true", help="print what was found as JSON (each file, its errors and "
+                   "warnings with their positions and codes)")
     provider_options(p)
+    colour.color_option(p)
     p.set_defaults(run=cmd_validate)
 
     p = command(sub, "plan", "show the jobs a storyboard needs and what they cost, spending nothing")
@@ -33,28 +37,72 @@ def register(sub) -> None:
 
 
 def cmd_validate(args) -> int:
+    if args.json:
+        return _validate_json(args)
     status = EXIT_OK
     for path in args.paths:
-        try:
-            compiled = compile_for(args, path)
-        except InvalidStoryboard as exc:
-            print(exc, file=sys.stderr)
-            status = EXIT_FAILED
-            continue
-        except StoryboardError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            status = EXIT_FAILED
-            continue
-        print_warnings(compiled)
-        plan = compiled.plan
-        shots = len(plan.jobs)
-        warned = f", {len(compiled.warnings)} warning{'s' if len(compiled.warnings) != 1 else ''}" if compiled.warnings else ""
-        print(
-            f"{path}: ok: {shots} shot{'s' if shots != 1 else ''}, {len(compiled.storyboard.characters)} "
-            f"character{'s' if len(compiled.storyboard.characters) != 1 else ''}, "
-            f"{plan.cut.duration:g} s, {dollars(plan.total_cost)}{warned}"
-        )
+        status = max(status, _validate_one(args, path))
     return status
+
+
+def _validate_json(args) -> int:
+    """``{"files": [{"file", "ok", "diagnostics", …}], "errors": N, "warnings": N}`` on stdout."""
+    import json
+
+    from ..format.warnings import code_of
+    from ..plan.prices import fixed_or_none
+    from ..plan.project import find_storyboard
+
+    files = []
+    for path in args.paths:
+        entry: dict = {"file": path, "ok": False}
+        try:
+            entry["file"] = find_storyboard(path)[1]
+            compiled = compile_for(args, path)
+            found = compiled.warnings
+            entry.update(ok=True, shots=len(compiled.plan.jobs), length=compiled.plan.cut.duration,
+                         cost=fixed_or_none(compiled.plan.total_cost))
+        except InvalidStoryboard as exc:
+            found = exc.diagnostics
+        except StoryboardError as exc:
+            found, entry["error"] = [], str(exc)
+        entry["diagnostics"] = [{"file": d.file, "line": d.line, "column": d.column, "path": d.path,
+                                 "severity": d.severity, "message": d.message, "code": code_of(d.message)}
+                                for d in found]
+        files.append(entry)
+    count = {kind: sum(1 for f in files for d in f["diagnostics"] if d["severity"] == kind)
+             for kind in ("error", "warning")}
+    count["error"] += sum(1 for f in files if "error" in f)
+    print(json.dumps({"files": files, "errors": count["error"], "warnings": count["warning"]}, indent=2,
+                     ensure_ascii=False))
+    return EXIT_OK if all(f["ok"] for f in files) else EXIT_FAILED
+
+
+def _validate_one(args, path: str) -> int:
+    """One storyboard checked: its diagnostics, then a line naming the file with what was found."""
+    from ..plan.project import find_storyboard
+
+    try:
+        shown = find_storyboard(path)[1]
+        compiled = compile_for(args, path)
+    except InvalidStoryboard as exc:
+        errors = len(exc.errors)
+        warnings = len(exc.diagnostics) - errors
+        colour.write([colour.diagnostic(d) for d in exc.diagnostics], args, sys.stderr)
+        found = colour.counted(errors, warnings) + ("" if errors else " (--strict: warnings fail)")
+        colour.write([[("bold", f"{shown}: "), ("error", found)]], args, sys.stderr)
+        return EXIT_FAILED
+    except StoryboardError as exc:
+        colour.write([[("error", "error:"), ("", f" {exc}")]], args, sys.stderr)
+        return EXIT_FAILED
+    colour.write([colour.diagnostic(d) for d in compiled.warnings], args, sys.stderr)
+    plan = compiled.plan
+    shots, characters = len(plan.jobs), len(compiled.storyboard.characters)
+    found = colour.counted(0, len(compiled.warnings))
+    colour.write([[("bold", f"{shown}: "), ("ok", "ok"), ("", f": {shots} shot{'s' if shots != 1 else ''}, "
+                   f"{characters} character{'s' if characters != 1 else ''}, {plan.cut.duration:g} s, "
+                   f"{dollars(plan.total_cost)}"), ("warning", f", {found}" if found else "")]], args)
+    return EXIT_OK
 
 
 def cmd_plan(args) -> int:

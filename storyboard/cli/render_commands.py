@@ -31,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--no-stitch", action="store_true", help="render the clips but do not cut the film")
+    p.add_argument("--json", action="store_true", help="end with a JSON summary on stdout instead of the sentence")
     takes_option(p)
     remote_option(p)
     p.set_defaults(run=cmd_render)
@@ -101,6 +102,28 @@ def cmd_render(args) -> int:
         print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]",
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
+    if args.json:
+        print(_summary_json(report, plan, result.film, resumed))
+    else:
+        _print_summary(report, plan, result.film, resumed)
+    return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+
+
+def _summary_json(report, plan, film, resumed: int) -> str:
+    import json
+
+    from ..plan.prices import fixed
+
+    return json.dumps({
+        "shots": len(plan.jobs), "takes": len(plan.takes), "rendered": report.count("done"), "resumed": resumed,
+        "cached": report.count("cached"), "failed": [o.job.label for o in report.failed],
+        "not_started": [o.job.label for o in report.outcomes if o.state == "skipped"],
+        "spent": fixed(report.spent), "film": str(film) if film else None,
+        "length": plan.cut.duration if film else None,
+    }, indent=2, ensure_ascii=False)
+
+
+def _print_summary(report, plan, film, resumed: int) -> None:
     new = report.count("done")
     print(
         f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}"
@@ -111,9 +134,8 @@ def cmd_render(args) -> int:
         + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
         + f". Spent this run: {dollars(report.spent)}."
     )
-    if result.film:
-        print(f"Film: {result.film} ({plan.cut.duration:g} s)")
-    return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+    if film:
+        print(f"Film: {film} ({plan.cut.duration:g} s)")
 
 
 def cmd_stitch(args) -> int:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from . import colour
+from .colour import color_option
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
                      remote_arg, remote_option)
 
@@ -18,6 +20,7 @@ def register(sub) -> None:
     p = command(sub, "status", "where each shot's clip is (here, remote, provider, lost, in flight) and what is left to pay")
     add_path(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
+    color_option(p)
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     remote_option(p)
     provider_options(p)
@@ -40,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--base", metavar="REV", help="compare PATH in the working tree with PATH at git revision REV")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text", help="how to print the diff")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when something needs re-rendering")
+    color_option(p)
     provider_options(p)
     p.set_defaults(run=cmd_diff)
 
@@ -78,13 +82,13 @@ def cmd_status(args) -> int:
     import json
     from decimal import Decimal
 
-    from ..plan.prices import exact
+    from ..plan.prices import exact, fixed, fixed_or_none
     from ..review.approvals import approvals
     from ..review.paid import not_in_film, total
     from ..review.status import LOST, NEW, STALE, Locator, cache_for
 
     compiled = compile_for(args, args.path)
-    print_warnings(compiled)
+    print_warnings(compiled, args)
     where = Locator(compiled, cache_for(compiled, args.cache, remote_arg(args)))
     rows = [where.locate(job) for job in compiled.plan.jobs]
     unused = not_in_film(compiled, where.lock)
@@ -97,20 +101,23 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
                                      "key": r.key, "reason": r.reason, "approval": marks.get(r.shot),
-                                     "cost": None if r.cost is None else str(r.cost)} for r in rows],
-                          "to_render": len(todo), "cost": str(owed), "unpriced": unpriced,
-                          "lost": [r.shot for r in lost], "repay_cost": str(repay),
+                                     "cost": fixed_or_none(r.cost)} for r in rows],
+                          "to_render": len(todo), "cost": fixed(owed), "unpriced": unpriced,
+                          "lost": [r.shot for r in lost], "repay_cost": fixed(repay),
                           "paid_not_in_film": [{"shot": c.shot, "take": c.take, "key": c.entry.key,
-                                                "cost": None if c.entry.cost is None else str(c.entry.cost)}
+                                                "cost": fixed_or_none(c.entry.cost)}
                                                for c in unused],
-                          "paid_not_in_film_cost": str(total(unused))}, indent=2))
+                          "paid_not_in_film_cost": fixed(total(unused))}, indent=2))
         return EXIT_OK
     width = max(len(r.shot) for r in rows)
+    lines = []
     for r in rows:
         cost = f"  {dollars(r.cost)}" if r.state in (NEW, STALE) else f"  re-pay {dollars(r.cost)}" if r.state == LOST else ""
         reason = f"  ({r.reason})" if r.reason else ""
         reason += f"  [{marks[r.shot]}]" if r.shot in marks else ""
-        print(f"{r.shot:<{width}}  {r.label:<8}{cost}{reason}")
+        state = "add" if r.state == NEW else "change" if r.state == STALE else "error" if r.state == LOST else ""
+        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{cost}{reason}")])
+    colour.write(lines, args)
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
         line += f" (and unpriced: {', '.join(unpriced)})"
@@ -129,13 +136,14 @@ def cmd_status(args) -> int:
 def cmd_takes(args) -> int:
     import json
 
+    from ..plan.prices import fixed_or_none
     from ..review.status import cache_for
     from ..review.takes import list_takes, write_sheet
 
     where = list(args.where)
     path = where.pop(0) if where and (Path(where[0]).exists() or where[0].endswith((".yaml", ".yml"))) else "."
     compiled = compile_for(args, path)
-    print_warnings(compiled)
+    print_warnings(compiled, args)
     cache = cache_for(compiled, args.cache, remote_arg(args), warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     if args.sheet:
         if len(where) != 1:
@@ -150,7 +158,7 @@ def cmd_takes(args) -> int:
     rows = list_takes(compiled, cache, where)
     if args.json:
         print(json.dumps({"takes": [{"shot": r.shot, "take": r.take, "where": r.where, "state": r.state,
-                                     "length": r.length, "cost": None if r.cost is None else str(r.cost),
+                                     "length": r.length, "cost": fixed_or_none(r.cost),
                                      "paid": r.paid, "chosen": r.chosen, "key": r.key} for r in rows]}, indent=2))
         return EXIT_OK
     width = max(4, *(len(r.shot) for r in rows))
@@ -168,7 +176,7 @@ def cmd_takes(args) -> int:
 
 @without_cycle_collector
 def cmd_diff(args) -> int:
-    from ..review.diff import as_json, as_markdown, as_text
+    from ..review.diffout import as_json, as_lines, as_markdown
     from ..review.compare import base_spec, diff_sides
 
     if args.base:
@@ -184,13 +192,13 @@ def cmd_diff(args) -> int:
                    prices=args.prices)
     if args.format == "json":
         sys.stdout.write(as_json(d))
+    elif args.format == "text":
+        colour.write(as_lines(d), args)
     elif args.format == "markdown":
         from ..plan.project import find_storyboard
 
         shown = find_storyboard(new)[1] if Path(new).is_dir() else new
         sys.stdout.write(as_markdown(d, shown))
-    else:
-        sys.stdout.write(as_text(d))
     return EXIT_FAILED if args.exit_code and d.needs_render else EXIT_OK
 
 

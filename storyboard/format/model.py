@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
+from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
 # names it (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
@@ -197,6 +198,11 @@ class Shot(ShotSettings):
         default_factory=list,
         description="Characters in the shot: their reference images and element ids join the job.",
     )
+    ignore_warnings: list[Annotated[str, AfterValidator(known_code)]] = Field(
+        default_factory=list,
+        description="Warning codes (`W003`) acknowledged for this shot: those warnings are not shown. Each warning ends "
+        "with its code.",
+    )
     images: list[ImageRef] = Field(
         default_factory=list,
         description="Reference images (with the characters' ones: at most 7, or 4 with a reference video); "
@@ -312,3 +318,8 @@ class Storyboard(_Model):
     )
     shots: list[Shot] = Field(min_length=1, description="The shots, in the order of the film.")
     cut: Cut = Field(default_factory=Cut, description="How the clips are cut into the film.")
+    ignore_warnings: list[Annotated[str, AfterValidator(known_code)]] = Field(
+        default_factory=list,
+        description="Warning codes (`W003`) acknowledged everywhere in this storyboard: those warnings are not "
+        "shown. Each warning ends with its code.",
+    )

@@ -18,6 +18,7 @@ from .media import MediaInfo
 from .model import Shot, ShotClip, ShotFrame, ShotSettings, Storyboard
 from .references import is_url
 from .source import Reporter
+from .warnings import warn
 from .template import Templates, TemplateProblem, names_used
 
 _SETTINGS = tuple(ShotSettings.model_fields)
@@ -196,7 +197,8 @@ class ShotBuilder:
                 continue
             names = [name for name, c in characters if getattr(c, attr)]
             if names:
-                self.report.warning(
+                warn(
+                    self.report, "W001",
                     self.base + ("characters",),
                     f"`{self.spec.id}` takes no `{param}`: not sending the {what} of {', '.join(names)}",
                     key=True,
@@ -223,7 +225,7 @@ class ShotBuilder:
     def _setting(self, param: str, pspec: ParamSpec, g: Given | None, given: dict[str, Given]) -> Any:
         if pspec.only_with and pspec.only_with not in given:
             if g and not g.inherited:
-                self.report.warning(g.path, f"`{param}` means nothing without `{pspec.only_with}`; it is not sent")
+                warn(self.report, "W002", g.path, f"`{param}` means nothing without `{pspec.only_with}`; it is not sent")
             return None
         if pspec.not_with and pspec.not_with in given:
             if g and g.value and not g.inherited:
@@ -289,11 +291,17 @@ class ShotBuilder:
         known = self.ctx.storyboard.characters
         for name in sorted(used):
             c = known.get(name)
-            if c is not None and name not in listed and (c.images or c.element_id):
-                self.report.warning(
-                    g.path,
+            # Only what this model would send: listing them on a model that takes no references
+            # would change nothing (and earn W001).
+            unsent = [what for what, has, param in (("reference images", c and c.images, "images"),
+                                                    ("element id", c and c.element_id, "element_list"))
+                      if has and self.spec.takes(param)]
+            if c is not None and name not in listed and unsent:
+                warn(
+                    self.report, "W003", g.path,
                     f"the prompt names `{name}`, who is not in this shot's `characters`: "
-                    "their reference images and element id are not sent",
+                    f"their {' and '.join(unsent)} {'is' if unsent == ['element id'] else 'are'}"
+                    " not sent",
                 )
 
     def _images(self, g, pspec: ParamSpec, given, characters) -> list[str] | None:
@@ -372,7 +380,8 @@ class ShotBuilder:
             # WaveSpeed: `intelligent` lets the model split the shot itself; `customize` follows the segments.
             # Warned, not defaulted: a new default would change the key of every film written without it.
             written = "shot_type" in given and not given["shot_type"].inherited
-            self.report.warning(
+            warn(
+                self.report, "W004",
                 given["shot_type"].path if written else g.path,
                 ("`shot_type: intelligent` lets the model split the shot by itself, so these segments may be ignored"
                  if written else "these segments are sent with the default `shot_type: intelligent`, which lets the "

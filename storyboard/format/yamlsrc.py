@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .indentation import indentation_problem
 from .source import Reporter, SourceMap, format_path
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -62,6 +63,9 @@ def _show_tag(tag: str) -> str:
 def yaml_error_message(exc: yaml.MarkedYAMLError, text: str) -> str:
     problem = exc.problem or "not valid YAML"
     mark = exc.problem_mark
+    indented = indentation_problem(text, mark.line) if mark is not None else None
+    if indented:
+        return f"YAML syntax error: {indented}"
     if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         problem += " (a tab: YAML indents with spaces, not tabs)"
     if exc.context and problem.startswith("but "):

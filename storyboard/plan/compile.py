@@ -20,6 +20,7 @@ from .graph import link, with_keys
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
+from ..format.warnings import drop_ignored, warn
 from ..format.template import CharacterRef, Templates
 
 DEFAULT_TRANSITION_SECONDS = 0.5
@@ -66,7 +67,7 @@ def compile_plan(
         if shot.take != 1:
             job = take_of(job, shot.take, target.provider, target.origin, catalog)
             if shot.take > MAX_TAKES:
-                reporter.warning(("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
+                warn(reporter, "W006", ("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
                                  f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
         if graph.upstream.get(n):
             job = job.model_copy(update={"depends_on": [sb.shots[m].id for m in graph.upstream[n]]})
@@ -74,6 +75,8 @@ def compile_plan(
         keys.setdefault(shot.id, job.key)
     jobs = [made[n] for n in sorted(made)]
     built = [result if n in made else None for n, result in enumerate(built)]
+    cut = _cut(sb, jobs, built, media, reporter)
+    drop_ignored(reporter, sb.ignore_warnings, {n: shot.ignore_warnings for n, shot in enumerate(sb.shots)})
     unpriced = [job.shot for job in jobs if job.cost is None]
     total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
     return Plan(
@@ -87,7 +90,7 @@ def compile_plan(
         total_cost=total,
         unpriced=unpriced,
         jobs=jobs,
-        cut=_cut(sb, jobs, built, media, reporter),
+        cut=cut,
     )
 
 
@@ -121,8 +124,8 @@ def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, re
         # A model that takes its length from a URL video: that length, and so
         # the cost, cannot be known without fetching the video. Unknown, never $0.
         cost = None
-        reporter.warning(
-            ("shots", n, "video"),
+        warn(
+            reporter, "W007", ("shots", n, "video"),
             "the length of a URL video is not known before the render, so this shot's cost is unknown and "
             "`--max-cost` refuses it; download the clip into the project to plan its length and cost",
         )
@@ -131,8 +134,8 @@ def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, re
             target.prices, built.model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
         )
         if cost is None:
-            reporter.warning(
-                ("shots", n),
+            warn(
+                reporter, "W008", ("shots", n),
                 f"the price list `{target.prices.name}` has no price for `{built.model}`: this shot's cost is unknown",
             )
     line, column = reporter.source.position(("shots", n))
@@ -166,10 +169,10 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
             continue
         transition = _transition(shot.transition or sb.cut.transition)
         if shot.transition and shot.transition.type == "cut" and shot.transition.duration:
-            reporter.warning(("shots", n, "transition", "duration"), "a cut has no duration; it is ignored")
+            warn(reporter, "W009", ("shots", n, "transition", "duration"), "a cut has no duration; it is ignored")
         if not shots:
             if shot.transition and shot.transition.type != "cut" and not left_out:
-                reporter.warning(("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")
+                warn(reporter, "W010", ("shots", n, "transition"), "the first shot has no shot before it; its transition is ignored")
             transition = TransitionPlan(type="cut", duration=0)
         shots.append(CutShot(shot=shot.id, key=by_shot[shot.id].key, duration=result.duration,
                              transition=transition, audio=result.audio, mute=shot.mute))
@@ -220,7 +223,7 @@ def _check_music_length(sb: Storyboard, media: dict[str, MediaInfo], film: float
     info = media.get(music.file) if music else None
     if music is None or music.loop or info is None or not info.duration or info.duration >= film:
         return
-    reporter.warning(("cut", "music"), f"the music ({info.duration:g} s) is shorter than the film ({film:g} s) and "
+    warn(reporter, "W011", ("cut", "music"), f"the music ({info.duration:g} s) is shorter than the film ({film:g} s) and "
                                        f"does not loop: the last {film - info.duration:g} s have no music; "
                                        "remove `loop: false` to repeat it")
 

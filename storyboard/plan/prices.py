@@ -87,10 +87,21 @@ def exact(amount: Decimal) -> Decimal:
 
 
 def dollars(amount: Decimal | None) -> str:
-    """Money as people read it: to a tenth of a cent, as the seed's table does."""
+    """Money as people read it: to a tenth of a cent, as the seed's table does ($0.560, $0.000).
+    Every amount the tool prints goes through here, so it reads one way everywhere."""
     if amount is None:
         return "unpriced"
     try:
-        return "$" + str(amount.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+        return "$" + fixed(amount)
     except InvalidOperation:  # an amount too large to show to the cent
         return f"${amount:,.0f}"
+
+
+def fixed(amount: Decimal | int) -> str:
+    """Money for JSON: a string with exactly three decimals ("0.560"), so it reads the
+    same as the text and no reader turns it into a float."""
+    return str(Decimal(amount).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+
+
+def fixed_or_none(amount: Decimal | None) -> str | None:
+    return None if amount is None else fixed(amount)

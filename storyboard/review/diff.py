@@ -2,20 +2,22 @@
 
 A shot whose job key changed must be re-rendered (and paid for); a shot whose
 key is the same but whose place in the cut changed (its transition, its
-sound, its position) is "re-cut only, $0". Pure: two plans in, a ``PlanDiff``
-out, and three ways to print it.
+sound, its position) is "re-cut only, $0.000". Pure: two plans in, a ``PlanDiff``
+out; ``diffout`` prints it three ways.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from ..plan.graph import dependency_label, is_dependency
 from ..plan.types import CutShot, Job, Plan
-from ..plan.prices import exact
+from ..plan.prices import dollars
+from .words import in_context, outer_spaces, word_diff
 
 ADDED, REMOVED, CHANGED, RECUT, UNCHANGED = "added", "removed", "changed", "re-cut only", "unchanged"
 
@@ -27,6 +29,20 @@ class Change:
     after: Any
     note: str = ""  # "bytes": the same file with other bytes; "plain": values shown as they are
 
+    @property
+    def prose(self) -> bool:
+        """Text a person wrote (a prompt): shown word by word, never cut short."""
+        if self.note or not (isinstance(self.before, str) and isinstance(self.after, str)):
+            return False
+        return "prompt" in self.field or max(len(self.before), len(self.after)) > _SHORT
+
+    def spans(self) -> list[tuple[str, str]]:
+        """The change as ``(style, text)`` pieces: style ``del``/``ins`` for words removed/added, else ``""``."""
+        if not self.prose:
+            return [("", self.text())]
+        pieces = in_context(word_diff(self.before, self.after))
+        return [("", f"{self.field}: ")] + [({"-": "del", "+": "ins"}.get(op, ""), text) for op, text in pieces]
+
     def text(self) -> str:
         if self.note == "upstream":
             return f"because {', '.join(f'`{shot}`' for shot in self.after)} changed"
@@ -34,7 +50,32 @@ class Change:
             return f"{self.field}: {self.after} (bytes changed)"
         if self.note == "plain":
             return f"{self.field}: {self.before} → {self.after}"
+        if self.prose:
+            return "".join(_marked(style, text, "[-", "-]", "{+", "+}") for style, text in self.spans())
         return f"{self.field}: {_show(self.before)} → {_show(self.after)}"
+
+    def markdown(self) -> str:
+        """The change for a Markdown cell: removed words struck through, added words bold."""
+        if not self.prose:
+            return _cell(self.text())
+        return "".join(_marked(style, _md_escape(text), "~~", "~~", "**", "**") for style, text in self.spans())
+
+
+def _marked(style: str, text: str, del_open: str, del_close: str, ins_open: str, ins_close: str) -> str:
+    """Words between markers, their outer spaces outside (Markdown needs it)."""
+    if style not in ("del", "ins"):
+        return text
+    lead, words, trail = outer_spaces(text)
+    opening, closing = (del_open, del_close) if style == "del" else (ins_open, ins_close)
+    return f"{lead}{opening}{words}{closing}{trail}" if words.strip() else text
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_~\[\]<>|])", r"\\\1", text.replace("\n", " "))
 
 
 @dataclass
@@ -55,6 +96,11 @@ class ShotDiff:
         if self.status == REMOVED:
             return "shot removed"
         return "; ".join(c.text() for c in self.changes) or "no change"
+
+    def reason_markdown(self) -> str:
+        if self.status in (ADDED, REMOVED) or not self.changes:
+            return _cell(self.reason)
+        return "; ".join(c.markdown() for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -120,18 +166,16 @@ class PlanDiff:
 
 
 def money(amount: Decimal | None) -> str:
-    """Dollars to a tenth of a cent, without a trailing zero: $1.68, $0.403."""
-    if amount is None:
-        return "unpriced"
-    if amount == 0:
-        return "$0"
-    text = str(Decimal(amount).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
-    return "$" + (text[:-1] if text.endswith("0") else text)
+    """Dollars as everything else prints them (``plan.prices.dollars``): $1.680, $0.000."""
+    return dollars(amount)
+
+
+_SHORT = 70  # a longer value would be cut short: shown word by word instead
 
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        shown = value if len(value) <= 70 else value[:67] + "..."
+        shown = value if len(value) <= _SHORT else value[:_SHORT - 3] + "..."
         return json.dumps(shown, ensure_ascii=False)
     if value is None:
         return "(none)"
@@ -298,86 +342,3 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
     length = (old.cut.duration, new.cut.duration) if old.cut.duration != new.cut.duration else None
     return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost, new.title or old.title or "", length,
                     list(added or []))
-
-
-# -- output --
-
-_SIGN = {ADDED: "+", REMOVED: "-", CHANGED: "~", RECUT: "~"}
-
-
-def as_text(d: PlanDiff) -> str:
-    lines = []
-    for s in d.shots:
-        if s.status == UNCHANGED:
-            continue
-        if s.status == ADDED:
-            lines.append(f"+ shot {s.shot}: to render, {money(s.cost)}")
-        elif s.status == REMOVED:
-            lines.append(f"- shot {s.shot}: removed")
-        elif s.status == CHANGED:
-            lines.append(f"~ shot {s.shot}: to re-render, {money(s.cost)}")
-        else:
-            lines.append(f"~ shot {s.shot}: re-cut only, $0")
-        lines += [f"    ~ {c.text()}" for c in s.changes]
-    if d.film:
-        lines.append("~ film: re-cut only, $0")
-        lines += [f"    ~ {c.text()}" for c in d.film]
-    lines += [f"+ take {t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}"
-              for t in d.paid]
-    if not lines:
-        lines.append("No changes.")
-    if d.length:
-        lines.append(d.length_text())
-    return "\n".join(lines + ["", d.summary()]) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def as_markdown(d: PlanDiff, path: str = "") -> str:
-    name = d.title or "Storyboard plan"
-    head = f"### {name}" + (f" (`{path}`)" if path else "") + "\n\n"
-    rows = ["| | shot | change | reason | cost |", "|---|---|---|---|---|"]
-    for s in d.shots:
-        if s.status == UNCHANGED:
-            continue
-        change = {ADDED: "add", REMOVED: "remove", CHANGED: "re-render", RECUT: "re-cut only"}[s.status]
-        cost = money(s.cost) if s.status in (ADDED, CHANGED) else "$0"
-        rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {_cell(s.reason)} | {cost} |")
-    if d.film:
-        rows.append(f"| ~ | *(film)* | re-cut only | {_cell('; '.join(c.text() for c in d.film))} | $0 |")
-    for t in d.paid:
-        where = "in the film" if t.in_film else "not in the film"
-        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} (paid) |")
-    table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
-    length = f"{d.length_text()}\n\n" if d.length else ""
-    return head + table + length + f"**{d.summary()}**\n"
-
-
-def _change_json(c: Change) -> dict:
-    if c.note == "upstream":
-        return {"field": "upstream", "because": list(c.after), "text": c.text()}
-    if c.note == "bytes":
-        return {"field": c.field, "before": c.before, "after": f"{c.after} (bytes changed)", "bytes_changed": True}
-    return {"field": c.field, "before": c.before, "after": c.after}
-
-
-def as_json(d: PlanDiff) -> str:
-    data = {
-        "summary": {"add": d.count(ADDED), "change": d.count(CHANGED), "remove": d.count(REMOVED),
-                    "recut_only": d.recut, "rerender_cost": str(exact(d.rerender_cost)),
-                    "old_total": str(exact(d.old_total)), "new_total": str(exact(d.new_total)),
-                    "paid_takes": len(d.paid), "paid_cost": str(exact(d.paid_cost)), "text": d.summary()},
-        "shots": [
-            {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
-             "changes": [_change_json(c) for c in s.changes],
-             "cost": str(exact(s.cost)), "cost_delta": str(exact(s.new_cost - s.old_cost))}
-            for s in d.shots
-        ],
-        "film": [_change_json(c) for c in d.film],
-        "length": {"before": d.length[0], "after": d.length[1]} if d.length else None,
-        "paid": [{"shot": t.shot, "take": t.take, "cost": None if t.cost is None else str(exact(t.cost)),
-                  "in_film": t.in_film} for t in d.paid],
-    }
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
