@@ -37,7 +37,7 @@ def cmd_prune(args) -> int:
     from ..review.paid import prune, total
 
     compiled = compile_for(args, args.path)
-    print_warnings(compiled)
+    print_warnings(compiled, args)
     result = prune(compiled, older_than_days=args.older_than, dry_run=args.dry_run)
     name = lock_path(compiled.path).name
     if not result.forgotten:

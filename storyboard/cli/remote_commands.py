@@ -37,7 +37,7 @@ def _project(args):
     from ..store.cache import project_cache
 
     compiled = compile_for(args, args.path)
-    print_warnings(compiled)
+    print_warnings(compiled, args)
     warnings: list[str] = []
     cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)

@@ -50,7 +50,7 @@ def cmd_apply_review(args) -> int:
 
     decisions = read_decisions(Path(args.file))
     compiled = compile_for(args, args.path)
-    print_warnings(compiled)
+    print_warnings(compiled, args)
     outcome = apply_decisions(compiled, decisions, args.file)
     for line in outcome.applied:
         print(line)

@@ -13,6 +13,7 @@ from .files import regular_file_kind
 from .media import MediaIndex, MediaInfo
 from .model import Storyboard
 from .source import Reporter
+from .warnings import warn
 
 URL_SCHEMES = ("https://", "http://")
 
@@ -76,8 +77,8 @@ def _warn_size(info: MediaInfo, ref: str, path: tuple, reporter: Reporter) -> No
     limits = load_catalog().limits
     limit = limits.image_bytes if info.kind == "image" else limits.video_bytes if info.kind == "video" else None
     if limit is not None and info.size > limit:
-        reporter.warning(path, f"`{ref}` is {_size(info.size)}; the provider takes {info.kind}s of at most "
-                               f"{_size(limit)}, so the upload or the task will likely be refused")
+        warn(reporter, "W005", path, f"`{ref}` is {_size(info.size)}; the provider takes {info.kind}s of at most "
+                                     f"{_size(limit)}, so the upload or the task will likely be refused")
 
 
 def _size(n: int) -> str:

@@ -17,7 +17,7 @@ from ..diff import CHANGED, UNCHANGED, PlanDiff, ShotDiff, money
 from ..status import HERE, LOST, NEW, REMOTE, STALE, Locator
 from ..takes import Known, takes_of
 from .media import Media
-from .words import word_diff
+from ..words import word_diff
 
 IMAGE_FIELDS = ("image", "images", "end_image", "last_image")
 
@@ -168,7 +168,7 @@ def _change(d: ShotDiff | None, job: Job, old_jobs: dict[str, Job], old_clip) ->
     old_prompt = str(before.request.get("prompt", "")) if before else ""
     words = word_diff(old_prompt, str(job.request.get("prompt", "")))
     upstream = [s for c in d.changes if c.note == "upstream" for s in c.after]
-    cost = money(d.cost) if d.status in (CHANGED, "added") else "$0"
+    cost = money(d.cost) if d.status in (CHANGED, "added") else money(Decimal(0))
     return Change(d.status, d.reason, cost, words, old_clip(before) if before else None, upstream)
 
 
