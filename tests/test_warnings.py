@@ -65,3 +65,13 @@ def test_an_unknown_code_is_an_error_at_its_position(project, cli):
     assert re.search(r"storyboard\.yaml:2:25: ignore_warnings\[1\]: `W999` is not a warning code", result.err)
     assert re.search(r"storyboard\.yaml:6:23: shots\[0\]\.ignore_warnings\[0\]: `w2` is not a warning code", result.err)
     assert "2 errors" in result.err
+
+
+def test_the_readme_lists_every_warning_code():
+    from pathlib import Path
+
+    from storyboard.format.warnings import CODES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for code, text in CODES.items():
+        assert f"| `{code}` | {text} |" in readme, code
