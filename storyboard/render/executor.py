@@ -184,7 +184,7 @@ class Renderer:
         self.claiming = ClaimSteps(claims, cache, self.events, self.clock)
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(options.rate, self.clock)
-        self.pacer = PollPacer()
+        self.pacer = PollPacer(now=self.clock.now)
         self.stopping = False
 
     async def run(self) -> Report:
@@ -394,15 +394,23 @@ class Renderer:
         self.claiming.done_now(key)
 
     async def _poll(self, job: Job, task_id: str, resumed: bool = False):
-        started = self.clock.now()
         kind = (job.model, job.duration)
+        watch = self.pacer.watch(kind)
+        try:
+            return await self._poll_watched(job, task_id, resumed, watch)
+        finally:
+            self.pacer.leave(watch)  # if it led its kind, the others are polled at once
+
+    async def _poll_watched(self, job: Job, task_id: str, resumed: bool, watch):
+        started = self.clock.now()
+        kind = watch.kind
         failures = 0
         running_at = 0.0
         while True:
             elapsed = self.clock.now() - started
             if elapsed > MAX_POLL_SECONDS:
                 raise JobFailed(f"task {task_id} is still running after {elapsed:.0f} s; run again to resume it")
-            await self.clock.sleep(self.pacer.delay(kind, elapsed))
+            await self.pacer.pause(watch, self.clock)
             asked_at = self.clock.now() - started
             try:
                 state = await self.provider.result(task_id)
@@ -414,8 +422,8 @@ class Renderer:
                 continue
             failures = 0
             if state.final:
-                if not resumed:  # a resumed task's start is unknown: learn nothing from it
-                    self.pacer.finished(kind, running_at)
+                if not resumed and state.status == "completed":  # a resumed task's start is unknown; a failed
+                    self.pacer.finished(kind, running_at, asked_at)  # one may end early: learn only from a whole run
                 return state
             running_at = asked_at
             expected = self.pacer.expected.get(kind)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import tempfile
 import threading
@@ -50,6 +51,8 @@ class State:
     task_seconds: float
     retention: float = RETENTION
     faults: FaultRules = field(default_factory=FaultRules)
+    spread: float = 0.0  # each task takes task_seconds × uniform(1 − spread, 1 + spread), as real tasks vary
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
     tasks: dict[str, Task] = field(default_factory=dict)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     tickets: dict[str, str] = field(default_factory=dict)
@@ -104,8 +107,9 @@ class Emulator:
     """The server; ``start()`` runs it in a thread (tests), ``serve()`` in the foreground."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, task_seconds: float = 2.0,
-                 api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION):
-        self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])))
+                 api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION,
+                 spread: float = 0.0):
+        self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])), spread=spread)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -151,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
     state: State
     base: str
     protocol_version = "HTTP/1.1"
+    # Headers and body go in two writes: without this, Nagle's algorithm and the client's
+    # delayed ACK hold every answer ~40 ms, which no real API does.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # quiet: tests and benchmarks read stdout
         pass
@@ -316,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.state.faults.take("submit", str(body.get("prompt", "")))
         if fault and fault.kind.isdigit():
             return self._fault_response(fault)
-        task = Task(uuid.uuid4().hex, model, body, time.monotonic(), self.state.task_seconds)
+        task = Task(uuid.uuid4().hex, model, body, time.monotonic(), self._task_seconds())
         if fault and fault.kind == "fail":
             task.fail = "The content may violate our policy (emulated failure)."
         if fault and fault.kind == "slow":
@@ -331,6 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
             return self._drop()
         self._send(200, self._envelope(task))
+
+    def _task_seconds(self) -> float:
+        spread = self.state.spread
+        if not spread:
+            return self.state.task_seconds
+        with self.state.lock:  # seeded: a benchmark's runs see the same times
+            return self.state.task_seconds * self.state.rng.uniform(1 - spread, 1 + spread)
 
     def _output(self, task_id: str):
         self.state.count("download")
