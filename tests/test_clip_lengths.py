@@ -362,8 +362,8 @@ shots:
 """
 
 
-def upstream_render(project, cli, monkeypatch):
-    """Render CHAIN with --keep-going on the emulator, shot a's cached clip a web page."""
+def upstream_render(project, cli, monkeypatch, *flags):
+    """Render CHAIN on the emulator (--keep-going unless ``flags`` are given), shot a's cached clip a web page."""
     from storyboard.providers.emulator import Emulator
 
     path = project(CHAIN)
@@ -375,7 +375,7 @@ def upstream_render(project, cli, monkeypatch):
         bad.write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>")
         ClipCache.at(cache_dir(compiled.root)).put(compiled.plan.job("a").key, bad, duration=5, model="m",
                                                    provider="wavespeed", task_id="t")
-        result = cli("render", str(path), "--keep-going", "--rate", "0")
+        result = cli("render", str(path), *(flags or ("--keep-going",)), "--rate", "0")
         prompts = sorted(task.body["prompt"] for task in emu.state.tasks.values())
     return result, prompts
 
@@ -388,6 +388,17 @@ def test_a_shot_built_on_a_clip_that_is_not_a_video_fails_alone_with_its_depende
     assert "shots[0]: not started: shot `b`, whose output it takes, failed" in result.err
     assert prompts == ["Alone at sea."]  # b and c were never submitted; the independent shot was made
     assert "1 rendered, 1 from the cache, 1 failed, 1 not started" in result.out
+
+
+def test_without_keep_going_a_clip_that_is_not_a_video_stops_the_render_before_any_submit(project, cli, monkeypatch):
+    # The cached clip shot b builds on is checked before the first submit: the
+    # independent shot e is not paid for in a render that is going to stop.
+    result, prompts = upstream_render(project, cli, monkeypatch, "--concurrency", "1")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert "shot `a` (take 1), whose output it takes: its clip is not a readable video" in result.err
+    assert prompts == []  # nothing at all was submitted
+    assert "0 rendered" in result.out
 
 
 def test_the_shot_whose_clip_is_not_a_video_is_named(project, cli, monkeypatch):

@@ -30,6 +30,7 @@ from .timing import Clock, PollPacer, RateLimiter, backoff
 from .inputs import InputMissing, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
+from ..cut.clips import unreadable
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
@@ -149,6 +150,23 @@ def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None
     return None, info
 
 
+def unusable_upstreams(uncached: list[Job], plan: Plan, cache: ClipCache) -> dict[str, str]:
+    """Job key → why it cannot be made, for each uncached job that takes a frame or a clip from a
+    cached clip that is not a readable video (blocking: it reads the clips)."""
+    rendered = {job.key for job in uncached}
+    takes = {j.key: j.take for j in plan.all_jobs}
+    found: dict[str, str] = {}
+    for job in uncached:
+        for shot, key in upstream_keys(job):
+            clip = None if key in rendered else cache.get(key)
+            problem = unreadable(clip.path) if clip is not None else None
+            if problem:  # the words materialize uses: named by shot and take, not by cache path
+                found[job.key] = (f"shot `{shot}` (take {takes.get(key, 1)}), whose output it takes: "
+                                  f"its clip is not a readable video ({problem})")
+                break
+    return found
+
+
 def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
     """The money this render may spend; refuses, before any request, above ``max_cost``."""
     to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
@@ -186,6 +204,7 @@ class Renderer:
         self.limiter = RateLimiter(options.rate, self.clock)
         self.pacer = PollPacer(now=self.clock.now)
         self.stopping = False
+        self.unusable: dict[str, str] = {}  # job key → why it fails before any submit (run)
 
     async def run(self) -> Report:
         """Render every uncached job; refuses (BudgetExceeded) before any request."""
@@ -204,6 +223,11 @@ class Renderer:
         for job in uncached:  # two shots with one job key: one job, rendered once
             firsts.setdefault(job.key, job)
         budget_check(list(firsts.values()), self.journal, self.options.max_cost)
+        # A cached clip an uncached job builds on is checked before anything is submitted: without
+        # --keep-going its failure stops the render with nothing spent.
+        self.unusable = await asyncio.to_thread(unusable_upstreams, list(firsts.values()), self.plan, self.cache)
+        if self.unusable and not self.options.keep_going:
+            self.stopping = True
         slots = asyncio.Semaphore(max(1, self.options.concurrency))
         loop = asyncio.get_running_loop()
         self.finished = {key: loop.create_future() for key in firsts}  # the graph: dependents wait on these
@@ -224,6 +248,10 @@ class Renderer:
         """One job of the graph: it starts when the clips it takes inputs from are made."""
         outcome = Outcome(job, "skipped", message="not started")
         try:
+            if job.key in self.unusable:  # found before any submit (run)
+                outcome = Outcome(job, "failed", message=self.unusable[job.key])
+                self.events(job.label, "failed", outcome.message)
+                return outcome
             blocked = await self._wait_for_inputs(job)
             if blocked:
                 self.events(job.label, "skipped", blocked)
