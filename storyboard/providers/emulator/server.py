@@ -337,6 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
             threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
             return self._drop()
+        if fault and fault.kind == "stall":  # the task exists, the answer is late
+            time.sleep(fault.seconds)
         self._send(200, self._envelope(task))
 
     def _task_seconds(self) -> float:
