@@ -405,3 +405,48 @@ def test_the_shot_whose_clip_is_not_a_video_is_named(project, cli, monkeypatch):
     result, _ = upstream_render(project, cli, monkeypatch)
     assert "shot `a` (take 1), whose output it takes: its clip is not a readable video" in result.err
     assert ".storyboard/cache/objects" not in result.err
+
+
+# -- a paid clip the cut would refuse, found at download --
+
+ONE_SHOT = """version: 1
+shots:
+  - id: calm
+    prompt: Calm harbour.
+    duration: 5
+"""
+
+
+def short_render(project, cli, monkeypatch, shorter: float):
+    """Render ONE_SHOT on the emulator, its clip ``shorter`` seconds short (and again)."""
+    from storyboard.providers.emulator import Emulator, Fault
+
+    path = project(ONE_SHOT)
+    with Emulator(task_seconds=0.2, faults=[Fault("submit", "short", seconds=shorter)]) as emu:
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
+        first = cli("render", str(path), "--rate", "0")
+        again = cli("render", str(path), "--rate", "0")
+        stats = emu.stats()
+        compiled = compile_project(str(path), base_url=emu.url)
+    return compiled, first, again, stats
+
+
+def test_a_paid_clip_the_cut_would_refuse_fails_its_shot_at_download_and_is_never_paid_again(
+        project, cli, monkeypatch):
+    compiled, first, again, stats = short_render(project, cli, monkeypatch, 1.0)
+    assert first.code == 1, first.err
+    assert "Traceback" not in first.err and "internal error" not in first.err
+    assert re.search(r"its clip is 4\.\d\d s long, 0\.\d\d s shorter than the 5 s planned", first.err)
+    assert "paid for" in first.err and "take 1" in first.err and "another take" in first.err
+    assert stats["requests"]["download"] == 1  # the same bytes again would be no better: no retries
+    assert stats["total_submits"] == 1  # the rerun takes the kept clip, and the cut refuses it
+    assert ClipCache.at(cache_dir(compiled.root)).get(compiled.plan.job("calm").key) is not None
+    assert compiled.plan.job("calm").key in (compiled.root / "storyboard.lock").read_text()  # in the lock: paid
+    assert again.code == 1 and "shorter than the 5 s planned" in again.err
+
+
+def test_a_clip_short_by_less_than_the_cut_holds_passes_the_download_check(project, cli, monkeypatch):
+    _, first, _, stats = short_render(project, cli, monkeypatch, 0.3)
+    assert first.code == 0, first.err
+    assert stats["total_submits"] == 1

@@ -30,7 +30,7 @@ from .timing import Clock, PollPacer, RateLimiter, backoff
 from .inputs import InputMissing, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
-from ..cut.clips import unreadable
+from ..cut.clips import HOLD_LIMIT, examined, unreadable
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
@@ -135,19 +135,35 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
     )
 
 
-def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None]:
-    """Why the downloaded file is not a usable clip of about ``planned`` s (or None),
-    and its facts when they could be read (its digest among them)."""
+class ShortClip(JobFailed):
+    """A whole clip, paid for, that the cut would refuse as too short: it is kept
+    (cached, and so in the lock: never paid for again by itself) and its shot fails."""
+
+    def __init__(self, message: str, clip: CachedClip):
+        super().__init__(message)
+        self.clip = clip
+
+
+def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None, str | None]:
+    """Why the downloaded file is not a whole, readable clip (or None): a problem another
+    download may cure; its facts when they could be read (its digest among them); and why
+    the cut would refuse it as too short (or None), judged as the cut judges: its picture
+    counted in frames, at most ``HOLD_LIMIT`` short. A longer clip is cut to its plan."""
     if not path.exists() or path.stat().st_size == 0:
-        return "the download is empty", None
+        return "the download is empty", None, None
     info = inspect_file(path)
     if info.kind != "video":
-        return f"the download is not a video ({info.format})", info
+        return f"the download is not a video ({info.format})", info, None
     if info.duration is None:
-        return "the download is not a complete MP4 (no length could be read)", info
-    if planned and not planned - max(0.5, 0.1 * planned) <= info.duration <= planned + max(2.0, 0.2 * planned):
-        return f"the clip is {info.duration:g} s long, not about {planned:g} s", info
-    return None, info
+        return "the download is not a complete MP4 (no length could be read)", info, None
+    clip, reason = examined(path)
+    if reason:
+        return f"the download is not a readable video ({reason})", info, None
+    short = planned - clip.picture if planned else 0.0
+    if short > HOLD_LIMIT + 1e-6:
+        return None, info, (f"its clip is {clip.picture:.2f} s long, {short:.2f} s shorter than the {planned:g} s "
+                            f"planned (the cut holds a last frame for {HOLD_LIMIT:g} s at most)")
+    return None, info, None
 
 
 def unusable_upstreams(uncached: list[Job], plan: Plan, cache: ClipCache) -> dict[str, str]:
@@ -237,7 +253,7 @@ class Renderer:
         for job in uncached:
             if firsts[job.key] is not job:
                 first = by_key[job.key]
-                state = "cached" if first.clip is not None else first.state
+                state = "cached" if first.clip is not None and first.state != "failed" else first.state
                 report.outcomes.append(Outcome(job, state, first.clip, first.message))
                 self.events(job.label, state, f"the same job as {first.job.label}")
         order = {job.label: i for i, job in enumerate(self.plan.all_jobs)}
@@ -272,7 +288,7 @@ class Renderer:
                 if not future.done():
                     self.events(job.label, "waiting", f"for {shot}")
                 upstream = await future
-                if upstream.clip is None:
+                if upstream.clip is None or upstream.state == "failed":
                     cause = "failed" if upstream.state == "failed" else "was not made"
                     return f"shot `{shot}`, whose output it takes, {cause}"
             elif await asyncio.to_thread(self.cache.get, key) is None:
@@ -304,6 +320,7 @@ class Renderer:
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
             except (JobFailed, ProviderError, InputMissing, StitchError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
+                outcome.clip = getattr(exc, "clip", None)  # a paid clip the cut refuses: kept, in the lock
                 self.events(job.label, "failed", outcome.message)
                 if not self.options.keep_going and getattr(exc, "stops", True):
                     self.stopping = True
@@ -316,9 +333,9 @@ class Renderer:
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self.root, dest)
-            problem, clip = await asyncio.to_thread(self._land, job, dest, "local")
-            if problem:
-                raise JobFailed(f"the preview clip is unusable: {problem}")
+            problem, clip, short = await asyncio.to_thread(self._land, job, dest, "local")
+            if problem or short:
+                raise JobFailed(f"the preview clip is unusable: {problem or short}")
             return clip
 
     # -- remote (wavespeed, or the emulator) --
@@ -358,9 +375,17 @@ class Renderer:
             reason = state.error or f"the task ended as {state.status}"
             raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
         slot.release()  # the task is over: its place on the account is free while we download
-        clip = await self._fetch(job, task_id, state.outputs[0])
+        clip, short = await self._fetch(job, task_id, state.outputs[0])
         await asyncio.to_thread(self._forget, job.key)
+        if short:  # downloading it again would give the same clip: another take is the cure
+            raise ShortClip(self._short_message(job, short), clip)
         return clip
+
+    def _short_message(self, job: Job, short: str) -> str:
+        paid = f" ({dollars(job.cost)})" if job.cost is not None else ""
+        return (f"{short}. The task was paid for{paid}: its clip is kept in the cache and the lock as take "
+                f"{job.take}, so it is never paid for again by itself. To replace it, render another take of the "
+                f"shot (`take: N` in the shot, then `{self.options.command}`)")
 
     async def _retrying(self, what: str, job: Job, call):
         for attempt in range(MAX_ATTEMPTS):
@@ -457,17 +482,19 @@ class Renderer:
             expected = self.pacer.expected.get(kind)
             self.events(job.label, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
-    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None]:
+    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None, str | None]:
         """Check a made clip and put it into the cache, in one trip off the event loop
-        (hashing and fsync block): why it is unusable, or the cached clip. The clip is
-        read once: its check's digest is the cache's."""
-        problem, info = check_clip(clip, job.duration)
+        (hashing and fsync block): why it is not whole, or the cached clip and why the
+        cut would refuse it as too short (or None). A whole clip is cached even then: it
+        was paid for. The clip is read once: its check's digest is the cache's."""
+        problem, info, short = check_clip(clip, job.duration)
         if problem:
-            return problem, None
+            return problem, None, None
         return None, self.cache.put(job.key, clip, duration=info.duration or job.duration, model=job.model,
-                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256)
+                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256), short
 
-    async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
+    async def _fetch(self, job: Job, task_id: str, url: str) -> tuple[CachedClip, str | None]:
+        """The task's clip, downloaded, checked and cached; and why the cut would refuse it (or None)."""
         problem = ""
         for attempt in range(MAX_ATTEMPTS):
             self.events(job.label, "downloading", "")
@@ -475,11 +502,11 @@ class Renderer:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)
-                    problem, clip = await asyncio.to_thread(self._land, job, dest, task_id)
+                    problem, clip, short = await asyncio.to_thread(self._land, job, dest, task_id)
                 except Retryable as exc:
                     problem = str(exc)
                 if not problem:
-                    return clip
+                    return clip, short
             self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

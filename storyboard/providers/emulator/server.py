@@ -43,6 +43,7 @@ class Task:
     fail: str = ""
     clip: bytes | None = None
     variant: int = 0  # how many times this body was submitted before: takes get different clips
+    shorter: float = 0.0  # seconds the clip falls short of the request (the "short" fault)
 
 
 @dataclass
@@ -328,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
             task.fail = "The content may violate our policy (emulated failure)."
         if fault and fault.kind == "slow":
             task.seconds += fault.seconds
+        if fault and fault.kind == "short":
+            task.shorter = fault.seconds
         with self.state.lock:
             self.state.tasks[task.id] = task
             digest = body_digest({"model": model, **body})
@@ -367,7 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, raw=data, ctype="video/mp4")
 
     def _clip(self, task: Task) -> bytes:
-        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant)
+        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant,
+                                         task.shorter)
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))
