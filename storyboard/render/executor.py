@@ -19,18 +19,15 @@ from typing import Callable
 from ..store.cache import CachedClip, ClipCache
 from ..store.claims import Claims
 from .claiming import ClaimInDoubt, ClaimSteps
-from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal
 from ..format.files import work_dir
-from ..format.media import MediaInfo, inspect_file
 from ..plan.types import Job, Plan
-from ..plan.prices import dollars
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
 from .timing import Clock, PollPacer, RateLimiter, backoff
 from .inputs import InputMissing, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
-from ..cut.clips import HOLD_LIMIT, examined, unreadable
+from .checks import budget_check, check_clip, short_message, unusable_upstreams
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
@@ -142,65 +139,6 @@ class ShortClip(JobFailed):
     def __init__(self, message: str, clip: CachedClip):
         super().__init__(message)
         self.clip = clip
-
-
-def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None, str | None]:
-    """Why the downloaded file is not a whole, readable clip (or None): a problem another
-    download may cure; its facts when they could be read (its digest among them); and why
-    the cut would refuse it as too short (or None), judged as the cut judges: its picture
-    counted in frames, at most ``HOLD_LIMIT`` short. A longer clip is cut to its plan."""
-    if not path.exists() or path.stat().st_size == 0:
-        return "the download is empty", None, None
-    info = inspect_file(path)
-    if info.kind != "video":
-        return f"the download is not a video ({info.format})", info, None
-    if info.duration is None:
-        return "the download is not a complete MP4 (no length could be read)", info, None
-    clip, reason = examined(path)
-    if reason:
-        return f"the download is not a readable video ({reason})", info, None
-    short = planned - clip.picture if planned else 0.0
-    if short > HOLD_LIMIT + 1e-6:
-        return None, info, (f"its clip is {clip.picture:.2f} s long, {short:.2f} s shorter than the {planned:g} s "
-                            f"planned (the cut holds a last frame for {HOLD_LIMIT:g} s at most)")
-    return None, info, None
-
-
-def unusable_upstreams(uncached: list[Job], plan: Plan, cache: ClipCache) -> dict[str, str]:
-    """Job key → why it cannot be made, for each uncached job that takes a frame or a clip from a
-    cached clip that is not a readable video (blocking: it reads the clips)."""
-    rendered = {job.key for job in uncached}
-    takes = {j.key: j.take for j in plan.all_jobs}
-    found: dict[str, str] = {}
-    for job in uncached:
-        for shot, key in upstream_keys(job):
-            clip = None if key in rendered else cache.get(key)
-            problem = unreadable(clip.path) if clip is not None else None
-            if problem:  # the words materialize uses: named by shot and take, not by cache path
-                found[job.key] = (f"shot `{shot}` (take {takes.get(key, 1)}), whose output it takes: "
-                                  f"its clip is not a readable video ({problem})")
-                break
-    return found
-
-
-def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
-    """The money this render may spend; refuses, before any request, above ``max_cost``."""
-    to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
-    unpriced = [j.label for j in to_pay if j.cost is None]
-    cost = sum((j.cost for j in to_pay if j.cost is not None), Decimal(0))
-    if max_cost is not None:
-        if unpriced:
-            raise BudgetExceeded(
-                f"cannot keep to --max-cost: the cost of {', '.join(unpriced)} is unknown (no price in the price "
-                f"list, or a URL video of unknown length); "
-                f"the priced jobs alone would cost {dollars(cost)}"
-            )
-        if cost > max_cost:
-            raise BudgetExceeded(
-                f"this render would spend {dollars(cost)} on {len(to_pay)} job(s), more than --max-cost "
-                f"{dollars(max_cost)}; nothing was sent"
-            )
-    return cost
 
 
 class Renderer:
@@ -378,14 +316,9 @@ class Renderer:
         clip, short = await self._fetch(job, task_id, state.outputs[0])
         await asyncio.to_thread(self._forget, job.key)
         if short:  # downloading it again would give the same clip: another take is the cure
-            raise ShortClip(self._short_message(job, short), clip)
+            raise ShortClip(short_message(job, short, self.options.command), clip)
         return clip
 
-    def _short_message(self, job: Job, short: str) -> str:
-        paid = f" ({dollars(job.cost)})" if job.cost is not None else ""
-        return (f"{short}. The task was paid for{paid}: its clip is kept in the cache and the lock as take "
-                f"{job.take}, so it is never paid for again by itself. To replace it, render another take of the "
-                f"shot (`take: N` in the shot, then `{self.options.command}`)")
 
     async def _retrying(self, what: str, job: Job, call):
         for attempt in range(MAX_ATTEMPTS):
