@@ -365,8 +365,8 @@ shots:
 """
 
 
-def upstream_render(project, cli, monkeypatch):
-    """Render CHAIN with --keep-going on the emulator, shot a's cached clip a web page."""
+def upstream_render(project, cli, monkeypatch, *flags):
+    """Render CHAIN on the emulator (--keep-going unless ``flags`` are given), shot a's cached clip a web page."""
     from storyboard.providers.emulator import Emulator
 
     path = project(CHAIN)
@@ -378,7 +378,7 @@ def upstream_render(project, cli, monkeypatch):
         bad.write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>")
         ClipCache.at(cache_dir(compiled.root)).put(compiled.plan.job("a").key, bad, duration=5, model="m",
                                                    provider="wavespeed", task_id="t")
-        result = cli("render", str(path), "--keep-going", "--rate", "0")
+        result = cli("render", str(path), *(flags or ("--keep-going",)), "--rate", "0")
         prompts = sorted(task.body["prompt"] for task in emu.state.tasks.values())
     return result, prompts
 
@@ -393,7 +393,63 @@ def test_a_shot_built_on_a_clip_that_is_not_a_video_fails_alone_with_its_depende
     assert "1 rendered, 1 from the cache, 1 failed, 1 not started" in result.out
 
 
+def test_without_keep_going_a_clip_that_is_not_a_video_stops_the_render_before_any_submit(project, cli, monkeypatch):
+    # The cached clip shot b builds on is checked before the first submit: the
+    # independent shot e is not paid for in a render that is going to stop.
+    result, prompts = upstream_render(project, cli, monkeypatch, "--concurrency", "1")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert "shot `a` (take 1), whose output it takes: its clip is not a readable video" in result.err
+    assert prompts == []  # nothing at all was submitted
+    assert "0 rendered" in result.out
+
+
 def test_the_shot_whose_clip_is_not_a_video_is_named(project, cli, monkeypatch):
     result, _ = upstream_render(project, cli, monkeypatch)
     assert "shot `a` (take 1), whose output it takes: its clip is not a readable video" in result.err
     assert ".storyboard/cache/objects" not in result.err
+
+
+# -- a paid clip the cut would refuse, found at download --
+
+ONE_SHOT = """version: 1
+shots:
+  - id: calm
+    prompt: Calm harbour.
+    duration: 5
+"""
+
+
+def short_render(project, cli, monkeypatch, shorter: float):
+    """Render ONE_SHOT on the emulator, its clip ``shorter`` seconds short (and again)."""
+    from storyboard.providers.emulator import Emulator, Fault
+
+    path = project(ONE_SHOT)
+    with Emulator(task_seconds=0.2, faults=[Fault("submit", "short", seconds=shorter)]) as emu:
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
+        first = cli("render", str(path), "--rate", "0")
+        again = cli("render", str(path), "--rate", "0")
+        stats = emu.stats()
+        compiled = compile_project(str(path), base_url=emu.url)
+    return compiled, first, again, stats
+
+
+def test_a_paid_clip_the_cut_would_refuse_fails_its_shot_at_download_and_is_never_paid_again(
+        project, cli, monkeypatch):
+    compiled, first, again, stats = short_render(project, cli, monkeypatch, 1.0)
+    assert first.code == 1, first.err
+    assert "Traceback" not in first.err and "internal error" not in first.err
+    assert re.search(r"its clip is 4\.\d\d s long, 0\.\d\d s shorter than the 5 s planned", first.err)
+    assert "paid for" in first.err and "take 1" in first.err and "another take" in first.err
+    assert stats["requests"]["download"] == 1  # the same bytes again would be no better: no retries
+    assert stats["total_submits"] == 1  # the rerun takes the kept clip, and the cut refuses it
+    assert ClipCache.at(cache_dir(compiled.root)).get(compiled.plan.job("calm").key) is not None
+    assert compiled.plan.job("calm").key in (compiled.root / "storyboard.lock").read_text()  # in the lock: paid
+    assert again.code == 1 and "shorter than the 5 s planned" in again.err
+
+
+def test_a_clip_short_by_less_than_the_cut_holds_passes_the_download_check(project, cli, monkeypatch):
+    _, first, _, stats = short_render(project, cli, monkeypatch, 0.3)
+    assert first.code == 0, first.err
+    assert stats["total_submits"] == 1

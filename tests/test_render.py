@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -224,6 +225,17 @@ def test_cache_can_be_shared_by_flag_or_environment(project, env, tmp_path, emul
     assert total_submits(emulator) == 1
 
 
+def journal_states(journal: Path) -> list[str | None]:
+    """The state of each journal entry (None for one being replaced as we read)."""
+    states = []
+    for entry in journal.glob("*.json"):
+        try:
+            states.append(json.loads(entry.read_text()).get("state"))
+        except (OSError, ValueError):
+            states.append(None)
+    return states
+
+
 def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(lighthouse):
     with Emulator(task_seconds=3.0) as emulator:
         env = {**os.environ, "WAVESPEED_BASE_URL": emulator.url, "WAVESPEED_API_KEY": KEY}
@@ -231,9 +243,11 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(lighthouse):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         journal = lighthouse / ".storyboard" / "journal"
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(list(journal.glob("*.json"))) < 5:  # dawn waits for rescue
+        # Wait for the state the test needs: five tasks whose ids are journalled (dawn waits for
+        # rescue). A fixed pause after five entries appear could land while some were still
+        # "submitting", and a rerun rightly refuses to guess about those (see the test below).
+        while time.monotonic() < deadline and journal_states(journal).count("submitted") < 5:
             time.sleep(0.05)
-        time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
@@ -242,3 +256,38 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(lighthouse):
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0 and "5 resumed" in rerun.stdout
         assert emulator.stats()["total_submits"] == 6
+
+
+STALLED = """version: 1
+shots:
+  - id: calm
+    prompt: Calm harbour.
+  - id: storm
+    prompt: Stalled storm.
+"""
+
+
+def test_ctrl_c_while_a_submit_is_unanswered_leaves_it_in_doubt_and_the_rerun_never_pays_again(project):
+    # The submit of `storm` reached the provider (its task exists) but its answer is late:
+    # Ctrl-C then must leave the journal saying a task may exist, and a rerun must ask, not pay.
+    path = project(STALLED)
+    stall = Fault("submit", "stall", match="Stalled", seconds=20)
+    with Emulator(task_seconds=1.0, faults=[stall]) as emulator:
+        env = {**os.environ, "WAVESPEED_BASE_URL": emulator.url, "WAVESPEED_API_KEY": KEY}
+        cmd = [sys.executable, "-m", "storyboard", "render", str(path), "--rate", "0", "--concurrency", "2"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        journal = path.parent / ".storyboard" / "journal"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                emulator.stats()["tasks"] == 2 and sorted(journal_states(journal)) == ["submitted", "submitting"]):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        assert sorted(journal_states(journal)) == ["submitted", "submitting"]
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 1, rerun.stderr
+        assert "storm" in rerun.stderr and "may exist and be paid for" in rerun.stderr
+        assert "1 resumed" in rerun.stdout  # calm's task is followed, not paid again
+        assert emulator.stats()["total_submits"] == 2

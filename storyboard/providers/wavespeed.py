@@ -104,13 +104,16 @@ class WaveSpeed:
         self.base_url = base_url.rstrip("/")
         self.origin = origin_of(self.base_url)
         self.max_download = max_download
+        # One TLS context for both clients (the same one httpx makes by default): loading the
+        # CA bundle costs tens of ms of CPU, once is enough. A given transport needs none.
+        verify = httpx.create_ssl_context() if transport is None else True
         self.api = httpx.AsyncClient(
             base_url=self.base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=TIMEOUT,
-            transport=transport, follow_redirects=False,
+            transport=transport, follow_redirects=False, verify=verify,
         )
         # Uploads and downloads go to other hosts: no Authorization header there.
         # Redirects are followed, but every hop's scheme is checked, not only the first URL's.
-        self.plain = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=True,
+        self.plain = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=True, verify=verify,
                                        event_hooks={"request": [self._check_hop]})
 
     async def check_access(self) -> None:

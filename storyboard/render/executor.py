@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
@@ -19,17 +18,16 @@ from typing import Callable
 from ..store.cache import CachedClip, ClipCache
 from ..store.claims import Claims
 from .claiming import ClaimInDoubt, ClaimSteps
-from ..errors import BudgetExceeded
 from .journal import SUBMITTING, Journal, JournalFull
 from ..format.files import work_dir
-from ..format.media import MediaInfo, inspect_file
 from ..plan.types import Job, Plan
-from ..plan.prices import dollars
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
 from .timing import Clock, PollPacer, RateLimiter, backoff
 from .inputs import InputMissing, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
+from .checks import budget_check, check_clip, short_message, unusable_upstreams
+from .outcomes import Options, Outcome, Report
 
 Events = Callable[[str, str, str], None]  # (shot, state, detail)
 
@@ -37,42 +35,6 @@ MAX_ATTEMPTS = 6
 MAX_POLL_SECONDS = 3600.0
 MAX_WAIT = 60.0  # seconds: the longest a Retry-After may hold a job (the provider client caps it too)
 LocalRender = Callable[[Job, Path, Path], None]  # job, project root (for its media), destination
-
-
-@dataclass
-class Options:
-    concurrency: int = 3
-    rate: int = 5
-    max_cost: Decimal | None = None
-    keep_going: bool = False
-    command: str = "storyboard render PATH"  # how the user runs this render again (for hints)
-
-
-@dataclass
-class Outcome:
-    job: Job
-    state: str  # cached | done | failed | skipped
-    clip: CachedClip | None = None
-    message: str = ""
-    paid: Decimal = Decimal(0)  # spent in this run
-    resumed: bool = False
-    inputs: dict[str, str] = field(default_factory=dict)  # shot inputs made into files: what → digest
-
-
-@dataclass
-class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def spent(self) -> Decimal:
-        return sum((o.paid for o in self.outcomes), Decimal(0))
-
-    def count(self, state: str) -> int:
-        return sum(1 for o in self.outcomes if o.state == state)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.state == "failed"]
 
 
 class _Slot:
@@ -134,39 +96,13 @@ def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> s
     )
 
 
-def check_clip(path: Path, planned: float) -> tuple[str | None, MediaInfo | None]:
-    """Why the downloaded file is not a usable clip of about ``planned`` s (or None),
-    and its facts when they could be read (its digest among them)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return "the download is empty", None
-    info = inspect_file(path)
-    if info.kind != "video":
-        return f"the download is not a video ({info.format})", info
-    if info.duration is None:
-        return "the download is not a complete MP4 (no length could be read)", info
-    if planned and not planned - max(0.5, 0.1 * planned) <= info.duration <= planned + max(2.0, 0.2 * planned):
-        return f"the clip is {info.duration:g} s long, not about {planned:g} s", info
-    return None, info
+class ShortClip(JobFailed):
+    """A whole clip, paid for, that the cut would refuse as too short: it is kept
+    (cached, and so in the lock: never paid for again by itself) and its shot fails."""
 
-
-def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
-    """The money this render may spend; refuses, before any request, above ``max_cost``."""
-    to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
-    unpriced = [j.label for j in to_pay if j.cost is None]
-    cost = sum((j.cost for j in to_pay if j.cost is not None), Decimal(0))
-    if max_cost is not None:
-        if unpriced:
-            raise BudgetExceeded(
-                f"cannot keep to --max-cost: the cost of {', '.join(unpriced)} is unknown (no price in the price "
-                f"list, or a URL video of unknown length); "
-                f"the priced jobs alone would cost {dollars(cost)}"
-            )
-        if cost > max_cost:
-            raise BudgetExceeded(
-                f"this render would spend {dollars(cost)} on {len(to_pay)} job(s), more than --max-cost "
-                f"{dollars(max_cost)}; nothing was sent"
-            )
-    return cost
+    def __init__(self, message: str, clip: CachedClip):
+        super().__init__(message)
+        self.clip = clip
 
 
 class Renderer:
@@ -184,8 +120,9 @@ class Renderer:
         self.claiming = ClaimSteps(claims, cache, self.events, self.clock)
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(options.rate, self.clock)
-        self.pacer = PollPacer()
+        self.pacer = PollPacer(now=self.clock.now)
         self.stopping = False
+        self.unusable: dict[str, str] = {}  # job key → why it fails before any submit (run)
 
     async def run(self) -> Report:
         """Render every uncached job; refuses (BudgetExceeded) before any request."""
@@ -204,6 +141,11 @@ class Renderer:
         for job in uncached:  # two shots with one job key: one job, rendered once
             firsts.setdefault(job.key, job)
         budget_check(list(firsts.values()), self.journal, self.options.max_cost)
+        # A cached clip an uncached job builds on is checked before anything is submitted: without
+        # --keep-going its failure stops the render with nothing spent.
+        self.unusable = await asyncio.to_thread(unusable_upstreams, list(firsts.values()), self.plan, self.cache)
+        if self.unusable and not self.options.keep_going:
+            self.stopping = True
         slots = asyncio.Semaphore(max(1, self.options.concurrency))
         loop = asyncio.get_running_loop()
         self.finished = {key: loop.create_future() for key in firsts}  # the graph: dependents wait on these
@@ -213,7 +155,7 @@ class Renderer:
         for job in uncached:
             if firsts[job.key] is not job:
                 first = by_key[job.key]
-                state = "cached" if first.clip is not None else first.state
+                state = "cached" if first.clip is not None and first.state != "failed" else first.state
                 report.outcomes.append(Outcome(job, state, first.clip, first.message))
                 self.events(job.label, state, f"the same job as {first.job.label}")
         order = {job.label: i for i, job in enumerate(self.plan.all_jobs)}
@@ -224,6 +166,10 @@ class Renderer:
         """One job of the graph: it starts when the clips it takes inputs from are made."""
         outcome = Outcome(job, "skipped", message="not started")
         try:
+            if job.key in self.unusable:  # found before any submit (run)
+                outcome = Outcome(job, "failed", message=self.unusable[job.key])
+                self.events(job.label, "failed", outcome.message)
+                return outcome
             blocked = await self._wait_for_inputs(job)
             if blocked:
                 self.events(job.label, "skipped", blocked)
@@ -244,7 +190,7 @@ class Renderer:
                 if not future.done():
                     self.events(job.label, "waiting", f"for {shot}")
                 upstream = await future
-                if upstream.clip is None:
+                if upstream.clip is None or upstream.state == "failed":
                     cause = "failed" if upstream.state == "failed" else "was not made"
                     return f"shot `{shot}`, whose output it takes, {cause}"
             elif await asyncio.to_thread(self.cache.get, key) is None:
@@ -274,8 +220,14 @@ class Renderer:
             except _Skipped:
                 self.events(job.label, "skipped", "an earlier shot failed")
                 return Outcome(job, "skipped", message="not started: an earlier shot failed")
+            except OSError as exc:  # the machine said no (a full disk): this shot fails, its task id is journalled
+                outcome.message = (f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}; a task "
+                                   "already submitted stays in the journal: fix that and run the same render again")
+                self.events(job.label, "failed", outcome.message)
+                self.stopping = self.stopping or not self.options.keep_going
             except (JobFailed, ProviderError, InputMissing, StitchError) as exc:
                 outcome.message = getattr(exc, "message", None) or str(exc)
+                outcome.clip = getattr(exc, "clip", None)  # a paid clip the cut refuses: kept, in the lock
                 self.events(job.label, "failed", outcome.message)
                 if not self.options.keep_going and getattr(exc, "stops", True):
                     self.stopping = True
@@ -288,9 +240,9 @@ class Renderer:
         with work_dir("render") as tmp:
             dest = Path(tmp) / "clip.mp4"
             await asyncio.to_thread(self.local, job, self.root, dest)
-            problem, clip = await asyncio.to_thread(self._land, job, dest, "local")
-            if problem:
-                raise JobFailed(f"the preview clip is unusable: {problem}")
+            problem, clip, short = await asyncio.to_thread(self._land, job, dest, "local")
+            if problem or short:
+                raise JobFailed(f"the preview clip is unusable: {problem or short}")
             return clip
 
     # -- remote (wavespeed, or the emulator) --
@@ -330,9 +282,12 @@ class Renderer:
             reason = state.error or f"the task ended as {state.status}"
             raise JobFailed(f"the provider says: {reason}")  # keeps its slot until the failure is counted
         slot.release()  # the task is over: its place on the account is free while we download
-        clip = await self._fetch(job, task_id, state.outputs[0])
+        clip, short = await self._fetch(job, task_id, state.outputs[0])
         await asyncio.to_thread(self._forget, job.key)
+        if short:  # downloading it again would give the same clip: another take is the cure
+            raise ShortClip(short_message(job, short, self.options.command), clip)
         return clip
+
 
     async def _retrying(self, what: str, job: Job, call):
         for attempt in range(MAX_ATTEMPTS):
@@ -404,15 +359,23 @@ class Renderer:
         self.claiming.done_now(key)
 
     async def _poll(self, job: Job, task_id: str, resumed: bool = False):
-        started = self.clock.now()
         kind = (job.model, job.duration)
+        watch = self.pacer.watch(kind)
+        try:
+            return await self._poll_watched(job, task_id, resumed, watch)
+        finally:
+            self.pacer.leave(watch)  # if it led its kind, the others are polled at once
+
+    async def _poll_watched(self, job: Job, task_id: str, resumed: bool, watch):
+        started = self.clock.now()
+        kind = watch.kind
         failures = 0
         running_at = 0.0
         while True:
             elapsed = self.clock.now() - started
             if elapsed > MAX_POLL_SECONDS:
                 raise JobFailed(f"task {task_id} is still running after {elapsed:.0f} s; run again to resume it")
-            await self.clock.sleep(self.pacer.delay(kind, elapsed))
+            await self.pacer.pause(watch, self.clock)
             asked_at = self.clock.now() - started
             try:
                 state = await self.provider.result(task_id)
@@ -424,24 +387,26 @@ class Renderer:
                 continue
             failures = 0
             if state.final:
-                if not resumed:  # a resumed task's start is unknown: learn nothing from it
-                    self.pacer.finished(kind, running_at)
+                if not resumed and state.status == "completed":  # a resumed task's start is unknown; a failed
+                    self.pacer.finished(kind, running_at, asked_at)  # one may end early: learn only from a whole run
                 return state
             running_at = asked_at
             expected = self.pacer.expected.get(kind)
             self.events(job.label, state.status or "processing", f"typically {expected:.0f} s" if expected else "")
 
-    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None]:
+    def _land(self, job: Job, clip: Path, task_id: str) -> tuple[str | None, CachedClip | None, str | None]:
         """Check a made clip and put it into the cache, in one trip off the event loop
-        (hashing and fsync block): why it is unusable, or the cached clip. The clip is
-        read once: its check's digest is the cache's."""
-        problem, info = check_clip(clip, job.duration)
+        (hashing and fsync block): why it is not whole, or the cached clip and why the
+        cut would refuse it as too short (or None). A whole clip is cached even then: it
+        was paid for. The clip is read once: its check's digest is the cache's."""
+        problem, info, short = check_clip(clip, job.duration)
         if problem:
-            return problem, None
+            return problem, None, None
         return None, self.cache.put(job.key, clip, duration=info.duration or job.duration, model=job.model,
-                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256)
+                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256), short
 
-    async def _fetch(self, job: Job, task_id: str, url: str) -> CachedClip:
+    async def _fetch(self, job: Job, task_id: str, url: str) -> tuple[CachedClip, str | None]:
+        """The task's clip, downloaded, checked and cached; and why the cut would refuse it (or None)."""
         problem = ""
         for attempt in range(MAX_ATTEMPTS):
             self.events(job.label, "downloading", "")
@@ -449,11 +414,11 @@ class Renderer:
                 dest = Path(tmp) / "clip.mp4"
                 try:
                     await self.provider.download(url, dest)
-                    problem, clip = await asyncio.to_thread(self._land, job, dest, task_id)
+                    problem, clip, short = await asyncio.to_thread(self._land, job, dest, task_id)
                 except Retryable as exc:
                     problem = str(exc)
                 if not problem:
-                    return clip
+                    return clip, short
             self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")

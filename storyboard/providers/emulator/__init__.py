@@ -11,8 +11,9 @@ nothing was paid for twice.
 Faults are rules: ``{"on": "submit"|"poll"|"download"|"upload", "kind": ...,
 "times": N, "match": "text in the prompt"}`` with kinds 429, 500, 503,
 ``drop`` (close the connection without answering; on submit, after the task
-was created), ``truncate`` (downloads), ``fail`` and ``slow`` (submit: the
-task fails, or takes ``seconds`` longer). Give them at start
+was created), ``truncate`` (downloads), ``fail``, ``slow``, ``stall`` and
+``short`` (submit: the task fails, takes ``seconds`` longer, exists while
+its answer comes ``seconds`` late, or makes a clip ``seconds`` short). Give them at start
 (``storyboard emulate --fault submit:429``) or at run time
 (``POST /_emulator/faults``). ``GET /_emulator/stats`` tells what happened.
 """

@@ -50,9 +50,10 @@ class ClipMaker:
         self.locks: dict[tuple, threading.Lock] = {}
         self.lock = threading.Lock()
 
-    def clip_for(self, body: dict, video_length: Callable[[], float | None], variant: int = 0) -> bytes:
+    def clip_for(self, body: dict, video_length: Callable[[], float | None], variant: int = 0,
+                 shorter: float = 0.0) -> bytes:
         width, height = SIZES.get(body.get("aspect_ratio", "16:9"), SIZES["16:9"])
-        seconds = float(body.get("duration") or video_length() or 5)
+        seconds = float(body.get("duration") or video_length() or 5) - shorter  # shorter: a bad clip, on request
         sound = bool(body.get("sound")) or bool(body.get("video") and body.get("keep_original_sound", True))
         hue = int(hashlib.sha256(str(body.get("prompt", "")).encode()).hexdigest(), 16) % 8
         key = (width, height, seconds, sound, hue, variant)

@@ -3,8 +3,9 @@
 A rule is ``{"on": "submit"|"poll"|"download"|"upload", "kind": ...,
 "times": N, "match": "text in the prompt"}`` with kinds 429, 500, 503,
 ``drop`` (close the connection without answering; on submit, after the task
-was created), ``truncate`` (downloads), ``fail`` and ``slow`` (submit: the
-task fails, or takes ``seconds`` longer). ``times`` -1 means every time.
+was created), ``truncate`` (downloads), ``fail``, ``slow``, ``stall`` and
+``short`` (submit: the task fails, takes ``seconds`` longer, exists while
+its answer comes ``seconds`` late, or makes a clip ``seconds`` short). ``times`` -1 means every time.
 """
 
 from __future__ import annotations

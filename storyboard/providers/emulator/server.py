@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import tempfile
 import threading
@@ -42,6 +43,7 @@ class Task:
     fail: str = ""
     clip: bytes | None = None
     variant: int = 0  # how many times this body was submitted before: takes get different clips
+    shorter: float = 0.0  # seconds the clip falls short of the request (the "short" fault)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class State:
     task_seconds: float
     retention: float = RETENTION
     faults: FaultRules = field(default_factory=FaultRules)
+    spread: float = 0.0  # each task takes task_seconds × uniform(1 − spread, 1 + spread), as real tasks vary
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
     tasks: dict[str, Task] = field(default_factory=dict)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     tickets: dict[str, str] = field(default_factory=dict)
@@ -104,8 +108,9 @@ class Emulator:
     """The server; ``start()`` runs it in a thread (tests), ``serve()`` in the foreground."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, task_seconds: float = 2.0,
-                 api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION):
-        self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])))
+                 api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION,
+                 spread: float = 0.0):
+        self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])), spread=spread)
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -151,6 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
     state: State
     base: str
     protocol_version = "HTTP/1.1"
+    # Headers and body go in two writes: without this, Nagle's algorithm and the client's
+    # delayed ACK hold every answer ~40 ms, which no real API does.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # quiet: tests and benchmarks read stdout
         pass
@@ -316,11 +324,13 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.state.faults.take("submit", str(body.get("prompt", "")))
         if fault and fault.kind.isdigit():
             return self._fault_response(fault)
-        task = Task(uuid.uuid4().hex, model, body, time.monotonic(), self.state.task_seconds)
+        task = Task(uuid.uuid4().hex, model, body, time.monotonic(), self._task_seconds())
         if fault and fault.kind == "fail":
             task.fail = "The content may violate our policy (emulated failure)."
         if fault and fault.kind == "slow":
             task.seconds += fault.seconds
+        if fault and fault.kind == "short":
+            task.shorter = fault.seconds
         with self.state.lock:
             self.state.tasks[task.id] = task
             digest = body_digest({"model": model, **body})
@@ -330,7 +340,16 @@ class _Handler(BaseHTTPRequestHandler):
             threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
             return self._drop()
+        if fault and fault.kind == "stall":  # the task exists, the answer is late
+            time.sleep(fault.seconds)
         self._send(200, self._envelope(task))
+
+    def _task_seconds(self) -> float:
+        spread = self.state.spread
+        if not spread:
+            return self.state.task_seconds
+        with self.state.lock:  # seeded: a benchmark's runs see the same times
+            return self.state.task_seconds * self.state.rng.uniform(1 - spread, 1 + spread)
 
     def _output(self, task_id: str):
         self.state.count("download")
@@ -351,7 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, raw=data, ctype="video/mp4")
 
     def _clip(self, task: Task) -> bytes:
-        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant)
+        return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant,
+                                         task.shorter)
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))
