@@ -291,3 +291,37 @@ def test_ctrl_c_while_a_submit_is_unanswered_leaves_it_in_doubt_and_the_rerun_ne
         assert "storm" in rerun.stderr and "may exist and be paid for" in rerun.stderr
         assert "1 resumed" in rerun.stdout  # calm's task is followed, not paid again
         assert emulator.stats()["total_submits"] == 2
+
+
+def test_ctrl_c_while_waiting_after_a_429_leaves_no_doubt(project):
+    # A 429 proves the submit created no task; Ctrl-C while waiting to try again must not leave the
+    # job "submitting" (a task may exist), or the rerun would refuse it as in doubt.
+    import threading
+
+    path = project("version: 1\nshots:\n  - id: storm\n    prompt: Stalled storm.\n")
+    limited = Fault("submit", "429", times=1, match="Stalled", retry_after=50)
+    with Emulator(task_seconds=1.0, faults=[limited]) as emulator:
+        env = {**os.environ, "WAVESPEED_BASE_URL": emulator.url, "WAVESPEED_API_KEY": KEY}
+        cmd = [sys.executable, "-m", "storyboard", "render", str(path), "--rate", "0", "--concurrency", "2"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting = threading.Event()
+        lines: list[str] = []
+
+        def read() -> None:
+            for line in proc.stderr:
+                lines.append(line)
+                if line.startswith("storm: retrying"):
+                    waiting.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert waiting.wait(30), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
+        assert proc.returncode == 130, "".join(lines)
+        journal = path.parent / ".storyboard" / "journal"
+        assert "submitting" not in journal_states(journal), "".join(lines)
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        assert emulator.stats()["total_submits"] == 1  # the 429 created nothing; the rerun's submit did

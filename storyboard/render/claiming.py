@@ -82,6 +82,10 @@ class ClaimSteps:
         task = asyncio.create_task(beat())
         try:
             yield
+        except asyncio.CancelledError:
+            if no_task():  # interrupted (Ctrl-C) before anything was sent: the claim goes now, not stale later
+                self.claims.release(key)
+            raise
         except Exception:
             if no_task():
                 await asyncio.to_thread(self.claims.release, key)

@@ -327,8 +327,23 @@ class Renderer:
             await asyncio.to_thread(self.journal.submitting, job.key, job.label, job.model, origin)
         except JournalFull as exc:
             raise JobFailed(str(exc)) from None
+        sent = False  # a request is (or may be) out: only a Retryable answer proves no task came of it
+
+        async def send() -> str:
+            nonlocal sent
+            sent = True
+            try:
+                return await self.provider.submit(job.model, body)
+            except Retryable:
+                sent = False
+                raise
+
         try:
-            task_id = await self._retrying("submit", job, lambda: self.provider.submit(job.model, body))
+            task_id = await self._retrying("submit", job, send)
+        except asyncio.CancelledError:
+            if not sent:  # Ctrl-C in a backoff after a 429: no task exists, so the rerun must not doubt it
+                self.journal.forget(job.key)
+            raise
         except NoTask as exc:
             await asyncio.to_thread(self.journal.forget, job.key)
             raise JobFailed(str(exc)) from None
