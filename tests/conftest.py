@@ -175,3 +175,18 @@ def psnr(a, b) -> float:
 
     mse = np.mean((a - b) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """``storyboard ARGS`` in this process, outside any fixture (Hypothesis examples): the exit code and
+    everything printed."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue() + err.getvalue()

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storyboard.cli import main
+from conftest import run_cli
+
 from storyboard.providers.emulator import Emulator
 from storyboard.render.executor import Options
 from storyboard.render.run import render_project
@@ -48,19 +49,6 @@ def rendered():
         yield root, emu, hashlib.sha256(result.film.read_bytes()).hexdigest()
 
 
-def run(*args: str) -> tuple[int, str]:
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue() + err.getvalue()
-
-
 def check(rendered, monkeypatch, lock_text: str, commands, fresh: bool = False) -> None:
     """Run ``commands`` on a copy of the project with ``lock_text`` as its lock (``fresh``: without
     its cache, as a new clone, so the lock alone says where each clip is)."""
@@ -75,7 +63,7 @@ def check(rendered, monkeypatch, lock_text: str, commands, fresh: bool = False) 
         if fresh:
             shutil.rmtree(copy / ".storyboard")
         for command in commands:
-            code, output = run(*command, str(copy))
+            code, output = run_cli(*command, str(copy))
             assert code in (0, 1), (command, code, output)
             assert "Traceback" not in output and "internal error" not in output, (command, output)
             assert not any(c in output for c in "\x1b\x07\x08"), (command, output)

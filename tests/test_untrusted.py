@@ -9,8 +9,6 @@ different film."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -21,8 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import PNG_1
-from storyboard.cli import main
+from conftest import PNG_1, run_cli
 from storyboard.plan.project import compile_project
 from storyboard.providers.emulator import Emulator
 from storyboard.render.claiming import MAX_CLAIM_WAIT, ClaimInDoubt, ClaimSteps
@@ -64,17 +61,6 @@ def mutated(valid: dict) -> st.SearchStrategy[dict]:
     dropped = st.sampled_from(names).map(lambda k: {n: v for n, v in valid.items() if n != k})
     added = st.tuples(st.text(max_size=8), JSON).map(lambda kv: {**valid, kv[0]: kv[1]})
     return replaced | dropped | added
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    """``storyboard ARGS`` in this process: the exit code and what was printed."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue() + err.getvalue()
 
 
 def assert_handled(code: int, text: str) -> None:

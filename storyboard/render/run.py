@@ -97,7 +97,8 @@ def render_project(
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
-    _check_take_limit(plan, takes or {}, project_paid(compiled.path, lock) if lock is not None else {}, clip_cache)
+    paid_here = project_paid(compiled.path, lock) if lock is not None else {}  # every lock of the folder, read once
+    _check_take_limit(plan, takes or {}, paid_here, clip_cache)
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
@@ -132,7 +133,6 @@ def render_project(
         if readying is not None and job.key in in_film:
             readying.landed(clip.path, job.duration)
 
-    paid_here = project_paid(compiled.path, lock) if lock is not None else {}
 
     async def go(events: Events) -> Report:
         paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
