@@ -198,7 +198,8 @@ def cmd_cache_verify(args) -> int:
     print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
     url = remote_arg(args) or os.environ.get("STORYBOARD_REMOTE")
     if url:
-        from ..store.remote import open_remote, remote_problems
+        from ..store.layout import remote_problems
+        from ..store.remote import open_remote
 
         remote = open_remote(url)
         found = remote_problems(remote)

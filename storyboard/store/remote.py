@@ -32,7 +32,7 @@ from typing import Callable, Protocol
 from urllib.parse import urlparse
 
 from ..errors import StoryboardError, UsageError, printable
-from .layout import Foreign, refused_name, remote_problems, resume_after  # noqa: F401 (re-exported)
+from .layout import Foreign, refused_name, resume_after
 from .storage import LocalStorage, synced_temp
 
 REMOTE_VARIABLE = "STORYBOARD_REMOTE"
