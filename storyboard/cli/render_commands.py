@@ -36,7 +36,8 @@ def register(sub) -> None:
     remote_option(p)
     p.set_defaults(run=cmd_render)
 
-    p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
+    p = command(sub, "stitch", "cut the film from the clips in the cache, read through the team's remote when there "
+                "is one (no API key, no request to the provider)")
     add_path(p)
     p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
                    help="whose clips to cut; part of every job key")
@@ -147,18 +148,33 @@ def cmd_stitch(args) -> int:
     warnings: list[str] = []
     cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
+    made = _from_lock(compiled, cache, args)
     try:
-        output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
+        output = stitch(made.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
                         output=Path(args.output) if args.output else None,
                         otio=Path(args.otio) if args.otio else None)
     except MissingClips as exc:
+        advice = made.advice(args.path)
+        if advice:
+            raise MissingClips(made.plan, exc.shots, args.path, advice.replace("{", "{{").replace("}", "}}")) from None
         raise _with_preview_advice(exc, args, cache) from None
+    if made.note():
+        print(made.note(), file=sys.stderr)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
     if args.otio:
         print(f"timeline: {args.otio}")
     return EXIT_OK
+
+
+def _from_lock(compiled, cache, args):
+    """The clips the lock says the film is made of, when this shell's API address names others (a clone)."""
+    from ..render.lockcut import LockCut, compiled_at, cut_from_lock
+
+    if args.provider != "wavespeed":
+        return LockCut(compiled.plan)
+    return cut_from_lock(compiled, cache, compiled_at(args.path))
 
 
 def _with_preview_advice(exc, args, cache):
