@@ -67,3 +67,67 @@ def test_a_cards_third_beat_stays_clear_of_the_thumbnails(project):
             lit = tuple(int(ACCENT[i:i + 2], 16) for i in (1, 3, 5))
             text = pixels[size[0] // 6: rows[0] - 3]
             assert (np.abs(text - lit).sum(axis=2) < 30).any(), (size, beat)  # the lit beat is drawn
+
+
+# -- 18: the emulator prints the key it accepts, burns what it was asked into its clips, logs requests --
+
+def test_emulate_prints_its_key_and_logs_every_request_as_json_lines(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+
+    log = tmp_path / "requests.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "storyboard", "emulate", "--port", "0", "--api-key", "sk-mine",
+                             "--log", str(log), "--task-seconds", "0.1"], stdout=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline() + proc.stdout.readline()
+        assert "WAVESPEED_API_KEY=sk-mine" in banner
+        url = banner.split("WAVESPEED_BASE_URL=")[1].split()[0]
+        headers = {"Authorization": "Bearer sk-mine"}
+        submit = httpx.post(f"{url}/api/v3/kwaivgi/kling-video-o3-pro/text-to-video", headers=headers, timeout=10,
+                            json={"prompt": "A quiet harbour.", "duration": 5, "aspect_ratio": "16:9"})
+        assert submit.status_code == 200, submit.text
+        assert httpx.get(f"{url}/api/v3/balance", timeout=10).status_code == 401  # no key
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["method"], e["status"]) for e in lines] == [("POST", 200), ("GET", 401)]
+    assert lines[0]["path"] == "/api/v3/kwaivgi/kling-video-o3-pro/text-to-video"
+    assert lines[0]["body"]["prompt"] == "A quiet harbour."
+    assert "body" not in lines[1] and "sk-mine" not in log.read_text()
+
+
+def test_the_emulators_clips_show_the_prompt_and_the_take():
+    import hashlib
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    from storyboard.cut.probe import ffmpeg_exe
+    from storyboard.providers.emulator.clips import ClipMaker, caption_lines
+
+    def hue(text):
+        return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 8
+
+    first = "A quiet harbour."
+    second = next(f"Gulls at dawn {n}." for n in range(100) if hue(f"Gulls at dawn {n}.") == hue(first))
+    maker = ClipMaker()
+
+    def picture(prompt):
+        data = maker.clip_for({"prompt": prompt, "duration": 5}, lambda: None, model="m/text-to-video")
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+            f.write(data)
+            f.flush()
+            raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1", "-i", f.name, "-frames:v", "1", "-f",
+                                  "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8).astype(float).reshape(180, 320)
+
+    a, b = picture(first), picture(second)
+    assert np.abs(a[:60] - b[:60]).mean() > 2  # the prompts are drawn at the top
+    assert np.abs(a[100:] - b[100:]).mean() < 1  # the same picture below them (the same hue), but for coding noise
+    assert caption_lines({"prompt": first}, "kwaivgi/kling-video-o3-pro/text-to-video", 2)[:2] == (
+        "take 3 · kling-video-o3-pro/text-to-video", first)

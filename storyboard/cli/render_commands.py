@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def register(sub) -> None:
     p.add_argument("--retention", type=float, default=7 * 24 * 3600, metavar="SECONDS",
                    help="how long a finished task's outputs are kept, as WaveSpeed keeps them (7 days)")
     p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    p.add_argument("--log", metavar="FILE", help="append every request received to FILE, one JSON line each")
     p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
                    help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
     p.set_defaults(run=cmd_emulate)
@@ -236,11 +238,16 @@ def cmd_emulate(args) -> int:
         raise UsageError(str(exc)) from None
     try:
         emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults,
-                            retention=args.retention)
+                            retention=args.retention, log=Path(args.log) if args.log else None)
     except OSError as exc:
+        if exc.filename:  # the --log file
+            raise StoryboardError(f"{exc.filename}: {exc.strerror or exc}") from None
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
-    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY=any-key", flush=True)
+    key = shlex.quote(args.api_key) if args.api_key else "any-key"  # the key it accepts, ready to paste
+    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY={key}", flush=True)
+    if args.log:
+        print(f"Every request is logged to {args.log} (JSON lines).", flush=True)
     try:
         emulator.serve()
     finally:
