@@ -131,3 +131,54 @@ def test_the_emulators_clips_show_the_prompt_and_the_take():
     assert np.abs(a[100:] - b[100:]).mean() < 1  # the same picture below them (the same hue), but for coding noise
     assert caption_lines({"prompt": first}, "kwaivgi/kling-video-o3-pro/text-to-video", 2)[:2] == (
         "take 3 · kling-video-o3-pro/text-to-video", first)
+
+
+# -- 14: init configures git; its template casts without a duplicate key and mentions the remote --
+
+def _git(folder, *args):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
+
+
+def test_init_makes_a_repository_whose_git_diff_shows_the_plan(tmp_path, cli):
+    import sys
+
+    target = tmp_path / "film"
+    result = cli("init", str(target))
+    assert result.code == 0, result.err
+    assert (target / ".git").is_dir() and "initialised a git repository" in result.out
+    assert _git(target, "config", "diff.storyboard.textconv") == f"{sys.executable} -m storyboard textconv\n"
+    _git(target, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "add", "-A")
+    _git(target, "-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "start")
+    story = target / "storyboard.yaml"
+    story.write_text(story.read_text().replace("  duration: 5\n", "  duration: 7\n", 1))
+    out = _git(target, "diff")
+    assert "+shot opening: kwaivgi/kling-video-o3-pro/reference-to-video 7 s $0.784" in out
+
+
+def test_init_inside_a_repository_sets_its_driver_and_makes_no_nested_one(tmp_path, cli):
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "diff.storyboard.textconv", "mine textconv")
+    result = cli("init", str(tmp_path / "films" / "one"))
+    assert result.code == 0 and not (tmp_path / "films" / "one" / ".git").exists()
+    assert _git(tmp_path, "config", "diff.storyboard.textconv") == "mine textconv\n"  # a choice made is kept
+    assert "kept diff.storyboard.textconv" in result.out
+    bare = tmp_path / "plain"
+    assert cli("init", str(bare), "--no-git").code == 0 and not (bare / ".git").exists()
+
+
+def test_the_init_template_casts_a_character_when_its_example_is_uncommented(tmp_path, cli):
+    import re
+
+    target = tmp_path / "film"
+    cli("init", str(target), "--no-git")
+    story = target / "storyboard.yaml"
+    text = story.read_text()
+    assert re.search(r"^# remote: ", text, re.M)  # the team's remote is mentioned where a user looks
+    example = re.search(r"^# characters:.*\n(#   .*\n)+", text, re.M).group(0)
+    story.write_text(text.replace(example, re.sub(r"^# ?", "", example, flags=re.M)))
+    (target / "refs" / "ada-front.png").write_bytes(_solid_png((200, 50, 50)))
+    result = cli("validate", str(target))
+    assert result.code == 0, result.err
+    assert "hero" in story.read_text() and story.read_text().count("\ncharacters:") == 1
