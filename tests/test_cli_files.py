@@ -128,3 +128,28 @@ def test_stitch_help_says_it_reads_through_the_remote(cli):
     result = cli("stitch", "--help")
     description = result.out.split("positional arguments")[0].split("\n\n", 1)[1]  # after the usage
     assert "remote" in description
+
+
+# -- 13: an OTIO timeline an editor can use --
+
+def test_the_otio_timeline_names_shots_and_refers_to_clips_beside_it(project, cli, tmp_path):
+    import re
+
+    import opentimelineio as otio
+
+    path = project(FILM.replace("    duration: 3\n", "    duration: 3\n    take: 2\n"))
+    assert cli("render", str(path), "--provider", "preview").code == 0
+    out = tmp_path / "edit" / "film.otio"
+    result = cli("stitch", str(path), "--provider", "preview", "--otio", str(out))
+    assert result.code == 0, result.err
+    moved = tmp_path / "elsewhere"
+    shutil.move(tmp_path / "edit", moved)  # the editor's machine: the timeline and its clips, nothing else
+    shutil.rmtree(path.parent / ".storyboard")
+    timeline = otio.adapters.read_from_file(str(moved / "film.otio"))
+    clips = [c for c in timeline.tracks[0] if isinstance(c, otio.schema.Clip)]
+    assert [c.name for c in clips] == ["a", "b (take 2)"]
+    urls = [c.media_reference.target_url for c in clips]
+    assert urls == ["film-clips/01-a.mp4", "film-clips/02-b-take2.mp4"]
+    assert all((moved / url).is_file() and (moved / url).stat().st_size > 1000 for url in urls)
+    assert ".storyboard" not in (moved / "film.otio").read_text()
+    assert not any(re.search(r"[0-9a-f]{16}", url) for url in urls)  # the job key stays in the metadata only
