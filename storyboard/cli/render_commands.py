@@ -1,4 +1,4 @@
-"""Commands of the render and cut stages: ``render``, ``stitch``, ``cache``, ``emulate``."""
+"""Commands of the render and cut stages: ``render``, ``stitch``, ``emulate`` (``cache``: cache_commands)."""
 
 from __future__ import annotations
 
@@ -49,14 +49,6 @@ def register(sub) -> None:
     remote_option(p)
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
-
-    p = command(sub, "cache", "look after the clip cache")
-    cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    v = command(cache_sub, "verify", "re-hash every clip and report what is wrong")
-    add_path(v)
-    v.add_argument("--cache", metavar="DIR", help="the cache folder to check (default: the project's)")
-    remote_option(v)
-    v.set_defaults(run=cmd_cache_verify)
 
     p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
@@ -196,37 +188,6 @@ def _with_preview_advice(exc, args, cache):
                         f"this film has only been rendered as a preview: cut that with "
                         f"`storyboard stitch {args.path} --provider preview`, or pay for the real clips with "
                         f"`storyboard render {args.path}` (see `storyboard plan` for the cost)")
-
-
-def cmd_cache_verify(args) -> int:
-    from ..store.cache import ClipCache, cache_dir
-    from ..plan.project import find_storyboard
-
-    if not args.cache and not Path(args.path).exists():
-        raise StoryboardError(f"{args.path}: no such file or folder")
-    folder = Path(args.cache) if args.cache else cache_dir(find_storyboard(args.path)[0].resolve().parent)
-    if not folder.is_dir():
-        print(f"error: {folder}: no cache there", file=sys.stderr)
-        return EXIT_FAILED
-    cache = ClipCache.at(folder)
-    problems = cache.verify()
-    for problem in problems:
-        print(f"{folder}/{problem}", file=sys.stderr)
-    objects, keys = cache.counts()
-    print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
-    url = remote_arg(args) or os.environ.get("STORYBOARD_REMOTE")
-    if url:
-        from ..store.layout import remote_problems
-        from ..store.remote import open_remote
-
-        remote = open_remote(url)
-        found = remote_problems(remote)
-        for problem in found:
-            print(f"{url}: {problem}", file=sys.stderr)
-        print(f"{url}: {len(remote.list('objects/'))} clips, {len(remote.list('keys/'))} job keys, "
-              f"{len(found)} problem{'s' if len(found) != 1 else ''}")
-        problems += found
-    return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_emulate(args) -> int:
