@@ -182,3 +182,49 @@ def test_the_init_template_casts_a_character_when_its_example_is_uncommented(tmp
     result = cli("validate", str(target))
     assert result.code == 0, result.err
     assert "hero" in story.read_text() and story.read_text().count("\ncharacters:") == 1
+
+
+# -- 16: shell completion --
+
+def _complete_bash(script: str, *words: str) -> list[str]:
+    """What bash offers after ``storyboard WORDS`` (the last word is the one being completed)."""
+    import subprocess
+
+    quoted = " ".join("'" + w + "'" for w in ("storyboard", *words))
+    program = (f"{script}\nCOMP_WORDS=({quoted}); COMP_CWORD={len(words)}; _storyboard; "
+               'printf "%s\\n" "${COMPREPLY[@]}"')
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_bash_completes_commands_subcommands_options_and_choices(cli, tmp_path):
+    result = cli("completion", "bash")
+    assert result.code == 0, result.err
+    script = result.out
+    assert _complete_bash(script, "ren") == ["render"]
+    assert _complete_bash(script, "cache", "g") == ["gc"]
+    assert _complete_bash(script, "render", "--no-") == ["--no-stitch"]
+    assert _complete_bash(script, "push", "--cr") == ["--create"]
+    assert _complete_bash(script, "render", "--engine", "m") == ["moviepy"]
+    assert _complete_bash(script, "cache", "gc", "--f") == ["--force"]
+    assert "complete -o filenames -o bashdefault -F _storyboard storyboard" in script
+
+
+def test_zsh_completion_is_generated_from_the_same_parser(cli):
+    import shutil
+    import subprocess
+
+    script = cli("completion", "zsh").out
+    assert script.startswith("#compdef storyboard") and "'gc:free the clips" in script
+    assert "(':--engine') " not in script and "('render:--engine') compadd -- 'ffmpeg' 'moviepy'" in script
+    if shutil.which("zsh"):  # the script parses, and completes as bash does (zsh's builtins stubbed)
+        stubs = ('compadd() { shift; print -l -- "$@"; }; _describe() { print -l -- "${(@P)4}"; }; '
+                 '_files() { print files; }; compdef() { :; }\n')
+        for words, offered in (("cache g", "gc:free the clips"), ("render --engine m", "moviepy"),
+                               ("push --cr", "--create")):
+            program = stubs + script + f"\nwords=(storyboard {words}); CURRENT={len(words.split()) + 1}; _storyboard"
+            out = subprocess.run(["zsh", "-f", "-c", program], capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            assert any(line.startswith(offered) for line in out.stdout.splitlines()), (words, out.stdout)

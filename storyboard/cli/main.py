@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from .. import __version__
 from ..errors import InvalidStoryboard, StoryboardError
-from . import (cache_commands, lock_commands, plan_commands, remote_commands, render_commands, review_commands,
+from . import (cache_commands, completion, lock_commands, plan_commands, remote_commands, render_commands, review_commands,
                site_commands)
 from . import colour
 from .streams import protected_streams
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in (plan_commands, render_commands, cache_commands, remote_commands, review_commands, lock_commands,
-                  site_commands):
+                  site_commands, completion):
         stage.register(sub)
     return parser
 
