@@ -23,9 +23,7 @@ def register(sub) -> None:
 
 
 def cmd_completion(args) -> int:
-    from .main import build_parser
-
-    tree = commands(build_parser())
+    tree = commands(args.parser)
     sys.stdout.write(bash_script(tree) if args.shell == "bash" else zsh_script(tree))
     return EXIT_OK
 

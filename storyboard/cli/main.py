@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for stage in (plan_commands, render_commands, cache_commands, remote_commands, review_commands, lock_commands,
                   site_commands, completion):
         stage.register(sub)
+    parser.set_defaults(parser=parser)  # `completion` walks the whole parser
     return parser
 
 
