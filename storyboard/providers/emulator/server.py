@@ -29,6 +29,7 @@ from ...format.media import inspect_file
 from ...plan.types import canonical_json
 from .clips import ClipMaker
 from .faults import Fault, FaultRules
+from .requestlog import log_line
 
 RETENTION = 7 * 24 * 3600.0  # seconds a finished task's outputs are kept, as WaveSpeed keeps them
 
@@ -176,23 +177,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._log(int(code) if str(code).isdigit() else None)
 
     def _log(self, status: int | None) -> None:
-        """One JSON line per request: when, what, the status answered (null: dropped) and the body as
-        received: JSON as it came, other bodies by their size. Headers are not logged (the API key)."""
-        if self.state.log is None:
-            return
-        raw = getattr(self, "_raw", b"")
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "method": self.command,
-                 "path": self.path, "status": status}
-        if raw:
-            try:
-                entry["body"] = json.loads(raw) if len(raw) <= 1 << 20 else None
-            except ValueError:
-                entry["body"] = None
-            if entry["body"] is None:
-                entry["bytes"] = len(raw)
-        with self.state.lock:
-            self.state.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            self.state.log.flush()
+        if self.state.log is not None:
+            line = log_line(self.command, self.path, status, getattr(self, "_raw", b""))
+            with self.state.lock:
+                self.state.log.write(line)
+                self.state.log.flush()
 
     # -- plumbing --
 
