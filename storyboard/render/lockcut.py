@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import StoryboardError
 from ..plan.types import CutShot, Job, Plan
 from ..store.cache import ClipCache
 from .lock import read_lock
@@ -56,7 +57,10 @@ def lock_plan(compiled, compile_at: Callable[[str], Plan]) -> tuple[Plan, dict[s
     the job its lock entry names; and those shots → their origin. ``compile_at(origin)``: the storyboard's
     plan at that API origin. No cache, no network: the lock alone says what the film is made of."""
     plan = compiled.plan
-    lock = read_lock(lock_path(compiled.path))
+    try:
+        lock = read_lock(lock_path(compiled.path))
+    except StoryboardError:  # a lock mid-merge: the clips of this address are cut, the lock's commands say why
+        return plan, {}
     wanted: dict[str, str] = {}  # shot → origin of its lock entry, when it is not this shell's
     for cs in plan.cut.shots:
         entry = lock.entry(cs.shot, _take(plan, cs))
@@ -65,7 +69,10 @@ def lock_plan(compiled, compile_at: Callable[[str], Plan]) -> tuple[Plan, dict[s
     taken: dict[str, str] = {}
     shots, jobs = list(plan.cut.shots), list(plan.jobs)
     for origin in sorted(set(wanted.values())):
-        other = compile_at(origin)
+        try:
+            other = compile_at(origin)
+        except StoryboardError:  # a hand-edited origin that is no address: its entries decide nothing
+            continue
         by_shot = {cs.shot: cs for cs in other.cut.shots}
         for i, cs in enumerate(shots):
             there, entry = by_shot.get(cs.shot), lock.entry(cs.shot, _take(plan, cs))
