@@ -68,6 +68,16 @@ def test_stitch_names_the_address_and_never_advises_paying_again(rendered, cli, 
     assert "render them first: `storyboard render" not in result.err
 
 
+def test_pull_in_a_clone_advises_the_address_the_lock_names_not_paying_again(rendered, cli, tmp_path):
+    path, _, _, origin = rendered
+    other = clone(path, tmp_path / "teammate")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli("pull", str(other), "--remote", str(empty))
+    assert result.code == 1 and "(a, b)" in result.out
+    assert f"paid at {origin} (the lock): `WAVESPEED_BASE_URL={origin} storyboard render" in result.err
+
+
 def test_a_shot_changed_since_it_was_paid_is_not_cut_from_the_lock(rendered, cli, tmp_path):
     path, shared, _, _ = rendered
     other = clone(path, tmp_path / "teammate")

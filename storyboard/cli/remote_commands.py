@@ -53,11 +53,12 @@ def _project(args):
     if getattr(args, "create", False) and create_folder_remote(url, compiled.root):
         print(f"created the folder remote {url}", file=sys.stderr)
     cache = project_cache(compiled.root, cache=args.cache, remote=url, warn=warnings.append)
-    jobs = compiled.plan.jobs
+    jobs, paid_at = compiled.plan.jobs, {}
     if args.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
         from ..render.lockcut import compiled_at, lock_plan
 
-        jobs = lock_plan(compiled, compiled_at(args.path))[0].jobs
+        plan, paid_at = lock_plan(compiled, compiled_at(args.path))
+        jobs = plan.jobs
     keys = {job.key: job.label for job in jobs}  # `meet#2`: a chosen take is named as render names it
     if args.provider == "wavespeed":  # every paid clip of the film, every take, chosen or not
         lock = read_lock(lock_path(compiled.path))
@@ -65,7 +66,7 @@ def _project(args):
             keys.setdefault(entry.key, shot if take == 1 else f"{shot}#{take}")
         for entry in lock.retired.values():  # an earlier version of a shot: not the one the film uses now
             keys.setdefault(entry.key, f"{entry.shot if entry.take == 1 else f'{entry.shot}#{entry.take}'} (retired)")
-    return compiled, cache, keys, warnings
+    return compiled, cache, keys, warnings, paid_at
 
 
 def _run(label: str, keys: dict[str, str], work) -> list[tuple[str, str]]:
@@ -102,7 +103,7 @@ def _clips(n: int) -> str:
 
 
 def cmd_pull(args) -> int:
-    compiled, cache, keys, warnings = _project(args)
+    compiled, cache, keys, warnings, paid_at = _project(args)
 
     def pull(key: str) -> str:
         if cache.get_local(key) is not None:
@@ -120,13 +121,24 @@ def cmd_pull(args) -> int:
         print(f"{cache.remote.url}: {_clips(pulled)} pulled, {here} already here"
               + (f", {len(missing)} not in the remote ({', '.join(missing)})" if missing else "") + ".")
     if missing:
-        print(f"The remote lacks {', '.join(missing)}: `storyboard render {args.path}` fetches paid clips from the "
-              "provider while it keeps them, and renders the new ones.", file=sys.stderr)
+        print(f"The remote lacks {', '.join(missing)}: {_fetch_advice(args.path, missing, paid_at)}", file=sys.stderr)
     return EXIT_FAILED if missing else EXIT_OK
 
 
+def _fetch_advice(path: str, missing: list[str], paid_at: dict[str, str]) -> str:
+    """How to get the missing clips back without paying again: at the API address the lock says they were
+    paid at, when that is not this shell's (a clone of a film rendered on the emulator)."""
+    shots = {label.split("#")[0] for label in missing}  # `meet#2` is a take of `meet`
+    elsewhere = sorted({origin for shot, origin in paid_at.items() if shot in shots})
+    if elsewhere:
+        return (f"they were paid at {', '.join(elsewhere)} (the lock): `WAVESPEED_BASE_URL={elsewhere[0]} "
+                f"storyboard render {path}` fetches them from there while it keeps them, without paying again.")
+    return (f"`storyboard render {path}` fetches paid clips from the provider while it keeps them, and "
+            "renders the new ones.")
+
+
 def cmd_push(args) -> int:
-    compiled, cache, keys, warnings = _project(args)
+    compiled, cache, keys, warnings, paid_at = _project(args)
     results = _run("pushing", keys, lambda key: cache.push(key) or "not here")
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
