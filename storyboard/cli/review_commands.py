@@ -49,6 +49,8 @@ def register(sub) -> None:
 
     p = command(sub, "init", "start a story project (storyboard, refs/, git files, editor schema)")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project folder to create or fill")
+    p.add_argument("--no-git", action="store_true",
+                   help="do not run `git init` nor set the diff driver (by default both, as `cargo new` does)")
     p.set_defaults(run=cmd_init)
 
     p = command(sub, "textconv", "print a storyboard as reviewable text (git's diff driver calls it)")
@@ -203,10 +205,12 @@ def cmd_diff(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from ..review.scaffold import init_project
+    from ..review.scaffold import configure_git, init_project, running_command
 
     for path in init_project(Path(args.dir)):
         print(f"created {path}")
+    for line in [] if args.no_git else configure_git(Path(args.dir), running_command()):
+        print(line)
     return EXIT_OK
 
 

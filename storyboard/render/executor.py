@@ -23,7 +23,7 @@ from ..format.files import work_dir
 from ..plan.types import Job, Plan
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
 from .timing import Clock, PollPacer, RateLimiter, backoff
-from .inputs import InputMissing, materialize, upstream_keys
+from .inputs import InputMissing, input_name, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
 from .checks import budget_check, check_clip, short_message, unusable_upstreams
@@ -300,12 +300,12 @@ class Renderer:
                 wait = min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(attempt, self.rng)
                 await self.clock.sleep(wait)
 
-    async def _prepare(self, job: Job) -> dict:
+    async def _prepare(self, job: Job, inputs: dict[str, str]) -> dict:
         urls = {}
         for digest in dict.fromkeys(media_digests(job.request)):
             url = self.uploads.get(self.provider.origin, digest) if self.uploads else None
             if url is None:
-                self.events(job.label, "uploading", job.media.get(digest, ""))
+                self.events(job.label, "uploading", input_name(job, digest, inputs))
                 path = self.root / job.media[digest]
                 ctype = CONTENT_TYPES.get(path.suffix[1:].lower(), "application/octet-stream")
                 url = await self._retrying("upload", job, lambda p=path, c=ctype: self.provider.upload(p, c))
@@ -315,7 +315,7 @@ class Renderer:
         return with_urls(job.request, urls)
 
     async def _submit(self, job: Job, outcome: Outcome) -> str:
-        body = await self._prepare(job)
+        body = await self._prepare(job, outcome.inputs)
         await self.limiter.acquire()
         if self.stopping:  # another shot failed while this one waited: spend nothing more
             raise _Skipped

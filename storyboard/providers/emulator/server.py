@@ -29,6 +29,7 @@ from ...format.media import inspect_file
 from ...plan.types import canonical_json
 from .clips import ClipMaker
 from .faults import Fault, FaultRules
+from .requestlog import log_line
 
 RETENTION = 7 * 24 * 3600.0  # seconds a finished task's outputs are kept, as WaveSpeed keeps them
 
@@ -61,6 +62,7 @@ class State:
     requests: dict[str, int] = field(default_factory=dict)
     clips: ClipMaker = field(default_factory=ClipMaker)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    log: Any = None  # a text file: every request received, one JSON line each (``--log FILE``)
 
     def count(self, what: str) -> None:
         with self.lock:
@@ -109,8 +111,10 @@ class Emulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, task_seconds: float = 2.0,
                  api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION,
-                 spread: float = 0.0):
+                 spread: float = 0.0, log: Path | None = None):
         self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])), spread=spread)
+        if log is not None:
+            self.state.log = open(log, "a", encoding="utf-8")
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -133,6 +137,8 @@ class Emulator:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.state.log is not None:
+            self.state.log.close()
 
     def __enter__(self) -> "Emulator":
         return self.start()
@@ -163,6 +169,20 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet: tests and benchmarks read stdout
         pass
 
+    def parse_request(self) -> bool:
+        self._raw = b""  # a kept-alive connection's handler serves many requests: no body is carried over
+        return super().parse_request()
+
+    def log_request(self, code="-", size="-"):  # called with every answer's status: the --log file's line
+        self._log(int(code) if str(code).isdigit() else None)
+
+    def _log(self, status: int | None) -> None:
+        if self.state.log is not None:
+            line = log_line(self.command, self.path, status, getattr(self, "_raw", b""))
+            with self.state.lock:
+                self.state.log.write(line)
+                self.state.log.flush()
+
     # -- plumbing --
 
     def _send(self, status: int, payload: Any = None, *, raw: bytes | None = None, ctype="application/json",
@@ -180,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"code": status, "message": message}, headers=headers)
 
     def _drop(self) -> None:
+        self._log(None)
         self.close_connection = True
         try:
             self.connection.shutdown(2)
@@ -188,7 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        self._raw = self.rfile.read(length) if length else b""
+        return self._raw
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -371,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _clip(self, task: Task) -> bytes:
         return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant,
-                                         task.shorter)
+                                         task.shorter, model=task.model)
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))
