@@ -44,7 +44,7 @@ def _project(args):
     if cache.remote is None:
         raise UsageError("no remote: give --remote URL, set STORYBOARD_REMOTE, or add `remote:` to the storyboard")
     keys = {job.key: job.shot for job in compiled.plan.jobs}
-    if args.provider == "wavespeed":  # every paid clip of the film, every take, chosen or not
+    if compiled.plan.provider != "preview":  # every paid clip of the film, every take, chosen or not
         for shot, take, entry in read_lock(lock_path(compiled.path)).paid():
             keys.setdefault(entry.key, shot if take == 1 else f"{shot}#{take}")
     return compiled, cache, keys, warnings

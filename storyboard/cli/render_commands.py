@@ -38,8 +38,8 @@ def register(sub) -> None:
 
     p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
     add_path(p)
-    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
-                   help="whose clips to cut; part of every job key")
+    p.add_argument("--provider", default=None, choices=["wavespeed", "fal", "preview"],
+                   help="whose clips to cut; part of every job key (default: the storyboard's `provider:`)")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")

@@ -302,6 +302,11 @@ class Storyboard(_Model):
     prices: str | None = Field(
         default=None, description="A price list (YAML) to cost the plan with, relative to the storyboard."
     )
+    provider: Literal["wavespeed", "fal"] | None = Field(
+        default=None,
+        description="The host the film's jobs go to: `wavespeed` (default) or `fal`. The same storyboard renders on "
+        "either; a job's key names its host. `--provider` overrides it.",
+    )
     remote: Annotated[str, AfterValidator(_remote)] | None = Field(
         default=None,
         description="Where the team keeps the film's clips: s3://bucket/prefix, gs://…, az://… or a shared folder. "

@@ -17,6 +17,7 @@ from ..format.model import Storyboard, Transition
 from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
 from .prices import PriceList, exact, job_cost
 from .graph import link, with_keys
+from .hosts import check_host
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
@@ -57,13 +58,14 @@ def compile_plan(
     built: list[BuiltShot | None] = [
         None if n in skip_shots else ShotBuilder(ctx, n, shot).build() for n, shot in enumerate(sb.shots)
     ]
+    check_host(sb, catalog, reporter, skip_shots)
     graph = link(sb, built, catalog, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
         result.request = with_keys(result.request, keys)
-        job = _job(sb, n, result, target, storyboard_file, reporter)
+        job = _job(sb, n, result, target, storyboard_file, reporter, catalog.endpoint(result.model, result.request))
         if shot.take != 1:
             job = take_of(job, shot.take, target.provider, target.origin, catalog)
             if shot.take > MAX_TAKES:
@@ -117,7 +119,9 @@ def _check_names(sb: Storyboard, reporter: Reporter, skip: frozenset[int]) -> No
             reporter.error(("vars", key), f"`{key}` is both a var and a character; rename one", key=True)
 
 
-def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter) -> Job:
+def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter,
+         model: str) -> Job:
+    """``model``: where the host takes the job (fal's endpoint; on WaveSpeed the model id itself)."""
     if target.provider == "preview":
         cost: Decimal | None = Decimal(0)
     elif not built.duration:
@@ -131,18 +135,18 @@ def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, re
         )
     else:
         cost = job_cost(
-            target.prices, built.model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
+            target.prices, model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
         )
         if cost is None:
             warn(
                 reporter, "W008", ("shots", n),
-                f"the price list `{target.prices.name}` has no price for `{built.model}`: this shot's cost is unknown",
+                f"the price list `{target.prices.name}` has no price for `{model}`: this shot's cost is unknown",
             )
     line, column = reporter.source.position(("shots", n))
     return Job(
         shot=sb.shots[n].id,
-        key=job_key(target.provider, target.origin, built.model, built.request),
-        model=built.model,
+        key=job_key(target.provider, target.origin, model, built.request),
+        model=model,
         request=built.request,
         media=dict(sorted(built.media.items())),
         duration=built.duration,

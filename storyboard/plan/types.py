@@ -21,7 +21,10 @@ KEY_FORMAT = 1
 PLAN_FORMAT = 1
 PREVIEW_ORIGIN = "preview:local"
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
-PROVIDERS = ("wavespeed", "preview")
+PROVIDERS = ("wavespeed", "fal", "preview")
+# Each paid host's API address, and the variable that points storyboard elsewhere (an emulator, a proxy).
+BASE_URLS = {"wavespeed": DEFAULT_BASE_URL, "fal": "https://queue.fal.run"}
+BASE_URL_VARIABLES = {"wavespeed": "WAVESPEED_BASE_URL", "fal": "FAL_BASE_URL"}
 
 
 def canonical_json(value: Any) -> str:
@@ -51,7 +54,13 @@ def origin_of(base_url: str) -> str:
 def provider_origin(provider: str, base_url: str | None = None) -> str:
     if provider == "preview":
         return PREVIEW_ORIGIN
-    return origin_of(base_url or DEFAULT_BASE_URL)
+    return origin_of(base_url or BASE_URLS.get(provider, DEFAULT_BASE_URL))
+
+
+def base_url_from(env, provider: str) -> str | None:
+    """The API address ``env`` sets for ``provider`` (WAVESPEED_BASE_URL, FAL_BASE_URL), or None."""
+    variable = BASE_URL_VARIABLES.get(provider)
+    return (env.get(variable) or None) if variable else None
 
 
 class _Frozen(BaseModel):

@@ -91,7 +91,7 @@ def _quiet_on_failure(events: Events) -> Events:
 def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> str:
     return (
         f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
-        f"WaveSpeed dashboard; to submit again anyway (perhaps paying twice), run "
+        f"{'fal' if job.model.startswith('fal-ai/') else 'WaveSpeed'} dashboard; to submit again anyway (perhaps paying twice), run "
         f"`{command} --resubmit {job.label}`"
     )
 

@@ -108,7 +108,7 @@ async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider,
         if digest != entry.clip:
             return f"the provider's clip for task {entry.task_id} is not the one paid for (its digest differs)"
         await asyncio.to_thread(cache.put, job.key, dest, duration=entry.duration, model=entry.model,
-                                provider="wavespeed", task_id=entry.task_id)
+                                provider=getattr(provider, "name", "wavespeed"), task_id=entry.task_id)
     events(job.label, "recovered", f"from the provider, task {entry.task_id}")
     return None
 
