@@ -178,3 +178,15 @@ def test_an_element_id_made_by_hand_is_an_error_at_its_place_on_fal(project, cli
     assert all("declare the element from its images" in line for line in lines)
     # on WaveSpeed the same storyboard is fine
     assert cli("validate", str(path), "--provider", "wavespeed").code == 0
+
+
+def test_max_cost_refuses_a_job_fal_has_no_price_for_before_any_submit(project, cli, monkeypatch):
+    path = project("version: 1\nprovider: fal\nshots:\n  - id: a\n    prompt: A quiet harbour\n")
+    plan = json.loads(cli("plan", str(path), "--json").out)
+    assert plan["jobs"][0]["model"] == "fal-ai/kling-video/o3/pro/reference-to-video" and plan["jobs"][0]["cost"] is None
+    with Emulator(task_seconds=0.2, api_key=KEY) as emu:
+        monkeypatch.setenv("FAL_BASE_URL", emu.url)
+        monkeypatch.setenv("FAL_KEY", KEY)
+        out = cli("render", str(path), "--max-cost", "100")
+        assert out.code == 4 and emu.stats()["total_submits"] == 0
+    assert "the cost of a is unknown" in out.err

@@ -225,6 +225,7 @@ def cmd_emulate(args) -> int:
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
     print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY=any-key", flush=True)
+    print(f"  or, for fal's protocol: export FAL_BASE_URL={emulator.url} FAL_KEY=any-key", flush=True)
     try:
         emulator.serve()
     finally:
