@@ -190,3 +190,16 @@ def test_max_cost_refuses_a_job_fal_has_no_price_for_before_any_submit(project, 
         out = cli("render", str(path), "--max-cost", "100")
         assert out.code == 4 and emu.stats()["total_submits"] == 0
     assert "the cost of a is unknown" in out.err
+
+
+def test_a_clone_without_clips_gets_them_back_from_fal_by_request_id_for_free(project):
+    import shutil
+
+    path = project(FILM.replace("    image: {shot: lamp, frame: last}\n", "    image: refs/tower.png\n"), FILES)
+    with Emulator(task_seconds=0.2, api_key=KEY) as emu:
+        first = render(path, emu)
+        shutil.rmtree(path.parent / ".storyboard")  # as a fresh clone has only the storyboard and the lock
+        again = render(path, emu)
+        assert emu.stats()["total_submits"] == 4 and again.report.spent == 0
+    assert [o.state for o in again.report.outcomes] == ["cached"] * 4
+    assert again.film.read_bytes() == first.film.read_bytes()

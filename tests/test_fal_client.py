@@ -216,3 +216,63 @@ def test_the_emulators_fault_rules_apply_to_fal_and_a_submit_is_never_sent_twice
     assert outcome.state == state, outcome.message
     if fault.kind in ("500", "drop"):
         assert "fal dashboard" in outcome.message and "--resubmit a" in outcome.message
+
+
+def _requests():
+    from hypothesis import strategies as st
+
+    catalog = load_catalog("fal")
+    models = [m for m, spec in catalog.models.items() if spec.kind == "video"]
+
+    @st.composite
+    def build(draw):
+        model = draw(st.sampled_from(models))
+        spec = catalog.models[model]
+        request: dict = {}
+        video = "video" in spec.params and (spec.params["video"].required or draw(st.booleans()))
+        if video:
+            request["video"] = "https://x/v.mp4"
+        for name, p in spec.params.items():
+            if name in ("video", "element_list") or (not p.required and draw(st.booleans())):
+                continue
+            if name == "prompt":
+                request[name] = draw(st.text(min_size=1, max_size=40))
+            elif name in ("image", "end_image"):
+                request[name] = f"https://x/{name}.png"
+            elif name == "images":
+                limit = p.max_with_video if video and p.max_with_video else p.max
+                request[name] = [f"https://x/{i}.png" for i in range(draw(st.integers(1, limit)))]
+            elif name == "duration":
+                request[name] = draw(st.integers(p.min, p.max))
+            elif name == "multi_prompt":
+                request[name] = [{"prompt": draw(st.text(min_size=1, max_size=10)), "duration": 1}] * 2
+            elif p.choices:
+                request[name] = draw(st.sampled_from(p.choices))
+            elif name == "sound" and not video or name == "keep_original_sound" and video:
+                request[name] = draw(st.booleans())
+        return model, request
+
+    return build()
+
+
+def test_every_request_the_fal_catalog_allows_maps_to_a_body_fal_takes():
+    from hypothesis import given, settings
+
+    from storyboard.providers.emulator.fal import check_body
+
+    catalog = load_catalog("fal")
+
+    @settings(max_examples=200, deadline=2000)
+    @given(_requests())
+    def check(drawn):
+        model, request = drawn
+        endpoint = catalog.endpoint(model, request)
+        body = fal_body(catalog, endpoint, request)
+        assert check_body(endpoint, body) is None, (endpoint, body)
+        assert not {"images", "image", "end_image", "video", "sound", "keep_original_sound"} & set(body)
+        assert all(isinstance(v, str) for v in [body.get("duration", "")]
+                   + [s["duration"] for s in body.get("multi_prompt", [])])
+        assert ("prompt" in body) != ("multi_prompt" in body) or "prompt" not in request
+        assert endpoint.endswith("video-to-video/reference") == ("video" in request and model.endswith("reference-to-video"))
+
+    check()
