@@ -99,3 +99,9 @@ def test_a_problem_on_every_host_is_the_storyboards_own_and_fails_as_usual(proje
     out = cli("plan", str(path), "--compare")
     assert out.code == 1 and "storyboard.yaml:5:15: shots[0].duration: 99 is more than the model allows" in out.err
     assert "Traceback" not in out.err
+
+
+def test_compare_saves_no_plan(project, cli):
+    path = project("version: 1\nshots:\n  - id: a\n    prompt: A harbour\n")
+    out = cli("plan", str(path), "--compare", "--out", str(path.parent / "plan.json"))
+    assert out.code == 2 and "--compare" in out.err and not (path.parent / "plan.json").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import InvalidStoryboard, StoryboardError
+from ..errors import InvalidStoryboard, StoryboardError, UsageError
 from . import colour
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
                      takes_option, write_atomic)
@@ -137,6 +137,9 @@ def _compare(args) -> int:
     from ..plan.compare import compare_hosts
     from .compare_output import comparison_json, comparison_text
 
+    if args.out or args.takes:
+        raise UsageError(f"--compare compares the film's shots on each host; it saves no plan and lists no takes "
+                         f"(drop {'--out' if args.out else '--takes'})")
     comparison = compare_hosts(args.path, provider=args.provider, prices=args.prices,
                                base_url=os.environ.get("WAVESPEED_BASE_URL") or None)
     sys.stdout.write(comparison_json(comparison) if args.json else comparison_text(comparison))
