@@ -203,3 +203,55 @@ def test_a_clone_without_clips_gets_them_back_from_fal_by_request_id_for_free(pr
         assert emu.stats()["total_submits"] == 4 and again.report.spent == 0
     assert [o.state for o in again.report.outcomes] == ["cached"] * 4
     assert again.film.read_bytes() == first.film.read_bytes()
+
+
+MIXED = """version: 1
+shots:
+  - id: harbour
+    prompt: A quiet harbour
+    duration: 3
+  - id: boat
+    provider: fal
+    model: kwaivgi/kling-video-o3-std/reference-to-video
+    prompt: A boat leaves the harbour
+    images: [{shot: harbour, frame: last}]
+    duration: 3
+    sound: true
+"""
+
+
+def test_one_shot_on_fal_in_a_film_on_wavespeed_goes_there_and_comes_back_from_there(project, cli, monkeypatch):
+    import shutil
+
+    path = project(MIXED)
+    plan = json.loads(cli("plan", str(path), "--json").out)
+    harbour, boat = plan["jobs"]
+    assert plan["provider"] == "wavespeed" and "provider" not in harbour  # a one-host job names no host of its own
+    assert (boat["provider"], boat["origin"]) == ("fal", "https://queue.fal.run")
+    assert boat["model"] == "fal-ai/kling-video/o3/standard/reference-to-video" and boat["cost"] == "0.336"
+    with Emulator(task_seconds=0.2) as emu:
+        env = {**fal_env(emu), "WAVESPEED_BASE_URL": emu.url, "WAVESPEED_API_KEY": "ws-key"}
+        first = render_project(str(path), env=env, options=Options(concurrency=2, rate=0))
+        assert {o.state for o in first.report.outcomes} == {"done"}
+        log = {e["protocol"]: e for e in emu.stats()["log"]}
+        assert log["wavespeed"]["endpoint"] == "kwaivgi/kling-video-o3-pro/reference-to-video"
+        assert log["fal"]["endpoint"] == "fal-ai/kling-video/o3/standard/reference-to-video"
+        assert log["fal"]["body"]["image_urls"][0].startswith(emu.url) and log["fal"]["body"]["generate_audio"]
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        rows = {r["shot"]: r for r in json.loads(cli("status", str(path), "--json").out)["shots"]}
+        assert (rows["harbour"]["host"], rows["boat"]["host"]) == ("wavespeed", "fal")
+        shutil.rmtree(path.parent / ".storyboard")  # each clip comes back from its own host, by its task id
+        again = render_project(str(path), env=env, options=Options(concurrency=2, rate=0))
+        assert [o.state for o in again.report.outcomes] == ["cached", "cached"]
+        assert emu.stats()["total_submits"] == 2 and again.report.spent == 0
+    # moving the shot back to the film's host changes its key, and diff says which host it left
+    old = project(MIXED, name="old")
+    new = project(MIXED.replace("    provider: fal\n", ""), name="new")
+    for name in ("FAL_BASE_URL", "WAVESPEED_BASE_URL"):
+        monkeypatch.delenv(name)
+    shots = {s["shot"]: s for s in json.loads(cli("diff", str(old), str(new), "--format", "json").out)["shots"]}
+    assert shots["harbour"]["status"] == "unchanged"
+    assert {"field": "host", "before": "fal (https://queue.fal.run)",
+            "after": "wavespeed (https://api.wavespeed.ai)"}.items() <= next(
+        c for c in shots["boat"]["changes"] if c["field"] == "host").items()

@@ -189,6 +189,11 @@ class Shot(ShotSettings):
     id: Annotated[str, AfterValidator(_shot_id)] = Field(
         description="A unique name for the shot; it names the shot in plans, diffs and the lock."
     )
+    provider: Literal["wavespeed", "fal"] | None = Field(
+        default=None,
+        description="This shot's host, when it is not the film's (`provider:` at the top): its job goes there and "
+        "is keyed there. `--provider preview` renders every shot as a card.",
+    )
     prompt: str | None = Field(
         default=None,
         description="What the clip shows. A Jinja template: `{{ keeper }}` is a character's name, "

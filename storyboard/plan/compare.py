@@ -96,6 +96,8 @@ def compare_hosts(arg: str, *, provider: str | None = None, prices: str | None =
     media = resolve_media(sb, root, index, doc.reporter)
     doc.reporter.raise_if_errors()
     chosen = provider if provider in HOSTS else sb.provider or "wavespeed"
+    # Each column is the whole film on one host: a shot's own `provider:` does not hold here.
+    sb = sb.model_copy(update={"shots": [s.model_copy(update={"provider": None}) for s in sb.shots]})
     sides, found = [], []
     for host in HOSTS:
         reporter = Reporter(doc.reporter.file, doc.reporter.source)

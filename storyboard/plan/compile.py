@@ -7,15 +7,17 @@ the reporter (with its position); the caller raises them all at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import PurePosixPath
+from typing import Mapping
 
-from ..catalog import Catalog
+from ..catalog import Catalog, load_catalog
 from ..format.media import MediaInfo
 from ..format.model import Storyboard, Transition
-from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
-from .prices import PriceList, exact, job_cost
+from .types import (CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key,
+                    provider_origin)
+from .prices import BUILTIN, PriceList, builtin_prices, exact, job_cost
 from .graph import link, with_keys
 from .hosts import check_host
 from .takes import MAX_TAKES, take_of
@@ -35,6 +37,14 @@ class Target:
     origin: str
     prices: PriceList
     price_source: str  # "built-in" or the price list's path relative to the project
+    others: Mapping[str, "Target"] = field(default_factory=dict)  # the hosts a shot's own `provider:` may name
+
+    def host(self, name: str | None) -> "Target":
+        """Where a shot whose `provider:` is ``name`` goes: this target for none (or for a preview, which
+        renders every shot), else that host at its address with its prices (built-in, unless given)."""
+        if name is None or name == self.provider or self.provider == "preview":
+            return self
+        return self.others.get(name) or Target(name, provider_origin(name), builtin_prices(name), BUILTIN)
 
 
 def compile_plan(
@@ -55,19 +65,25 @@ def compile_plan(
     """
     _check_names(sb, reporter, skip_shots)
     ctx = ShotContext(sb, catalog, media, _templates(sb), reporter, set(broken_characters))
+    hosts = [target.host(shot.provider) for shot in sb.shots]  # each shot's host: its own, else the film's
+    contexts = {target.provider: ctx}
+    shot_ctx = [contexts.setdefault(t.provider, replace(ctx, catalog=load_catalog(t.provider))) for t in hosts]
     built: list[BuiltShot | None] = [
-        None if n in skip_shots else ShotBuilder(ctx, n, shot).build() for n, shot in enumerate(sb.shots)
+        None if n in skip_shots else ShotBuilder(shot_ctx[n], n, shot).build() for n, shot in enumerate(sb.shots)
     ]
-    check_host(sb, catalog, reporter, skip_shots)
+    check_host(sb, [c.catalog for c in shot_ctx], reporter, skip_shots)
     graph = link(sb, built, catalog, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
         result.request = with_keys(result.request, keys)
-        job = _job(sb, n, result, target, storyboard_file, reporter, catalog.endpoint(result.model, result.request))
+        host, host_catalog = hosts[n], shot_ctx[n].catalog
+        job = _job(sb, n, result, host, storyboard_file, reporter, host_catalog.endpoint(result.model, result.request))
+        if host is not target:  # a shot on another host than the film's names its own
+            job = job.model_copy(update={"provider": host.provider, "origin": host.origin})
         if shot.take != 1:
-            job = take_of(job, shot.take, target.provider, target.origin, catalog)
+            job = take_of(job, shot.take, target.provider, target.origin, host_catalog)
             if shot.take > MAX_TAKES:
                 warn(reporter, "W006", ("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
                                  f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")

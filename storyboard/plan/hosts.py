@@ -20,22 +20,21 @@ def host_name(provider: str) -> str:
     return HOST_NAMES.get(provider, provider)
 
 
-def check_host(sb: Storyboard, catalog: Catalog, reporter: Reporter, skip: frozenset[int] = frozenset()) -> None:
-    """Report, at their positions, the things in ``sb`` that ``catalog``'s host cannot render."""
-    if catalog.element_ids:
-        return
-    host = host_name(catalog.provider)
-    used: set[str] = set()
+def check_host(sb: Storyboard, catalogs: list[Catalog], reporter: Reporter, skip: frozenset[int] = frozenset()) -> None:
+    """Report, at their positions, the things in ``sb`` that a shot's host (``catalogs[n]``: its catalog) cannot render."""
+    used: dict[str, str] = {}  # character → the first host without element ids that one of its shots goes to
     for n, shot in enumerate(sb.shots):
-        if n in skip:
+        if n in skip or catalogs[n].element_ids:
             continue
-        used.update(shot.characters)
+        host = host_name(catalogs[n].provider)
+        for name in shot.characters:
+            used.setdefault(name, host)
         for i, element_id in enumerate(shot.element_list):
             reporter.error(("shots", n, "element_list", i), _element_id_message(host, element_id, "this shot"))
     for name, character in sb.characters.items():
         if character.element_id is not None and name in used:
             reporter.error(("characters", name, "element_id"),
-                           _element_id_message(host, character.element_id, f"character `{name}`"))
+                           _element_id_message(used[name], character.element_id, f"character `{name}`"))
 
 
 def _element_id_message(host: str, element_id: str, whose: str) -> str:

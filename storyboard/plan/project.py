@@ -255,6 +255,14 @@ def _origin(provider: str, base_url: str | None, env: Mapping[str, str] | None) 
         raise StoryboardError(f"{BASE_URL_VARIABLES.get(provider, 'base URL')}: {exc}") from None
 
 
+def _other_hosts(sb: Storyboard, provider: str, base_url: str | None, env) -> dict[str, Target]:
+    """The hosts the storyboard's shots name besides the film's, at their addresses, with their built-in prices."""
+    named = {shot.provider for shot in sb.shots if shot.provider and shot.provider != provider}
+    if provider == "preview":
+        return {}
+    return {host: Target(host, _origin(host, base_url, env), builtin_prices(host), BUILTIN) for host in sorted(named)}
+
+
 def _compile_project(arg: str, provider: str | None, base_url: str | None, prices: str | None, strict: bool,
                      display: str | None, env: Mapping[str, str] | None = None) -> Compiled:
     if provider is not None:
@@ -276,7 +284,7 @@ def _compile_project(arg: str, provider: str | None, base_url: str | None, price
         storyboard_file=path.name,
         media=media,
         catalog=load_catalog(provider),
-        target=Target(provider, origin, price_list, price_source),
+        target=Target(provider, origin, price_list, price_source, _other_hosts(sb, provider, base_url, env)),
         reporter=reporter,
         skip_shots=salvage.shots,
         broken_characters=salvage.characters,

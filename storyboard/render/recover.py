@@ -84,6 +84,8 @@ async def recover_paid(plan: Plan, paid: dict[str, LockEntry], cache: ClipCache,
 
 
 async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider, events) -> str | None:
+    if provider is not None and hasattr(provider, "for_job"):  # a film on several hosts: this job's own
+        provider = provider.for_job(job)
     if provider is None:
         return "its clip is not in the cache and no provider can be asked for it"
     if entry.origin != provider.origin:

@@ -116,7 +116,7 @@ def render_project(
     else:
         # The key is needed only for what is not cached; check it before anything is sent.
         missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
-        remote = remote_provider(provider, env, missing, transport)
+        remote = remote_hosts(plan, env, missing, transport)
     repaying = _repaying(plan, repay, compiled.path.name)
     options = options or Options()
     if options.command == Options.command:
@@ -173,6 +173,18 @@ def render_project(
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
     return RenderResult(compiled, report, film, warnings)
+
+
+def remote_hosts(plan: Plan, env, missing: list, transport=None):
+    """The client of the plan's host, or of each host its jobs go to (a shot's own `provider:`)."""
+    names = list(dict.fromkeys([plan.provider] + [plan.host(job)[0] for job in plan.all_jobs]))
+    clients = {name: remote_provider(name, env, [j for j in missing if plan.host(j)[0] == name], transport)
+               for name in names}
+    if len(names) == 1:
+        return clients[plan.provider]
+    from ..providers.hosts import Hosts
+
+    return Hosts(clients, plan.provider)
 
 
 def remote_provider(provider: str, env, missing: list, transport=None):
@@ -262,7 +274,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
         completed = now if outcome.state == "done" or before is None else before.completed_at
         inputs = outcome.inputs or (before.inputs if before is not None else {})
         lock.put(outcome.job.shot, outcome.job.take, LockEntry(
-            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
+            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.host(outcome.job)[1], task_id=record.task_id,
             clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
             inputs=inputs,
         ))

@@ -64,7 +64,7 @@ class Locator:
         """``remote``: also ask the remote (a request) when the clip is not here."""
         entry = self.lock.entry(job.shot, job.take)
         until, reason, cost = "", "", Decimal(0)
-        host = self.compiled.plan.provider  # a key names its host: a clip found by it came from there
+        host, origin = self.compiled.plan.host(job)  # a key names its host: a clip found by it came from there
         if (clip := self.cache.get_local(job.key)) is not None:
             state, host = HERE, clip.record.provider or host
         elif remote and self.cache.remote is not None and self.cache.in_remote(job.key):
@@ -79,10 +79,9 @@ class Locator:
             state = IN_FLIGHT
         elif entry is not None:
             state, cost = STALE, job.cost
-            origin = self.compiled.plan.origin
-            host = host_of(entry.origin, entry.model)
-            if host and host != self.compiled.plan.provider:
-                reason = f"the host differs: paid on {host} ({entry.origin}), now {self.compiled.plan.provider} ({origin})"
+            now, host = host, host_of(entry.origin, entry.model)
+            if host and host != now:
+                reason = f"the host differs: paid on {host} ({entry.origin}), now {now} ({origin})"
             elif entry.origin != origin:
                 reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
             elif job.depends_on:
