@@ -79,13 +79,13 @@ def _film_keys(args, compiled) -> set[str]:
     keys = {job.key for job in compiled.plan.all_jobs}
     keys |= {job.key for job in lock_plan(compiled, compiled_at(args.path))[0].all_jobs}
     keys |= {entry.key for _, _, entry in read_lock(lock_path(compiled.path)).entries()}
-    args.provider = "preview"
+    chosen, args.provider = args.provider, "preview"
     try:
         keys |= {job.key for job in compile_for(args, args.path).plan.all_jobs}
     except Failed:  # a storyboard that previews badly still has its paid clips
         pass
     finally:
-        args.provider = "wavespeed"
+        args.provider = chosen
     return keys
 
 

@@ -54,13 +54,13 @@ def _project(args):
         print(f"created the folder remote {url}", file=sys.stderr)
     cache = project_cache(compiled.root, cache=args.cache, remote=url, warn=warnings.append)
     jobs, paid_at = compiled.plan.jobs, {}
-    if args.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
+    if compiled.plan.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
         from ..render.lockcut import compiled_at, lock_plan
 
         plan, paid_at = lock_plan(compiled, compiled_at(args.path))
         jobs = plan.jobs
     keys = {job.key: job.label for job in jobs}  # `meet#2`: a chosen take is named as render names it
-    if args.provider == "wavespeed":  # every paid clip of the film, every take, chosen or not
+    if compiled.plan.provider != "preview":  # every paid clip of the film, every take, chosen or not
         lock = read_lock(lock_path(compiled.path))
         for shot, take, entry in lock.entries():
             keys.setdefault(entry.key, shot if take == 1 else f"{shot}#{take}")

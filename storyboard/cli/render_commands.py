@@ -40,8 +40,8 @@ def register(sub) -> None:
     p = command(sub, "stitch", "cut the film from the clips in the cache, read through the team's remote when there "
                 "is one (no API key, no request to the provider)")
     add_path(p)
-    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
-                   help="whose clips to cut; part of every job key")
+    p.add_argument("--provider", default=None, choices=["wavespeed", "fal", "preview"],
+                   help="whose clips to cut; part of every job key (default: the storyboard's `provider:`)")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
@@ -166,7 +166,7 @@ def _from_lock(compiled, cache, args):
     """The clips the lock says the film is made of, when this shell's API address names others (a clone)."""
     from ..render.lockcut import LockCut, compiled_at, cut_from_lock
 
-    if args.provider != "wavespeed":
+    if compiled.plan.provider != "wavespeed":  # the lock's other addresses are WaveSpeed's (the emulator's)
         return LockCut(compiled.plan)
     return cut_from_lock(compiled, cache, compiled_at(args.path))
 
@@ -207,6 +207,7 @@ def cmd_emulate(args) -> int:
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
     key = shlex.quote(args.api_key) if args.api_key else "any-key"  # the key it accepts, ready to paste
     print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY={key}", flush=True)
+    print(f"  or, for fal's protocol: export FAL_BASE_URL={emulator.url} FAL_KEY={key}", flush=True)
     if args.log:
         print(f"Every request is logged to {args.log} (JSON lines).", flush=True)
     try:

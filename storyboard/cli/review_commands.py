@@ -102,7 +102,7 @@ def cmd_status(args) -> int:
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
         print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
-                                     "key": r.key, "reason": r.reason, "approval": marks.get(r.shot),
+                                     "key": r.key, "reason": r.reason, "approval": marks.get(r.shot), "host": r.host or None,
                                      "cost": fixed_or_none(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": fixed(owed), "unpriced": unpriced,
                           "lost": [r.shot for r in lost], "repay_cost": fixed(repay),
@@ -118,7 +118,8 @@ def cmd_status(args) -> int:
         reason = f"  ({r.reason})" if r.reason else ""
         reason += f"  [{marks[r.shot]}]" if r.shot in marks else ""
         state = "add" if r.state == NEW else "change" if r.state == STALE else "error" if r.state == LOST else ""
-        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{cost}{reason}")])
+        host = f"  from {r.host}" if r.host and r.state not in (NEW, STALE) else ""
+        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{host}{cost}{reason}")])
     colour.write(lines, args)
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
