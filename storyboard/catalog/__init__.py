@@ -43,6 +43,17 @@ class ParamSpec(_Data):
     max_chars: int | None = None
 
 
+class ElementLimits(_Data):
+    """What a model that makes elements takes (``kind: element``)."""
+
+    name_chars: int
+    description_chars: int
+    views: Range  # other views of the character, besides the frontal image
+    videos: Range
+    image_min_side: int
+    image_max_aspect: float
+
+
 class ModelSpec(_Data):
     id: str
     label: str
@@ -51,6 +62,7 @@ class ModelSpec(_Data):
     seed: str | None = None  # the request parameter a take number maps to, if the model takes a seed
     fps: int | None = Field(default=None, gt=0)  # the frame rate of the clips it returns: frames are keyed at it
     params: dict[str, ParamSpec] = Field(default_factory=dict)
+    element: ElementLimits | None = None  # kind: element
 
     @model_validator(mode="after")
     def _known_params(self) -> "ModelSpec":
@@ -78,6 +90,11 @@ class Catalog(_Data):
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
+
+    @property
+    def element_model(self) -> ModelSpec | None:
+        """The model that makes Kling elements, if the provider has one."""
+        return next((m for m in self.models.values() if m.kind == "element" and m.element), None)
 
     def values(self, param: str, attr: str) -> list:
         """Every value of ``attr`` that any model gives ``param`` (for the JSON Schema)."""

@@ -17,6 +17,7 @@ from ..format.model import Storyboard, Transition
 from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
 from .prices import PriceList, exact, job_cost
 from .graph import link, with_keys
+from .elements import fill_elements, plan_elements
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
@@ -58,11 +59,13 @@ def compile_plan(
         None if n in skip_shots else ShotBuilder(ctx, n, shot).build() for n, shot in enumerate(sb.shots)
     ]
     graph = link(sb, built, catalog, reporter)
+    elements = plan_elements(sb, {n: built[n].request for n in graph.order}, media, catalog, target,
+                             storyboard_file, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
-        result.request = with_keys(result.request, keys)
+        result.request = fill_elements(with_keys(result.request, keys), elements)
         job = _job(sb, n, result, target, storyboard_file, reporter)
         if shot.take != 1:
             job = take_of(job, shot.take, target.provider, target.origin, catalog)
@@ -77,8 +80,8 @@ def compile_plan(
     built = [result if n in made else None for n, result in enumerate(built)]
     cut = _cut(sb, jobs, built, media, reporter)
     drop_ignored(reporter, sb.ignore_warnings, {n: shot.ignore_warnings for n, shot in enumerate(sb.shots)})
-    unpriced = [job.shot for job in jobs if job.cost is None]
-    total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
+    unpriced = [e.label for e in elements.values() if e.cost is None] + [job.shot for job in jobs if job.cost is None]
+    total = exact(sum((job.cost for job in [*elements.values(), *jobs] if job.cost is not None), Decimal(0)))
     return Plan(
         storyboard=storyboard_file,
         title=sb.title,
@@ -91,6 +94,7 @@ def compile_plan(
         unpriced=unpriced,
         jobs=jobs,
         cut=cut,
+        elements=list(elements.values()),
     )
 
 

@@ -11,11 +11,14 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from .elements import marks_filter, sent_ids
+
 SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
 EXTRA_SECONDS = 0.04  # generated clips run a little long, as the real ones do
 
 
-def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, variant: int = 0) -> bytes:
+def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, variant: int = 0,
+              elements: tuple[int, ...] = ()) -> bytes:
     """A real MP4 made by the ffmpeg that moviepy ships. ``variant`` > 0 (a
     request sent again: another take) turns the hue further and marks the
     picture with a white block whose place and width tell the variant."""
@@ -32,6 +35,7 @@ def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, va
             w, h = width // 8, height // 6
             picture += (f",drawbox=x={(variant - 1) % 8 * w}:y={height - h}:w={w}:h={h}:color=white:t=fill"
                         f",drawbox=x=0:y=0:w={min(width, 4 * variant)}:h=4:color=white:t=fill")
+        picture += marks_filter(elements, width)  # the element ids sent, readable by tests (emulator/elements.py)
         cmd += ["-vf", picture, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                 "-threads", "1", "-fflags", "+bitexact", "-map_metadata", "-1"]
         if sound:
@@ -56,10 +60,11 @@ class ClipMaker:
         seconds = float(body.get("duration") or video_length() or 5) - shorter  # shorter: a bad clip, on request
         sound = bool(body.get("sound")) or bool(body.get("video") and body.get("keep_original_sound", True))
         hue = int(hashlib.sha256(str(body.get("prompt", "")).encode()).hexdigest(), 16) % 8
-        key = (width, height, seconds, sound, hue, variant)
+        key = (width, height, seconds, sound, hue, variant, sent_ids(body))
         with self.lock:
             maker = self.locks.setdefault(key, threading.Lock())
         with maker:  # one ffmpeg per distinct clip, however many ask at once
             if key not in self.clips:
-                self.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue, variant)
+                self.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue, variant,
+                                            key[-1])
         return self.clips[key]
