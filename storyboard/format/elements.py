@@ -3,7 +3,7 @@
 An element is made once from a frontal image and other views of the
 character (or from a reference video) by the catalog's element model, and
 its id then joins the ``element_list`` of every shot the character is in.
-This module holds the format of ``element:``, its checks at their positions
+This module holds (``element_model`` holds the format) its checks at their positions
 (lengths, image counts, kinds, sizes, aspects: limits from the catalog), the
 request the element model receives, and the checks of a shot that uses one.
 """
@@ -13,50 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from ..catalog import Catalog, ElementLimits
+from .element_model import IMAGE_REFER, VIDEO_REFER, Element
+from .model import Character, Storyboard
+from .source import Reporter
 from .warnings import warn
 
-if TYPE_CHECKING:  # the model imports this module for its field
+if TYPE_CHECKING:
     from .media import MediaInfo
-    from .model import Character, Storyboard
-    from .source import Reporter
 
-def is_url(ref: str) -> bool:  # as ``references.is_url``, which imports the model that imports this module
+
+def is_url(ref: str) -> bool:  # as ``references.is_url`` (which imports this module)
     return ref.startswith(("https://", "http://"))
-
-
-_FILE = "A file inside the project, relative to the storyboard."
-IMAGE_REFER, VIDEO_REFER = "image_refer", "video_refer"
-
-
-class Element(BaseModel):
-    """A Kling element made from the storyboard's own files: created once, its id sent with every shot of the
-    character."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    frontal: str | None = Field(default=None, min_length=1, description="The frontal image of the character. "
-                                + _FILE)
-    views: list[str] = Field(default_factory=list, description="Other views of the character (images; Kling takes "
-                             "1 to 3). " + _FILE)
-    video: str | None = Field(default=None, min_length=1, description="A reference video of the character, "
-                              "instead of images. " + _FILE)
-    name: str | None = Field(default=None, description="The element's name, written in prompts (at most 20 "
-                             "characters). Default: the character's `name`.")
-    description: str | None = Field(default=None, description="What the element is (at most 100 characters). "
-                                    "Default: the character's `description`.")
-
-    @model_validator(mode="after")
-    def _one_reference(self) -> "Element":
-        if self.frontal is None and self.video is None:
-            raise ValueError("an element needs `frontal:` (an image, with `views:`) or `video:`")
-        if self.frontal is not None and self.video is not None:
-            raise ValueError("an element is made from images (`frontal:`, `views:`) or from a `video:`, not both")
-        if self.video is not None and self.views:
-            raise ValueError("`views:` are other images of the character; an element made from a `video:` has none")
-        return self
 
 
 def element_name(key: str, character: "Character") -> str:
@@ -135,7 +103,7 @@ def _check_files(element: Element, limits: ElementLimits, catalog: Catalog, medi
     if element.frontal is not None:
         count = len(element.views)
         if not limits.views.min <= count <= limits.views.max:
-            reporter.error(base + ("views",) if element.views else base,
+            reporter.error(base + ("views",),  # an absent `views:` is placed at the element
                            f"{count} other view{'s' if count != 1 else ''}: an element made from images takes "
                            f"{limits.views.min} to {limits.views.max} besides the frontal image")
         images = [(base + ("frontal",), element.frontal)] + [(base + ("views", i), v) for i, v in enumerate(element.views)]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
-from .elements import Element
+from .element_model import Element
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
