@@ -120,6 +120,8 @@ def _summary_json(report, plan, film, resumed: int) -> str:
         "not_started": [o.job.label for o in report.outcomes if o.state == "skipped"],
         "spent": fixed(report.spent), "film": str(film) if film else None,
         "length": plan.cut.duration if film else None,
+        "elements": {e.job.character: {"state": e.state, "element_id": e.element_id or None}
+                     for e in report.elements},
     }, indent=2, ensure_ascii=False)
 
 
@@ -134,6 +136,10 @@ def _print_summary(report, plan, film, resumed: int) -> None:
         + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
         + f". Spent this run: {dollars(report.spent)}."
     )
+    if report.elements:
+        made = sum(1 for e in report.elements if e.state == "done")
+        print(f"Elements: {made} made, {sum(1 for e in report.elements if e.state == 'cached')} from the lock, "
+              f"{sum(1 for e in report.elements if e.state == 'failed')} failed.")
     if film:
         print(f"Film: {film} ({plan.cut.duration:g} s)")
 

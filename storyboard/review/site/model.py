@@ -134,9 +134,15 @@ def _refs(compiled: Compiled, cache: ClipCache, job: Job, media: Media) -> list[
         values = job.request.get(name)
         for value in values if isinstance(values, list) else [values] if values is not None else []:
             refs.append(_ref(compiled, cache, job, media, name, value))
-    refs += [Ref("element", f"element {e.get('element_id', '') if isinstance(e, dict) else e}")
-             for e in job.request.get("element_list") or []]  # the request's `{"element_id": "…"}`: its id
+    refs += [Ref("element", _element_text(e)) for e in job.request.get("element_list") or []]
     return refs
+
+
+def _element_text(item) -> str:
+    """An id made by hand (`{"element_id": "…"}`), or a declared element (`{"element": KEY}`) by its character."""
+    if isinstance(item, dict) and "element" in item:
+        return f"element {item['element']} (declared)"
+    return f"element {item.get('element_id', '') if isinstance(item, dict) else item}"
 
 
 def _ref(compiled: Compiled, cache: ClipCache, job: Job, media: Media, name: str, value) -> Ref:
