@@ -64,7 +64,8 @@ def plan_rows(plan: Plan, compact: bool = False) -> list[list[str]]:
     """One row of cells per job: the film's jobs, then the other takes."""
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
     # Elements first: the shots that send them wait for them.
-    rows = [[e.label, short_model(e.model, compact), "-", "-", "-", dollars(e.cost), e.key[:12]] for e in plan.elements]
+    rows = [[e.label, "elements" if compact else short_model(e.model), "-", "-", "-", dollars(e.cost), e.key[:12]]
+            for e in plan.elements]
     # Told apart by where they are in the list, not by comparing each job with
     # every film job (quadratic: 88 s for the table of 10,000 shots).
     for n, job in enumerate(plan.all_jobs):

@@ -61,7 +61,18 @@ def _thumbs(job: Job, root: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -> Image.Image:
+def _faces(job: Job, root: Path, elements: dict | None) -> list[tuple[Path, str]]:
+    """(frontal image, element name) for each declared element the shot sends: who is in the shot."""
+    faces = []
+    for item in job.request.get("element_list") or []:
+        face = (elements or {}).get(item.get("element")) if isinstance(item, dict) else None
+        if face is not None and face[1]:
+            faces.append((root / face[1], face[0]))
+    return faces
+
+
+def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None,
+         elements: dict | None = None) -> Image.Image:
     """The still part of the card for one beat (or the whole shot)."""
     width, height = size
     img = Image.new("RGB", size, BACKGROUND)
@@ -84,7 +95,7 @@ def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -
         draw.text((margin, y), line, fill=INK, font=body_font)
         y += line_height
     y = _beats(draw, job, beat, (margin, y + line_height // 2), chars, small)
-    _paste_thumbs(img, draw, _thumbs(job, root), width, height, margin, small)
+    _paste_thumbs(img, draw, _faces(job, root, elements) + _thumbs(job, root), width, height, margin, small)
     return img
 
 
@@ -128,7 +139,7 @@ def beat_at(job: Job, t: float) -> int | None:
     return len(segments) - 1 if segments else None
 
 
-def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
+def frames(job: Job, root: Path, size: tuple[int, int], seconds: float, elements: dict | None = None):
     """Each frame's RGB bytes: the card of the current beat, with a timer and a progress bar."""
     width, height = size
     font = _font(max(10, width // 40))
@@ -138,7 +149,7 @@ def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
         t = i / FPS
         beat = beat_at(job, t)
         if beat not in bases:
-            bases[beat] = card(job, root, size, beat)
+            bases[beat] = card(job, root, size, beat, elements)
         frame = bases[beat].copy()
         draw = ImageDraw.Draw(frame)
         draw.rectangle((0, height - 6, int(width * (i + 1) / total), height), fill=ACCENT)
@@ -146,8 +157,9 @@ def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
         yield frame.tobytes()
 
 
-def render_card(job: Job, root: Path, dest: Path) -> None:
-    """Write the job's animatic card to ``dest`` (MP4, H.264, AAC when it has sound)."""
+def render_card(job: Job, root: Path, dest: Path, elements: dict | None = None) -> None:
+    """Write the job's animatic card to ``dest`` (MP4, H.264, AAC when it has sound). ``elements``: character →
+    (element name, frontal image), drawn on the cards of the shots that send them."""
     import imageio_ffmpeg
 
     size = SIZES.get(str(job.request.get("aspect_ratio", "16:9")), SIZES["16:9"])
@@ -167,7 +179,7 @@ def render_card(job: Job, root: Path, dest: Path) -> None:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err)
         try:
-            for frame in frames(job, root, size, seconds):
+            for frame in frames(job, root, size, seconds, elements):
                 proc.stdin.write(frame)
         except BrokenPipeError:
             pass

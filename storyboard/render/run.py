@@ -111,9 +111,12 @@ def render_project(
         drop_claim(claims_backend, job.key)
     remote = local = None
     if provider == "preview":
+        from functools import partial
+
         from ..providers.preview import render_card
 
-        local = render_card
+        faces = {e.character: (e.name, e.frontal) for e in plan.elements}  # who is in each shot, on its card
+        local = partial(render_card, elements=faces) if faces else render_card
     else:
         from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
 
