@@ -74,8 +74,9 @@ def test_diff_says_which_element_changed_and_why_its_shots_change(project):
     assert by["element:mara"].status == "changed" and "element:tom" not in by  # an unchanged element is no news
     assert by["element:mara"].reason == "frontal_image: refs/mara-front.png (bytes changed)"
     assert by["a"].reason == "because element `mara` changed" and by["c"].reason == "because element `mara` changed"
+    assert by["d"].status == "changed"
     assert by["b"].status == "unchanged"
-    assert diff.rerender_cost == 2 * new.job("a").cost + new.elements[0].cost
+    assert diff.rerender_cost == 3 * new.job("a").cost + new.elements[0].cost  # a, c and d send mara
 
 
 def test_textconv_shows_each_element_with_its_files_and_the_shots_that_send_it(project, cli):

@@ -229,7 +229,7 @@ def _is_element(value: Any) -> bool:
 
 
 def _changed_upstream(before: Any, after: Any) -> list[str]:
-    pairs = zip(before, after) if isinstance(before, list) and isinstance(after, list) else [(before, after)]
+    pairs = list(zip(before, after)) if isinstance(before, list) and isinstance(after, list) else [(before, after)]
     out = [a["shot"] for b, a in pairs if is_dependency(a) and is_dependency(b) and b.get("key") != a.get("key")]
     return out + [f"element `{a['element']}`" for b, a in pairs  # "because element `mara` changed"
                   if _is_element(a) and _is_element(b) and b.get("key") != a.get("key")]
