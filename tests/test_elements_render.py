@@ -269,3 +269,23 @@ def test_the_emulator_checks_element_requests_as_the_api_does_and_answers_number
     bad = api.post("/api/v3/kwaivgi/kling-video-o3-pro/text-to-video",
                    json={"prompt": "Sea.", "element_list": [{"element_id": 9007199254740993}]})
     assert bad.status_code == 400 and "element_list items" in bad.json()["message"]
+
+
+def test_every_take_of_a_shot_sends_the_one_element(project, emu):
+    path = project(STORY, REFS)
+    result = render(path, emu, engine=None, takes={"a": 2})
+    assert not result.report.failed and len(element_tasks(emu)) == 1 + 1  # mara and tom, once each
+    mara = lock_of(path)["elements"]["mara"]["element_id"]
+    sent = [t.body["element_list"] for t in video_tasks(emu) if t.body["prompt"].startswith("Mara rows")]
+    assert sent == [[{"element_id": mara}], [{"element_id": mara}]]
+
+
+def test_a_hand_made_element_id_and_a_declared_element_go_together(project, emu):
+    text = STORY.replace("    description: weathered keeper\n    element: {frontal: refs/tom-front.png, views: "
+                         "[refs/tom-side.png]}\n", '    description: weathered keeper\n    element_id: "307212335131305"\n')
+    path = project(text, REFS)
+    result = render(path, emu, engine=None)
+    assert not result.report.failed and len(element_tasks(emu)) == 1
+    task = next(t for t in video_tasks(emu) if t.body["prompt"].startswith("Old Tom hauls"))
+    assert task.body["element_list"] == [{"element_id": "307212335131305"},
+                                         {"element_id": lock_of(path)["elements"]["mara"]["element_id"]}]
