@@ -126,3 +126,20 @@ def test_the_preview_card_shows_the_frontal_image_of_each_element_the_shot_sends
 
     assert colours("a") == {"red"} and colours("b") == {"blue"} and colours("c") == {"red", "blue"}
     assert colours("e") == set()
+
+
+def test_the_review_site_shows_each_element_with_its_frontal_image_and_state(project, cli, monkeypatch):
+    path = project(STORY, REFS)
+    html_file = path.parent / ".storyboard" / "review" / "index.html"
+    with Emulator(task_seconds=0.2) as emu:
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        assert cli("review", str(path)).code == 0
+        before = html_file.read_text()
+        assert "element mara: new, $0.010 to make" in before and "{&#39;" not in before
+        render(path, emu)
+        assert cli("review", str(path)).code == 0
+    html = html_file.read_text()
+    mara = json.loads((path.parent / "storyboard.lock").read_text())["elements"]["mara"]["element_id"]
+    assert f"element mara: created, element {mara}" in html
+    stills = list((path.parent / ".storyboard" / "review" / "media").glob("*"))
+    assert stills and "element_id" not in html
