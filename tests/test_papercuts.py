@@ -47,7 +47,7 @@ def test_a_new_film_is_all_added_and_a_deleted_one_all_removed(repo, cli):
     removed = cli("diff", "--base", "HEAD", STORY, "--format", "json")
     assert removed.code == 0, removed.err
     data = json.loads(removed.out)
-    assert data["summary"]["remove"] == 6 and data["summary"]["add"] == 0
+    assert data["summary"]["remove"] == 7 and data["summary"]["add"] == 0  # six shots and Mara's element
 
 
 def test_the_ci_recipe_covers_added_and_deleted_films():

@@ -24,9 +24,11 @@ def register(sub) -> None:
     p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
-                   help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+                   help="forget SHOT's journalled task and submit it again (it may be paid twice); "
+                        "`element:KEY` names a character's element")
     p.add_argument("--repay", action="append", default=[], metavar="SHOT",
-                   help="pay again for SHOT (or `all`) although it was paid for and its clip cannot be recovered")
+                   help="pay again for SHOT (or `all`) although it was paid for and its clip cannot be recovered; "
+                        "`element:KEY` makes a character's element again")
     p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
