@@ -289,3 +289,13 @@ def test_a_hand_made_element_id_and_a_declared_element_go_together(project, emu)
     task = next(t for t in video_tasks(emu) if t.body["prompt"].startswith("Old Tom hauls"))
     assert task.body["element_list"] == [{"element_id": "307212335131305"},
                                          {"element_id": lock_of(path)["elements"]["mara"]["element_id"]}]
+
+
+def test_without_keep_going_a_failed_element_starts_no_shot(project, emu):
+    emu.add_fault(Fault("submit", "fail", times=1, match="Mara"))
+    path = project(STORY, REFS)
+    result = render(path, emu, engine=None, options=Options(concurrency=6, rate=0))
+    assert [o.state for o in result.report.outcomes] == ["skipped"] * 5 and not video_tasks(emu)
+    assert result.report.outcomes[1].message == "not started: an element failed"
+    assert "whose output it takes, could not be made" in result.report.outcomes[0].message
+    assert "tom" in lock_of(path)["elements"]  # made, and recorded: never paid again

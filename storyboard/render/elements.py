@@ -100,6 +100,10 @@ class ElementMaker:
         except (ElementFailed, ProviderError) as exc:
             outcome.message = getattr(exc, "message", None) or str(exc)
             self.events(job.label, "failed", outcome.message)
+        except OSError as exc:  # the machine said no (a full disk): a task id already known stays in the journal
+            outcome.message = (f"{exc.strerror or exc}; a task already submitted stays in the journal: fix that and "
+                               "run the same render again")
+            self.events(job.label, "failed", outcome.message)
         return outcome
 
     async def _task(self, job: ElementJob, outcome: ElementOutcome) -> str:
@@ -247,9 +251,11 @@ class ElementMaker:
                 self.claiming.done_now(o.job.key)
 
 
-def resolved(plan: Plan, outcomes: list[ElementOutcome], unmade: list) -> tuple[Plan, list[Outcome]]:
+def resolved(plan: Plan, outcomes: list[ElementOutcome], unmade: list, keep_going: bool = True
+             ) -> tuple[Plan, list[Outcome]]:
     """The plan as its shots are sent (each element swapped for its id), less the shots to be made whose element
-    could not be; those come back as outcomes that say why."""
+    could not be; those come back as outcomes that say why. Without ``keep_going`` a failed element stops every
+    shot still to be made, as a failed shot does."""
     ids = {o.job.key: o.element_id for o in outcomes if o.element_id}
     why = {o.job.character: o.message or "it was not made" for o in outcomes if not o.element_id}
     unmade_keys = {job.key for job in unmade}
@@ -262,6 +268,9 @@ def resolved(plan: Plan, outcomes: list[ElementOutcome], unmade: list) -> tuple[
             if missing and job.key in unmade_keys:
                 blocked.append(Outcome(job, "skipped", message=f"not started: element `{missing[0]}`, whose output "
                                                                f"it takes, could not be made: {why[missing[0]]}"))
+                continue
+            if why and not keep_going and job.key in unmade_keys:
+                blocked.append(Outcome(job, "skipped", message="not started: an element failed"))
                 continue
             request = with_element_ids(job.request, ids)
             out.append(job if request is job.request else job.model_copy(update={"request": request}))

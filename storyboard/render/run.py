@@ -195,8 +195,10 @@ async def _elements(renderer: Renderer, root, journal, claims, remote, paid, rep
     """The elements the shots still to be made send: found in a lock or made now, and recorded in the lock; the
     renderer's plan then sends their ids. Returns the shots that cannot be started and the elements' outcomes."""
     plan = renderer.plan
+    if remote is None or not plan.elements:
+        return [], []
     unmade = [j for j in plan.all_jobs if await asyncio.to_thread(renderer.cache.get, j.key) is None]
-    needed = needed_elements(plan, unmade) if remote is not None else []
+    needed = needed_elements(plan, unmade)
     if not needed:
         return [], []
     to_pay = [e for e in needed if e.key not in paid or e.label in repaying]
@@ -206,7 +208,7 @@ async def _elements(renderer: Renderer, root, journal, claims, remote, paid, rep
                          clock=clock)
     made = await maker.run(needed)
     await asyncio.to_thread(maker.settle, made, lock_path(compiled.path), remote.origin, wall_clock())
-    renderer.plan, blocked = resolved(plan, made, unmade)
+    renderer.plan, blocked = resolved(plan, made, unmade, options.keep_going)
     return blocked, made
 
 
