@@ -207,6 +207,10 @@ def test_kill_9_while_the_element_is_in_flight_then_again_pays_it_once(project):
         cmd = [sys.executable, "-m", "storyboard", "render", str(path), "--rate", "0", "--concurrency", "6"]
         _run_until(cmd, env, in_flight)
         assert len(element_tasks(emu)) == 2 and not video_tasks(emu)
+        status = subprocess.run([sys.executable, "-m", "storyboard", "status", str(path), "--json"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        rows = {row["shot"]: row["state"] for row in json.loads(status.stdout)["shots"]}
+        assert rows["element:mara"] == rows["element:tom"] == "in flight" and rows["a"] == "new"
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
         assert len(element_tasks(emu)) == 2 and len(video_tasks(emu)) == 5
@@ -299,3 +303,18 @@ def test_without_keep_going_a_failed_element_starts_no_shot(project, emu):
     assert result.report.outcomes[1].message == "not started: an element failed"
     assert "whose output it takes, could not be made" in result.report.outcomes[0].message
     assert "tom" in lock_of(path)["elements"]  # made, and recorded: never paid again
+
+
+def test_an_element_made_from_a_video_uploads_it_and_is_sent_like_any(project, emu):
+    from conftest import MP4_4S
+
+    text = STORY.replace("    element: {frontal: refs/mara-front.png, views: [refs/mara-left.png]}\n",
+                         "    element: {video: refs/mara.mp4}\n")
+    path = project(text, {**REFS, "refs/mara.mp4": MP4_4S})
+    result = render(path, emu, engine=None)
+    assert not result.report.failed
+    mara = next(t for t in element_tasks(emu) if t.body["name"] == "Mara")
+    assert mara.body["reference_type"] == "video_refer" and len(mara.body["element_video_list"]) == 1
+    assert "frontal_image" not in mara.body
+    ident = mara.body["element_video_list"][0].split("/_media/")[1].split("/")[0]
+    assert emu.state.media[ident][1] == MP4_4S  # the video's own bytes were uploaded
