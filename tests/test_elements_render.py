@@ -318,3 +318,33 @@ def test_an_element_made_from_a_video_uploads_it_and_is_sent_like_any(project, e
     assert "frontal_image" not in mara.body
     ident = mara.body["element_video_list"][0].split("/_media/")[1].split("/")[0]
     assert emu.state.media[ident][1] == MP4_4S  # the video's own bytes were uploaded
+
+
+def test_a_teammate_without_the_new_lock_follows_the_element_task_through_the_remote(project, emu, tmp_path):
+    shared = tmp_path / "team-remote"
+    mine = project(STORY, REFS, name="mine")
+    theirs = project(STORY, REFS, name="theirs")  # the same film, before my lock reached them
+    render(mine, emu, engine=None, remote_flag=str(shared))
+    ids = {k: e["element_id"] for k, e in lock_of(mine)["elements"].items()}
+    result = render(theirs, emu, engine=None, remote_flag=str(shared))
+    assert [o.state for o in result.report.outcomes] == ["cached"] * 5  # the clips, from the remote
+    assert emu.stats()["total_submits"] == 7 and result.report.spent == 0  # nothing needed an element
+    theirs.write_text(theirs.read_text().replace("Mara waves from", "Mara waves at dusk from"))
+    changed = render(theirs, emu, engine=None, remote_flag=str(shared))
+    assert [(e.job.character, e.state, e.resumed, e.paid) for e in changed.report.elements] == [("mara", "done", True, 0)]
+    task = next(t for t in video_tasks(emu) if t.body["prompt"].startswith("Mara waves at dusk"))
+    assert task.body["element_list"] == [{"element_id": ids["mara"]}] and len(element_tasks(emu)) == 2
+    assert lock_of(theirs)["elements"]["mara"]["element_id"] == ids["mara"]
+
+
+def test_repay_makes_an_element_again_knowingly(project, emu):
+    path = project(STORY, REFS)
+    render(path, emu, engine=None)
+    old = lock_of(path)["elements"]["mara"]["element_id"]
+    story = path
+    story.write_text(story.read_text().replace("Mara waves from", "Mara waves at dusk from"))
+    again = render(path, emu, engine=None, repay=("element:mara",))
+    assert [(e.job.character, e.state) for e in again.report.elements] == [("mara", "done")]
+    assert len(element_tasks(emu)) == 3 and lock_of(path)["elements"]["mara"]["element_id"] != old
+    task = next(t for t in video_tasks(emu) if t.body["prompt"].startswith("Mara waves at dusk"))
+    assert task.body["element_list"] == [{"element_id": lock_of(path)["elements"]["mara"]["element_id"]}]

@@ -10,6 +10,11 @@ its journal entry and claim go, so a kill at any point leaves either the
 lock's id or the journal's task id. The shots then go to the executor with
 ``{"element_id": "…"}`` in place of each element they send; a shot whose
 element could not be made is not started, and says why.
+
+Unlike a clip's, an element's claim is kept once the element is made: it
+holds the task id, and the team's remote has no other record of an element,
+so a teammate whose lock does not have it yet follows that task (a free
+poll) and gets the same id. ``--repay``/``--resubmit element:KEY`` drop it.
 """
 
 from __future__ import annotations
@@ -245,10 +250,9 @@ class ElementMaker:
             raise StoryboardError(f"{lock_file}: the lock could not be written ({exc.strerror or exc}); the elements "
                                   "made are journalled: free some space and run the same render again (nothing "
                                   "is paid again)") from None
-        for o in outcomes:
-            if o.state == "done":
+        for o in outcomes:  # the claim stays, with its task id: a teammate without this lock follows that task
+            if o.state == "done":  # (polls are free) instead of making the element again
                 self.journal.forget(o.job.key)
-                self.claiming.done_now(o.job.key)
 
 
 def resolved(plan: Plan, outcomes: list[ElementOutcome], unmade: list, keep_going: bool = True

@@ -202,6 +202,9 @@ async def _elements(renderer: Renderer, root, journal, claims, remote, paid, rep
     if not needed:
         return [], []
     to_pay = [e for e in needed if e.key not in paid or e.label in repaying]
+    for e in needed:
+        if e.label in repaying and claims is not None:  # its kept claim would lead back to the element paid for
+            drop_claim(claims.backend, e.key)
     budget_check(to_pay + [j for j in {j.key: j for j in unmade}.values()], journal, options.max_cost)
     maker = ElementMaker(root=root, provider=remote, journal=journal, claims=claims, cache=renderer.cache,
                          uploads=UploadBook(root), paid=paid, repaying=repaying, options=options, events=events,
