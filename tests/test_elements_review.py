@@ -143,3 +143,19 @@ def test_the_review_site_shows_each_element_with_its_frontal_image_and_state(pro
     assert f"element mara: created, element {mara}" in html
     stills = list((path.parent / ".storyboard" / "review" / "media").glob("*"))
     assert stills and "element_id" not in html
+
+
+def test_an_element_the_film_no_longer_sends_is_paid_not_in_the_film_until_pruned(project, cli, monkeypatch):
+    path = project(STORY, REFS)
+    with Emulator(task_seconds=0.2) as emu:
+        render(path, emu)
+        old = json.loads((path.parent / "storyboard.lock").read_text())["elements"]["mara"]
+        (path.parent / "refs/mara-front.png").write_bytes(png("green"))
+        render(path, emu)
+        monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+        status = json.loads(cli("status", str(path), "--json").out)
+        assert {"shot": "element:mara", "take": 1, "key": old["key"], "cost": "0.010"} in status["paid_not_in_film"]
+        assert cli("lock", "prune", str(path)).code == 0
+    lock = json.loads((path.parent / "storyboard.lock").read_text())
+    assert "retired_elements" not in lock and set(lock["elements"]) == {"mara", "tom"}
+    assert lock["elements"]["mara"]["key"] != old["key"]

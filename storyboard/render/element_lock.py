@@ -10,6 +10,7 @@ naming the file and the entry.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +36,14 @@ class ElementEntry(BaseModel):
     name: str = Field(default="", pattern=_TEXT, max_length=200, description="The element's name.")
     cost: Decimal | None = Field(ge=0, le=1_000_000, allow_inf_nan=False, description="What it cost, USD, exact.")
     completed_at: str | None = Field(default=None, max_length=64, description="When it was made (ISO 8601, UTC).")
+
+    def completed(self) -> dt.datetime | None:
+        """When it was made, in UTC (as ``LockEntry.completed``: `lock prune --older-than` reads it)."""
+        try:
+            when = dt.datetime.fromisoformat(self.completed_at) if self.completed_at else None
+        except ValueError:
+            return None
+        return when if when is None or when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
 
 
 class RetiredElement(ElementEntry):

@@ -178,6 +178,8 @@ class Lock(BaseModel):
         self.takes = {s: {n: e for n, e in t.items() if e.key not in keys} for s, t in self.takes.items()}
         self.takes = {s: t for s, t in self.takes.items() if t}
         self.retired = {k: e for k, e in self.retired.items() if k not in keys}
+        self.elements = {c: e for c, e in self.elements.items() if e.key not in keys}
+        self.retired_elements = {k: e for k, e in self.retired_elements.items() if k not in keys}
 
 
 def sibling_locks(storyboard: Path) -> list[Path]:
