@@ -35,6 +35,13 @@ def figure(path: Path, coat: str, skin: str, hair: str, side: bool = False, bear
     img.save(path, optimize=True)
 
 
+def portrait(path: Path, *args, **kwargs) -> None:
+    """A figure at 320x320: a Kling element's images are at least 300 px on each side."""
+    figure(path, *args, **kwargs)
+    with Image.open(path) as small:
+        small.convert("RGB").resize((320, 320), Image.Resampling.LANCZOS).save(path, optimize=True)
+
+
 def tower(path: Path) -> None:
     img = Image.new("RGB", SIZE, "#2b3a55")
     d = ImageDraw.Draw(img)
@@ -90,6 +97,8 @@ def main() -> None:
     figure(REFS / "keeper-front.png", "#1f2a44", "#e0b49a", "#8c8c8c", beard=True)
     figure(REFS / "keeper-side.png", "#1f2a44", "#e0b49a", "#8c8c8c", side=True, beard=True)
     figure(REFS / "mara.png", "#e8c547", "#c98f6b", "#3b2a1e")
+    portrait(REFS / "mara-front.png", "#e8c547", "#c98f6b", "#3b2a1e")  # her Kling element's images
+    portrait(REFS / "mara-side.png", "#e8c547", "#c98f6b", "#3b2a1e", side=True)
     tower(REFS / "tower.png")
     sea(REFS / "dawn-first.png", "#3c4a66", None, "#f5d76e")
     sea(REFS / "dawn-last.png", "#f2b880", (80, 100), "#c8c8c8")

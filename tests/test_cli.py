@@ -17,7 +17,7 @@ def test_plan_json_has_the_promised_fields(cli, lighthouse):
     result = cli("plan", str(lighthouse / "storyboard.yaml"), "--json")
     assert result.code == 0, result.err
     plan = json.loads(result.out)
-    assert plan["total_cost"] == "4.7824"
+    assert plan["total_cost"] == "4.7924"
     assert plan["price_list"] == {"as_of": "2026-02-06", "name": "wavespeed-current", "source": "built-in"}
     assert [j["shot"] for j in plan["jobs"]] == ["arrival", "storm", "boat", "rescue", "dawn", "credits"]
     for job in plan["jobs"]:
@@ -25,7 +25,7 @@ def test_plan_json_has_the_promised_fields(cli, lighthouse):
         assert isinstance(job["cost"], str) and job["source"]["file"] == "storyboard.yaml"
         assert {"shot", "key", "model", "request", "cost", "source"} <= set(job)
     storm = plan["jobs"][1]
-    assert storm["source"] == {"file": "storyboard.yaml", "line": 40, "column": 5}
+    assert storm["source"] == {"file": "storyboard.yaml", "line": 43, "column": 5}
     assert storm["request"]["keep_original_sound"] is True and "sound" not in storm["request"]
     assert storm["request"]["video"].startswith("sha256:")
     arrival = plan["jobs"][0]["request"]
@@ -47,7 +47,7 @@ def test_plan_table_on_a_pipe_has_no_colour(cli, lighthouse):
     result = cli("plan", str(lighthouse))
     assert result.code == 0
     assert not ANSI.search(result.out)
-    for word in ("arrival", "o3-pro/reference-to-video", "$1.120", "$4.782", "wavespeed-current"):
+    for word in ("arrival", "o3-pro/reference-to-video", "$1.120", "$4.792", "wavespeed-current"):
         assert word in result.out
     assert "253f06a8917c" in result.out  # the short key
 
@@ -88,7 +88,7 @@ def test_validate_many_files(cli, lighthouse, tmp_path):
     bad.write_text("version: 1\nshots: []\n")
     result = cli("validate", str(lighthouse), str(EXAMPLES / "minimal" / "storyboard.yaml"), str(bad))
     assert result.code == 1
-    assert f"{lighthouse}/storyboard.yaml: ok: 6 shots, 2 characters, 35 s, $4.782" in result.out
+    assert f"{lighthouse}/storyboard.yaml: ok: 6 shots, 2 characters, 35 s, $4.792" in result.out
     assert "minimal/storyboard.yaml: ok: 1 shot" in result.out
     assert f"{bad}:2:8: shots: must not be empty" in result.err
 

@@ -133,17 +133,17 @@ PINNED = {
     ("lighthouse", "wavespeed"): {
         "arrival": "253f06a8917cfb63b1d0c643338648873e98effd2c12f8f8cb3b592f17f2bd22",
         "storm": "0a507ada8217cc6c690743bef23d1a3796c9ac9ff9fb86586a81c26f25694fd0",
-        "boat": "996715a39f04b526b82c2ab37cb256fb6006cdcb0e67429daed96593488b582e",
-        "rescue": "b15624abb1a103dea00a57e1faa5c79d496cb1d053bedcd1342be36c4e12030b",
-        "dawn": "323942d1ed0c5564ba3091da81bf129a0ca983cd4797800fdf4eb7ad0bc27f98",
+        "boat": "fcab9474593ec0b4d651f03fe1a5be168ada536187b7e2c6f6b52069833019b7",
+        "rescue": "eee599fc7b2f88aa88ece17e82034924768b2a7f51e0b73d5bc6955e509ac01a",
+        "dawn": "8e8251b743b0660e0e5225e42a7c21f78b39ba418ea44c390699a502a6c35829",
         "credits": "1e347b27b7c99e606ed638544b351d3209a812aeab60cb72654e09c5470c9c87",
     },
     ("lighthouse", "preview"): {
         "arrival": "807b87f9f05aef73d598189cae46472133c7c5a1dc39d11cabcc8f88aab66728",
         "storm": "9de43aa2b7748473a296d055aa1ef24cb3af34d952b82dfc703fdc45e6148ea7",
-        "boat": "1a9807f5b9c9e1a0cfb17b815e07ddfae3b85d3ac884432e35702bbc1758d532",
-        "rescue": "b13a8b47517cd3665546f881113862cb4a35d466c89141bb978f7b6afba44554",
-        "dawn": "692a8b23f6b14971f08ff3542c635fbd087b4214debb85bdba1c07fbbad40a21",
+        "boat": "dff0aab4c0a19ddd7f016ea8365fe5adeccdaf81909fb21899342cbe61657946",
+        "rescue": "6897ddfc112480444ded442d5c90217c602d28dc055052d41c3d497d000bfc98",
+        "dawn": "c24e493ab91f696dbe1f57736901521a84809411256866b46f1130d1f81dd4c3",
         "credits": "8fd94b64f90993a75ae50bb1e3e24b318836ec1daa628bbb441827fb8f1c9ce8",
     },
     ("minimal", "wavespeed"): {

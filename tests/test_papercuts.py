@@ -47,7 +47,7 @@ def test_a_new_film_is_all_added_and_a_deleted_one_all_removed(repo, cli):
     removed = cli("diff", "--base", "HEAD", STORY, "--format", "json")
     assert removed.code == 0, removed.err
     data = json.loads(removed.out)
-    assert data["summary"]["remove"] == 6 and data["summary"]["add"] == 0
+    assert data["summary"]["remove"] == 7 and data["summary"]["add"] == 0  # six shots and Mara's element
 
 
 def test_the_ci_recipe_covers_added_and_deleted_films():
@@ -150,7 +150,7 @@ def test_the_live_display_shows_time_typical_time_money_and_a_bar(lighthouse):
     Console(file=out, width=80, force_terminal=False).print(progress._render())
     text = out.getvalue()
     assert "4:14" in text and "5:00" in text  # elapsed, typical
-    assert "1/6 shots" in text and "spent $1.120 of $4.782 estimated" in text and "━" in text
+    assert "1/7 shots" in text and "spent $1.120 of $4.782 estimated" in text and "━" in text
     assert all(len(line) <= 80 for line in text.splitlines())
 
 
@@ -174,7 +174,7 @@ def test_the_resubmit_hint_names_the_real_path(project, monkeypatch):
 
 def test_plan_out_says_what_is_left_to_pay(lighthouse, cli, tmp_path):
     result = cli("plan", str(lighthouse), "--out", str(tmp_path / "p.json"))
-    assert "$4.782 for the film; $4.782 left to pay for 6 shots not yet paid" in result.out
+    assert "$4.792 for the film; $4.792 left to pay for 7 shots not yet paid" in result.out
 
 
 def test_ctrl_c_during_stitch_does_not_talk_about_tasks(cli, monkeypatch, lighthouse):

@@ -44,20 +44,20 @@ def total_submits(emulator) -> int:
 def test_full_render_then_nothing_then_exactly_the_changed_shot(lighthouse, emulator, env):
     first = render(lighthouse, env)
     assert [o.state for o in first.report.outcomes] == ["done"] * 6
-    assert total_submits(emulator) == 6
-    assert str(first.report.spent) == "4.7824"
+    assert total_submits(emulator) == 7  # and Mara's element
+    assert str(first.report.spent) == "4.7924"
     for outcome in first.report.outcomes:
         info = inspect_file(outcome.clip.path)
         assert info.kind == "video" and info.duration >= outcome.job.duration
 
     second = render(lighthouse, env)
     assert [o.state for o in second.report.outcomes] == ["cached"] * 6
-    assert total_submits(emulator) == 6 and second.report.spent == 0
+    assert total_submits(emulator) == 7 and second.report.spent == 0
 
     story = lighthouse / "storyboard.yaml"
     story.write_text(story.read_text().replace("Gulls circle the lighthouse", "Gulls wheel round the lighthouse"))
     third = render(lighthouse, env)
-    assert total_submits(emulator) == 7
+    assert total_submits(emulator) == 8
     assert [o.job.shot for o in third.report.outcomes if o.state == "done"] == ["credits"]
     assert all(count == 1 for count in emulator.submits.values())
 
@@ -145,7 +145,7 @@ def test_budget_guard_refuses_before_any_request(lighthouse, emulator, env, cli,
         monkeypatch.setenv(name, value)
     result = cli("render", str(lighthouse), "--max-cost", "1.00")
     assert result.code == 4
-    assert "$4.782" in result.err and "--max-cost $1.000" in result.err
+    assert "$4.792" in result.err and "--max-cost $1.000" in result.err
     assert emulator.stats()["requests"] == {} and total_submits(emulator) == 0
 
 
@@ -179,12 +179,12 @@ def test_sigkill_mid_flight_then_rerun_pays_once(lighthouse, tmp_path):
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert total_submits(emulator) == 5
+        assert total_submits(emulator) == 6  # Mara's element first, made and in the lock
         assert len(list(journal.glob("*.json"))) == 5
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr
         assert "6 rendered (5 resumed)" in rerun.stdout
-        assert total_submits(emulator) == 6
+        assert total_submits(emulator) == 7
         assert all(count == 1 for count in emulator.submits.values())
         assert list(journal.glob("*.json")) == []
 
@@ -255,7 +255,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(lighthouse):
         assert len(list(journal.glob("*.json"))) == 5
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0 and "5 resumed" in rerun.stdout
-        assert emulator.stats()["total_submits"] == 6
+        assert emulator.stats()["total_submits"] == 7  # Mara's element, once
 
 
 STALLED = """version: 1

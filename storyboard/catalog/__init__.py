@@ -43,6 +43,17 @@ class ParamSpec(_Data):
     max_chars: int | None = None
 
 
+class ElementLimits(_Data):
+    """What a model that makes elements takes (``kind: element``)."""
+
+    name_chars: int
+    description_chars: int
+    views: Range  # other views of the character, besides the frontal image
+    videos: Range
+    image_min_side: int
+    image_max_aspect: float
+
+
 class ModelSpec(_Data):
     id: str
     label: str
@@ -53,6 +64,7 @@ class ModelSpec(_Data):
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     endpoint: str | None = None  # the host's own name for the model, where it differs from the id (fal)
     video_endpoint: str | None = None  # where a job with a reference video goes instead (fal)
+    element: ElementLimits | None = None  # kind: element
 
     @model_validator(mode="after")
     def _known_params(self) -> "ModelSpec":
@@ -101,6 +113,10 @@ class Catalog(_Data):
             if endpoint in (spec.id, spec.endpoint, spec.video_endpoint):
                 return spec
         return None
+    @property
+    def element_model(self) -> ModelSpec | None:
+        """The model that makes Kling elements, if the provider has one."""
+        return next((m for m in self.models.values() if m.kind == "element" and m.element), None)
 
     def values(self, param: str, attr: str) -> list:
         """Every value of ``attr`` that any model gives ``param`` (for the JSON Schema)."""

@@ -63,7 +63,9 @@ def plan_columns(plan: Plan) -> list[Column]:
 def plan_rows(plan: Plan, compact: bool = False) -> list[list[str]]:
     """One row of cells per job: the film's jobs, then the other takes."""
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
-    rows = []
+    # Elements first: the shots that send them wait for them.
+    rows = [[e.label, "elements" if compact else short_model(e.model), "-", "-", "-", dollars(e.cost), e.key[:12]]
+            for e in plan.elements]
     # Told apart by where they are in the list, not by comparing each job with
     # every film job (quadratic: 88 s for the table of 10,000 shots).
     for n, job in enumerate(plan.all_jobs):
@@ -121,8 +123,10 @@ def table_lines(columns: list[Column], rows: list[list[str]], width: int) -> lis
 def print_plan(plan: Plan, file=None) -> None:
     con = console(file)
     title = f"{plan.title}: " if plan.title else ""
-    count = len(plan.all_jobs)
+    count = len(plan.all_jobs) + len(plan.elements)
     jobs = f"{count} job{'s' if count != 1 else ''}"
+    if plan.elements:
+        jobs += f" ({len(plan.elements)} Kling element{'s' if len(plan.elements) != 1 else ''}, made once)"
     if plan.takes:
         jobs += f" ({len(plan.takes)} other take{'s' if len(plan.takes) != 1 else ''} of shots, not in the film)"
     con.print(f"{title}{jobs} on {plan.provider} ({plan.origin})", markup=False)

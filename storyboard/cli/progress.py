@@ -40,8 +40,9 @@ class Progress:
         self.plan = plan
         self.estimate = estimate
         self.spent = Decimal(0)
-        self.states: dict[str, tuple[str, str]] = {job.label: ("waiting", "") for job in plan.all_jobs}
-        self.costs = {job.label: job.cost or Decimal(0) for job in plan.all_jobs}
+        jobs = [*plan.elements, *plan.all_jobs]  # elements (`element:KEY`) are made first
+        self.states: dict[str, tuple[str, str]] = {job.label: ("waiting", "") for job in jobs}
+        self.costs = {job.label: job.cost or Decimal(0) for job in jobs}
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self.typical: dict[str, str] = {}

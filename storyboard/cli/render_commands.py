@@ -25,9 +25,11 @@ def register(sub) -> None:
     p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
-                   help="forget SHOT's journalled task and submit it again (it may be paid twice)")
+                   help="forget SHOT's journalled task and submit it again (it may be paid twice); "
+                        "`element:KEY` names a character's element")
     p.add_argument("--repay", action="append", default=[], metavar="SHOT",
-                   help="pay again for SHOT (or `all`) although it was paid for and its clip cannot be recovered")
+                   help="pay again for SHOT (or `all`) although it was paid for and its clip cannot be recovered; "
+                        "`element:KEY` makes a character's element again")
     p.add_argument("--plan", metavar="FILE", help="render exactly this saved plan, or refuse if it is stale")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="the stitch engine: ffmpeg (fast) or moviepy (the reference)")
@@ -115,6 +117,8 @@ def _summary_json(report, plan, film, resumed: int) -> str:
         "not_started": [o.job.label for o in report.outcomes if o.state == "skipped"],
         "spent": fixed(report.spent), "film": str(film) if film else None,
         "length": plan.cut.duration if film else None,
+        "elements": {e.job.character: {"state": e.state, "element_id": e.element_id or None}
+                     for e in report.elements},
     }, indent=2, ensure_ascii=False)
 
 
@@ -129,6 +133,10 @@ def _print_summary(report, plan, film, resumed: int) -> None:
         + (f", {report.count('skipped')} not started" if report.count("skipped") else "")
         + f". Spent this run: {dollars(report.spent)}."
     )
+    if report.elements:
+        made = sum(1 for e in report.elements if e.state == "done")
+        print(f"Elements: {made} made, {sum(1 for e in report.elements if e.state == 'cached')} from the lock, "
+              f"{sum(1 for e in report.elements if e.state == 'failed')} failed.")
     if film:
         print(f"Film: {film} ({plan.cut.duration:g} s)")
 

@@ -92,7 +92,7 @@ def cmd_status(args) -> int:
     compiled = compile_for(args, args.path)
     print_warnings(compiled, args)
     where = Locator(compiled, cache_for(compiled, args.cache, remote_arg(args)))
-    rows = [where.locate(job) for job in compiled.plan.jobs]
+    rows = where.element_rows() + [where.locate(job) for job in compiled.plan.jobs]
     unused = not_in_film(compiled, where.lock)
     marks = {shot: a.state for shot, a in approvals(compiled).items() if a.state}  # approved, retake, …
     todo = [r for r in rows if r.state in (NEW, STALE)]

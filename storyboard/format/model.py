@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
+from .element_model import Element
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
@@ -252,6 +253,9 @@ class Character(_Model):
     element_id: ElementId | None = Field(
         default=None, description="A Kling element id; it joins the `element_list` of every shot the character is in."
     )
+    element: Element | None = Field(
+        default=None, description="A Kling element made from these files, once; its id joins the `element_list` of "
+        "every shot the character is in (instead of a hand-made `element_id`).")
 
 
 class Music(_Model):

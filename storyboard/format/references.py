@@ -10,6 +10,7 @@ from typing import Iterator
 
 from ..catalog import load_catalog
 from .files import regular_file_kind
+from .elements import element_media_refs
 from .media import MediaIndex, MediaInfo
 from .model import Storyboard
 from .source import Reporter
@@ -32,6 +33,7 @@ def media_refs(sb: Storyboard) -> Iterator[tuple[tuple, str, tuple]]:
     for key, character in sb.characters.items():
         for i, ref in enumerate(character.images):
             yield ("characters", key, "images", i), ref, _IMAGE
+    yield from element_media_refs(sb)
     for n, shot in enumerate(sb.shots):
         for i, ref in enumerate(shot.images):
             if isinstance(ref, str):  # not another shot's frame: that is the plan's to resolve

@@ -19,6 +19,7 @@ from .model import Shot, ShotClip, ShotFrame, ShotSettings, Storyboard
 from .references import is_url
 from .source import Reporter
 from .warnings import warn
+from .elements import check_shot_elements, has_element
 from .template import Templates, TemplateProblem, names_used
 
 _SETTINGS = tuple(ShotSettings.model_fields)
@@ -125,6 +126,7 @@ class ShotBuilder:
                 self.report.error(self.base, f"missing `{param}`: `{spec.id}` needs it")
         duration = self._planned_duration(request, given)
         self._check_segments(given, request)
+        check_shot_elements(self.report, self.base, spec, request, given, characters, self.ctx.storyboard)
         video = "video" in given
         sound_kept = video and request.get("keep_original_sound", False)
         audio = "original" if sound_kept else "generated" if request.get("sound") else "none"
@@ -195,7 +197,7 @@ class ShotBuilder:
         for param, attr, what in (("images", "images", "reference images"), ("element_list", "element_id", "element id")):
             if self.spec.takes(param):
                 continue
-            names = [name for name, c in characters if getattr(c, attr)]
+            names = [name for name, c in characters if (has_element(c) if attr == "element_id" else getattr(c, attr))]
             if names:
                 warn(
                     self.report, "W001",
@@ -294,7 +296,7 @@ class ShotBuilder:
             # Only what this model would send: listing them on a model that takes no references
             # would change nothing (and earn W001).
             unsent = [what for what, has, param in (("reference images", c and c.images, "images"),
-                                                    ("element id", c and c.element_id, "element_list"))
+                                                    ("element id", has_element(c), "element_list"))
                       if has and self.spec.takes(param)]
             if c is not None and name not in listed and unsent:
                 warn(
@@ -341,10 +343,12 @@ class ShotBuilder:
         return wire_segments(rendered)
 
     def _elements(self, g: Given | None, characters) -> list[dict] | None:
-        ids = [c.element_id for _, c in characters if c.element_id]
-        ids += g.value if g else []
-        ids = list(dict.fromkeys(ids))
-        return wire_elements(ids) if ids else None
+        # A declared element is `{"element": key}` until the plan gives it its key, and the render its id.
+        items = [{"element": name} if c.element else {"element_id": c.element_id}
+                 for name, c in characters if c.element or c.element_id]
+        items += wire_elements(g.value) if g else []
+        kept = [item for n, item in enumerate(items) if item not in items[:n]]
+        return kept or None
 
     # -- cross-parameter checks --
 

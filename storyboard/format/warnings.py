@@ -25,6 +25,7 @@ CODES: dict[str, str] = {
     "W009": "a cut transition has no duration; the duration is ignored",
     "W010": "the first shot has no shot before it; its transition is ignored",
     "W011": "the music is shorter than the film",
+    "W012": "a shot sends a character's element, but its prompt never says the element's name",
 }
 _TAG = re.compile(r" \[(W\d{3})\]$")
 

@@ -20,6 +20,7 @@ from .types import (CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceLis
 from .prices import BUILTIN, PriceList, builtin_prices, exact, job_cost
 from .graph import link, with_keys
 from .hosts import check_host
+from .elements import fill_elements, plan_elements
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
@@ -73,11 +74,13 @@ def compile_plan(
     ]
     check_host(sb, [c.catalog for c in shot_ctx], reporter, skip_shots)
     graph = link(sb, built, catalog, reporter)
+    elements = plan_elements(sb, {n: built[n].request for n in graph.order}, media, catalog, target,
+                             storyboard_file, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
-        result.request = with_keys(result.request, keys)
+        result.request = fill_elements(with_keys(result.request, keys), elements)
         host, host_catalog = hosts[n], shot_ctx[n].catalog
         job = _job(sb, n, result, host, storyboard_file, reporter, host_catalog.endpoint(result.model, result.request))
         if host is not target:  # a shot on another host than the film's names its own
@@ -95,8 +98,8 @@ def compile_plan(
     built = [result if n in made else None for n, result in enumerate(built)]
     cut = _cut(sb, jobs, built, media, reporter)
     drop_ignored(reporter, sb.ignore_warnings, {n: shot.ignore_warnings for n, shot in enumerate(sb.shots)})
-    unpriced = [job.shot for job in jobs if job.cost is None]
-    total = exact(sum((job.cost for job in jobs if job.cost is not None), Decimal(0)))
+    unpriced = [e.label for e in elements.values() if e.cost is None] + [job.shot for job in jobs if job.cost is None]
+    total = exact(sum((job.cost for job in [*elements.values(), *jobs] if job.cost is not None), Decimal(0)))
     return Plan(
         storyboard=storyboard_file,
         title=sb.title,
@@ -109,6 +112,7 @@ def compile_plan(
         unpriced=unpriced,
         jobs=jobs,
         cut=cut,
+        elements=list(elements.values()),
     )
 
 

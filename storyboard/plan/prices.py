@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalog import read_data
 from ..errors import InvalidStoryboard
@@ -31,7 +31,10 @@ class _Data(BaseModel):
 class ModelPrice(_Data):
     """The price of one model."""
 
-    per_second: Decimal = Field(ge=0, le=MAX_PER_SECOND, description="US dollars per second of generated video.")
+    per_second: Decimal | None = Field(
+        default=None, ge=0, le=MAX_PER_SECOND, description="US dollars per second of generated video.")
+    per_run: Decimal | None = Field(
+        default=None, ge=0, le=MAX_PER_SECOND, description="US dollars per run, whatever it makes (Kling elements).")
     multipliers: dict[Literal["video", "sound"], Annotated[Decimal, Field(ge=0, le=MAX_MULTIPLIER)]] = Field(
         default_factory=dict,
         description="`video`: with a reference video (overrides sound); `sound`: with generated sound.",
@@ -42,6 +45,12 @@ class ModelPrice(_Data):
         "(fal) rather than a multiplier; it wins over the `sound` multiplier.",
     )
     source: str | None = Field(default=None, description="Where this price was read (a page, a quote).")
+
+    @model_validator(mode="after")
+    def _priced(self) -> "ModelPrice":
+        if self.per_second is None and self.per_run is None:
+            raise ValueError("give `per_second` (video) or `per_run` (elements)")
+        return self
 
 
 class PriceList(_Data):
@@ -70,7 +79,7 @@ def load_price_list(path: Path, display: str) -> PriceList:
 def job_cost(prices: PriceList, model: str, seconds: int | float, *, video: bool, sound: bool) -> Decimal | None:
     """What one job costs, or None when the list has no price for the model."""
     price = prices.models.get(model)
-    if price is None:
+    if price is None or price.per_second is None:
         return None
     if sound and not video and price.sound_per_second is not None:
         return exact(price.sound_per_second * Decimal(str(seconds)))
@@ -80,6 +89,12 @@ def job_cost(prices: PriceList, model: str, seconds: int | float, *, video: bool
     elif sound:
         multiplier = price.multipliers.get("sound", multiplier)
     return exact(price.per_second * Decimal(str(seconds)) * multiplier)
+
+
+def run_cost(prices: PriceList, model: str) -> Decimal | None:
+    """What one run of a model priced per run costs (an element), or None when the list has no such price."""
+    price = prices.models.get(model)
+    return None if price is None or price.per_run is None else exact(price.per_run)
 
 
 def exact(amount: Decimal) -> Decimal:

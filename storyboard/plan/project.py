@@ -26,6 +26,7 @@ from .takes import with_takes
 from .types import BASE_URL_VARIABLES, PROVIDERS, Plan, base_url_from, provider_origin
 from .prices import BUILTIN, PriceList, builtin_prices, load_price_list
 from ..format.references import resolve_media
+from ..format.elements import check_elements
 from ..format.source import Reporter
 
 STORYBOARD_FILE = "storyboard.yaml"
@@ -278,6 +279,7 @@ def _compile_project(arg: str, provider: str | None, base_url: str | None, price
     root = path.resolve().parent
     index = MediaIndex(root)
     media = resolve_media(sb, root, index, reporter)
+    check_elements(sb, load_catalog(provider), media, root, reporter)
     price_list, price_source = resolve_prices(sb, root, prices, reporter, provider)
     plan = compile_plan(
         sb,

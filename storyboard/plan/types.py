@@ -106,6 +106,29 @@ class Job(_Frozen):
         return self.shot if self.take == 1 else f"{self.shot}#{self.take}"
 
 
+class ElementJob(_Frozen):
+    """A Kling element to create once (a character's `element:`): an id that shots send in `element_list`."""
+
+    character: str = Field(description="The character's key; shots name the element by it.")
+    name: str = Field(description="The element's name, as prompts write it.")
+    description: str = Field(description="The element's description.")
+    key: str = Field(pattern=r"^[0-9a-f]{64}$", description="The element's job key (sha256 hex).")
+    model: str = Field(description="The model that makes it.")
+    request: dict[str, Any] = Field(description="The request body; files appear as `sha256:<hex>`.")
+    media: dict[str, str] = Field(default_factory=dict, description="Each file's digest → its path in the project.")
+    frontal: str | None = Field(default=None, description="The frontal image, as the storyboard names it.")
+    views: list[str] = Field(default_factory=list, description="The other views, as the storyboard names them.")
+    video: str | None = Field(default=None, description="The reference video, instead of images.")
+    cost: Decimal | None = Field(description="USD, exact; null if unpriced.")
+    source: Source
+    shots: list[str] = Field(default_factory=list, description="The shots that send it, in the film's order.")
+
+    @property
+    def label(self) -> str:
+        """How messages and `--resubmit`/`--repay` name it: ``element:mara`` (no shot id has a colon)."""
+        return f"element:{self.character}"
+
+
 class TransitionPlan(_Frozen):
     type: Literal["cut", "crossfade", "fade"]
     duration: float
@@ -201,6 +224,8 @@ class Plan(_Frozen):
         default_factory=list, description="Other takes asked for (`--takes`): rendered, not cut into the film."
     )
     cut: CutPlan
+    elements: list[ElementJob] = Field(
+        default_factory=list, description="Kling elements to create before the shots that send them.")
 
     def to_json(self) -> str:
         """Canonical JSON of the plan: byte-identical for the same storyboard."""
@@ -209,6 +234,8 @@ class Plan(_Frozen):
             for name in ("provider", "origin"):
                 if job.get(name) is None:
                     job.pop(name, None)
+        if not data["elements"]:  # a plan without elements reads as it did before they existed
+            del data["elements"]
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     _index: _JobIndex = PrivateAttr(default_factory=_JobIndex)
@@ -217,6 +244,10 @@ class Plan(_Frozen):
         """The film's job for ``shot`` (its chosen take), or the job labelled ``shot#N``."""
         index = self._lookup()
         return index.by_shot.get(shot) or index.by_label.get(shot)
+
+    def element(self, label: str) -> ElementJob | None:
+        """The element job labelled ``element:KEY``."""
+        return next((e for e in self.elements if e.label == label), None)
 
     def find(self, label: str) -> Job | None:
         return self._lookup().by_label.get(label)

@@ -58,6 +58,7 @@ class TaskState:
     status: str  # created | queued | processing | completed | failed | cancelled | timeout | deleted
     outputs: list[str] = field(default_factory=list)
     error: str = ""
+    objects: list[dict] = field(default_factory=list)  # outputs that are objects, not URLs (a Kling element)
 
     @property
     def final(self) -> bool:

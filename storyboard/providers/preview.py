@@ -61,7 +61,18 @@ def _thumbs(job: Job, root: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -> Image.Image:
+def _faces(job: Job, root: Path, elements: dict | None) -> list[tuple[Path, str]]:
+    """(frontal image, element name) for each declared element the shot sends: who is in the shot."""
+    faces = []
+    for item in job.request.get("element_list") or []:
+        face = (elements or {}).get(item.get("element")) if isinstance(item, dict) else None
+        if face is not None and face[1]:
+            faces.append((root / face[1], face[0]))
+    return faces
+
+
+def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None,
+         elements: dict | None = None) -> Image.Image:
     """The still part of the card for one beat (or the whole shot)."""
     width, height = size
     img = Image.new("RGB", size, BACKGROUND)
@@ -79,7 +90,7 @@ def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -
     body_font = _font(max(11, width // 34))
     line_height = int(getattr(body_font, "size", 12) * 1.35)
     chars = max(20, int(width / (body_font.size * 0.55))) if hasattr(body_font, "size") else 60
-    thumbs = _thumbs(job, root)
+    thumbs = _faces(job, root, elements) + _thumbs(job, root)
     # The text keeps clear of what sits below it: the thumbnails, else the timer and the progress bar.
     bottom = (_thumb_top(width, height, margin) if thumbs else height - 30) - 4
     y = margin + width // 8
@@ -151,7 +162,7 @@ def beat_at(job: Job, t: float) -> int | None:
     return len(segments) - 1 if segments else None
 
 
-def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
+def frames(job: Job, root: Path, size: tuple[int, int], seconds: float, elements: dict | None = None):
     """Each frame's RGB bytes: the card of the current beat, with a timer and a progress bar."""
     width, height = size
     font = _font(max(10, width // 40))
@@ -161,7 +172,7 @@ def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
         t = i / FPS
         beat = beat_at(job, t)
         if beat not in bases:
-            bases[beat] = card(job, root, size, beat)
+            bases[beat] = card(job, root, size, beat, elements)
         frame = bases[beat].copy()
         draw = ImageDraw.Draw(frame)
         draw.rectangle((0, height - 6, int(width * (i + 1) / total), height), fill=ACCENT)
@@ -169,8 +180,9 @@ def frames(job: Job, root: Path, size: tuple[int, int], seconds: float):
         yield frame.tobytes()
 
 
-def render_card(job: Job, root: Path, dest: Path) -> None:
-    """Write the job's animatic card to ``dest`` (MP4, H.264, AAC when it has sound)."""
+def render_card(job: Job, root: Path, dest: Path, elements: dict | None = None) -> None:
+    """Write the job's animatic card to ``dest`` (MP4, H.264, AAC when it has sound). ``elements``: character →
+    (element name, frontal image), drawn on the cards of the shots that send them."""
     import imageio_ffmpeg
 
     size = SIZES.get(str(job.request.get("aspect_ratio", "16:9")), SIZES["16:9"])
@@ -190,7 +202,7 @@ def render_card(job: Job, root: Path, dest: Path) -> None:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err)
         try:
-            for frame in frames(job, root, size, seconds):
+            for frame in frames(job, root, size, seconds, elements):
                 proc.stdin.write(frame)
         except BrokenPipeError:
             pass

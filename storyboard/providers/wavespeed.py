@@ -219,8 +219,11 @@ class WaveSpeed:
         found = data.get("outputs")
         outputs = [o if isinstance(o, str) else o.get("url") if isinstance(o, dict) else None
                    for o in (found if isinstance(found, list) else [])]
+        # An element's output is an object (`{"element_id": 307212335131305, …}`): kept as parsed, its numbers
+        # Python ints (json never makes a float of an integer), for the element's side to read exactly.
+        objects = [o for o in (found if isinstance(found, list) else []) if isinstance(o, dict) and "url" not in o]
         return TaskState(_text(data.get("status")), [o for o in outputs if isinstance(o, str) and o],
-                         _text(data.get("error")))
+                         _text(data.get("error")), objects)
 
     async def download(self, url: str, dest: Path) -> None:
         self._check_download_url(url)

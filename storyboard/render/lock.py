@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..format.model import SHOT_ID_LIMIT, TAKE_LIMIT
 from ..errors import TASK_ID_PATTERN
+from .element_lock import ElementEntry, RetiredElement
 from ..format.files import LOCK_SUFFIX, FileTooLarge, NotRegularFile, lock_path, read_bounded
 
 LOCK_FILE = "storyboard.lock"
@@ -88,6 +89,9 @@ class Lock(BaseModel):
     retired: dict[str, RetiredEntry] = Field(
         default_factory=dict,
         description="Paid clips no longer in the storyboard, by job key: kept until `storyboard lock prune`.")
+    elements: dict[str, ElementEntry] = Field(default_factory=dict, description="Kling elements made, by character.")
+    retired_elements: dict[str, RetiredElement] = Field(
+        default_factory=dict, description="Elements no longer sent as they were, by key: kept until pruned.")
 
     @field_validator("shots", "takes")
     @classmethod
@@ -95,6 +99,14 @@ class Lock(BaseModel):
         bad = [s for s in value if not s or len(s) > SHOT_ID_LIMIT or any(ord(c) < 32 or ord(c) == 127 for c in s)]
         if bad:
             raise ValueError(f"`{_printable(bad[0])}` is not a shot id")
+        return value
+
+    @field_validator("elements")
+    @classmethod
+    def _characters(cls, value: dict) -> dict:
+        bad = [c for c in value if not c.isidentifier() or not c.isascii() or len(c) > 200]
+        if bad:
+            raise ValueError(f"`{_printable(bad[0])}` is not a character's key")
         return value
 
     @field_validator("takes")
@@ -112,6 +124,18 @@ class Lock(BaseModel):
         if bad:
             raise ValueError(f"retired entry `{_printable(bad[0])}` is filed under another key than its own")
         return self
+
+    def put_element(self, character: str, entry: ElementEntry) -> None:
+        """Record the element made for ``character``; the one it replaces (another key) is retired."""
+        old = self.elements.get(character)
+        if old is not None and old.key != entry.key:
+            self.retired_elements[old.key] = RetiredElement(**dict(old), character=character)
+        self.retired_elements.pop(entry.key, None)
+        self.elements[character] = entry
+
+    def paid_elements(self) -> dict[str, ElementEntry]:
+        """Every element paid for, by key, retired ones too."""
+        return {**{e.key: e for e in self.retired_elements.values()}, **{e.key: e for e in self.elements.values()}}
 
     def entry(self, shot: str, take: int = 1) -> LockEntry | None:
         return self.shots.get(shot) if take == 1 else self.takes.get(shot, {}).get(str(take))
@@ -154,6 +178,8 @@ class Lock(BaseModel):
         self.takes = {s: {n: e for n, e in t.items() if e.key not in keys} for s, t in self.takes.items()}
         self.takes = {s: t for s, t in self.takes.items() if t}
         self.retired = {k: e for k, e in self.retired.items() if k not in keys}
+        self.elements = {c: e for c, e in self.elements.items() if e.key not in keys}
+        self.retired_elements = {k: e for k, e in self.retired_elements.items() if k not in keys}
 
 
 def sibling_locks(storyboard: Path) -> list[Path]:
@@ -222,6 +248,9 @@ def lock_text(lock: Lock) -> str:
             del entry["inputs"]
     if not data["retired"]:  # nor one without retired entries
         del data["retired"]
+    for name in ("elements", "retired_elements"):  # nor one without elements
+        if not data[name]:
+            del data[name]
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

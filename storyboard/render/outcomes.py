@@ -34,10 +34,11 @@ class Outcome:
 @dataclass
 class Report:
     outcomes: list[Outcome] = field(default_factory=list)
+    elements: list = field(default_factory=list)  # render/elements.py's ElementOutcome, one per element sent
 
     @property
     def spent(self) -> Decimal:
-        return sum((o.paid for o in self.outcomes), Decimal(0))
+        return sum((o.paid for o in [*self.elements, *self.outcomes]), Decimal(0))
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)

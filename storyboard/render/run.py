@@ -32,6 +32,8 @@ from ..cut.ready import Readying
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
+from .checks import budget_check
+from .elements import ElementMaker, folder_elements, needed_elements, resolved
 
 STATE = ".storyboard"
 
@@ -103,16 +105,19 @@ def render_project(
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
-        job = plan.job(shot)
+        job = plan.job(shot) or plan.element(shot)
         if job is None:
             raise UsageError(f"--resubmit {shot}: there is no such shot (or SHOT#TAKE) in {compiled.path.name}")
         journal.forget(job.key)
         drop_claim(claims_backend, job.key)
     remote = local = None
     if provider == "preview":
+        from functools import partial
+
         from ..providers.preview import render_card
 
-        local = render_card
+        faces = {e.character: (e.name, e.frontal) for e in plan.elements}  # who is in each shot, on its card
+        local = partial(render_card, elements=faces) if faces else render_card
     else:
         # The key is needed only for what is not cached; check it before anything is sent.
         missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
@@ -132,6 +137,9 @@ def render_project(
             readying.landed(clip.path, job.duration)
 
 
+    paid_elements = folder_elements(compiled.path, lock) if lock is not None else {}
+    order = {job.label: i for i, job in enumerate(plan.all_jobs)}
+
     async def go(events: Events) -> Report:
         paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
@@ -146,7 +154,12 @@ def render_project(
                         if not _named(item.job, repaying)]
                 if lost:
                     raise refuse(lost, options.command)
-            return await renderer.run()
+            blocked, made = await _elements(renderer, root, journal, claims, remote, paid_elements, repaying, options,
+                                            events, clock, compiled, wall_clock)
+            report = await renderer.run()
+            report.elements = made
+            report.outcomes = sorted(report.outcomes + blocked, key=lambda o: order[o.job.label])
+            return report
         finally:
             if claims is not None:
                 claims.close()
@@ -203,6 +216,31 @@ def remote_provider(provider: str, env, missing: list, transport=None):
     return None
 
 
+async def _elements(renderer: Renderer, root, journal, claims, remote, paid, repaying, options, events, clock,
+                    compiled: Compiled, wall_clock) -> tuple[list, list]:
+    """The elements the shots still to be made send: found in a lock or made now, and recorded in the lock; the
+    renderer's plan then sends their ids. Returns the shots that cannot be started and the elements' outcomes."""
+    plan = renderer.plan
+    if remote is None or not plan.elements:
+        return [], []
+    unmade = [j for j in plan.all_jobs if await asyncio.to_thread(renderer.cache.get, j.key) is None]
+    needed = needed_elements(plan, unmade)
+    if not needed:
+        return [], []
+    to_pay = [e for e in needed if e.key not in paid or e.label in repaying]
+    for e in needed:
+        if e.label in repaying and claims is not None:  # its kept claim would lead back to the element paid for
+            drop_claim(claims.backend, e.key)
+    budget_check(to_pay + [j for j in {j.key: j for j in unmade}.values()], journal, options.max_cost)
+    maker = ElementMaker(root=root, provider=remote, journal=journal, claims=claims, cache=renderer.cache,
+                         uploads=UploadBook(root), paid=paid, repaying=repaying, options=options, events=events,
+                         clock=clock)
+    made = await maker.run(needed)
+    await asyncio.to_thread(maker.settle, made, lock_path(compiled.path), remote.origin, wall_clock())
+    renderer.plan, blocked = resolved(plan, made, unmade, options.keep_going)
+    return blocked, made
+
+
 def render_command(arg: str, provider: str) -> str:
     """The command that renders this project again, as the user would type it."""
     return f"storyboard render {shlex.quote(arg)}" + ("" if provider == "wavespeed" else f" --provider {provider}")
@@ -240,7 +278,7 @@ def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
     """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again."""
     if "all" in repay:
         return {job.shot for job in plan.jobs}
-    unknown = [shot for shot in repay if plan.job(shot) is None]
+    unknown = [shot for shot in repay if plan.job(shot) is None and plan.element(shot) is None]
     if unknown:
         raise UsageError(f"--repay {unknown[0]}: there is no such shot (or SHOT#TAKE) in {name}")
     return set(repay)

@@ -69,7 +69,7 @@ def added_takes(old: Lock, new: Lock, plan: Plan) -> list[PaidTake]:
 def empty(plan: Plan) -> Plan:
     """The same film with no shots: the side of a diff where it does not exist."""
     cut = plan.cut.model_copy(update={"shots": [], "duration": 0.0, "music": None})
-    return plan.model_copy(update={"jobs": [], "cut": cut, "total_cost": Decimal(0), "unpriced": []})
+    return plan.model_copy(update={"jobs": [], "cut": cut, "total_cost": Decimal(0), "unpriced": [], "elements": []})
 
 
 def base_spec(rev: str, path: str) -> str:

@@ -45,7 +45,7 @@ class Change:
 
     def text(self) -> str:
         if self.note == "upstream":
-            return f"because {', '.join(f'`{shot}`' for shot in self.after)} changed"
+            return f"because {', '.join(s if s.startswith('element ') else f'`{s}`' for s in self.after)} changed"
         if self.note == "bytes":
             return f"{self.field}: {self.after} (bytes changed)"
         if self.note == "plain":
@@ -91,10 +91,11 @@ class ShotDiff:
 
     @property
     def reason(self) -> str:
+        what = "element" if self.shot.startswith("element:") else "shot"
         if self.status == ADDED:
-            return "new shot"
+            return f"new {what}"
         if self.status == REMOVED:
-            return "shot removed"
+            return f"{what} removed"
         return "; ".join(c.text() for c in self.changes) or "no change"
 
     def reason_markdown(self) -> str:
@@ -188,6 +189,8 @@ def _media_name(job: Job, value: Any) -> Any:
         return [_media_name(job, v) for v in value]
     if is_dependency(value):
         return dependency_label(value)
+    if _is_element(value):
+        return f"element {value['element']}"
     if isinstance(value, str) and value.startswith("sha256:"):
         return f"{job.media.get(value, '?')} ({value[7:19]})"
     return value
@@ -222,14 +225,21 @@ def request_changes(old: Job, new: Job) -> list[Change]:
 def _without_keys(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_keys(v) for v in value]
-    if is_dependency(value):
+    if is_dependency(value) or _is_element(value):
         return {k: v for k, v in value.items() if k != "key"}
     return value
 
 
+def _is_element(value: Any) -> bool:
+    """A declared element in a shot's ``element_list``: ``{"element": KEY, "key": …}``."""
+    return isinstance(value, dict) and isinstance(value.get("element"), str)
+
+
 def _changed_upstream(before: Any, after: Any) -> list[str]:
-    pairs = zip(before, after) if isinstance(before, list) and isinstance(after, list) else [(before, after)]
-    return [a["shot"] for b, a in pairs if is_dependency(a) and is_dependency(b) and b.get("key") != a.get("key")]
+    pairs = list(zip(before, after)) if isinstance(before, list) and isinstance(after, list) else [(before, after)]
+    out = [a["shot"] for b, a in pairs if is_dependency(a) and is_dependency(b) and b.get("key") != a.get("key")]
+    return out + [f"element `{a['element']}`" for b, a in pairs  # "because element `mara` changed"
+                  if _is_element(a) and _is_element(b) and b.get("key") != a.get("key")]
 
 
 def _bytes_note(change: Change) -> Change:
@@ -308,6 +318,23 @@ def _flat(data: dict, prefix: str) -> dict[str, Any]:
     return out
 
 
+def element_diffs(old: Plan, new: Plan) -> list[ShotDiff]:
+    """The declared elements, before the shots, like shots: ``element:KEY`` added, changed (what in it), removed."""
+    olds = {e.label: e for e in old.elements}
+    out = []
+    for e in new.elements:
+        before, cost = olds.get(e.label), e.cost or Decimal(0)
+        if before is None:
+            out.append(ShotDiff(e.label, ADDED, None, e.key, [], cost, Decimal(0), cost))
+        elif before.key != e.key:
+            changes = request_changes(before, e) or [Change("element", "(provider or origin)", "(changed)")]
+            out.append(ShotDiff(e.label, CHANGED, before.key, e.key, changes, cost, before.cost or Decimal(0), cost))
+    news = {e.label for e in new.elements}
+    out += [ShotDiff(e.label, REMOVED, e.key, None, [], Decimal(0), e.cost or Decimal(0), Decimal(0))
+            for e in old.elements if e.label not in news]
+    return out
+
+
 def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
                added: list[PaidTake] | None = None) -> PlanDiff:
     """``paid``: the job keys the new side's lock has paid for (a change of
@@ -320,7 +347,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
     common = [s for s in (c.shot for c in new.cut.shots) if s in old_cut]
     old_order = {s: i for i, s in enumerate(sorted(common, key=lambda s: old_cut[s][0]))}
     new_order = {s: i for i, s in enumerate(common)}
-    shots = []
+    shots = element_diffs(old, new)
     for job in new.jobs:
         before = old_jobs.get(job.shot)
         cost = job.cost or Decimal(0)

@@ -46,6 +46,10 @@ def not_in_film(compiled: Compiled, lock: Lock) -> list[PaidClip]:
         if job is not None and take_of(job, take, plan.provider, plan.origin, catalog).key == entry.key:
             continue
         out.append(PaidClip(shot, take, entry))
+    planned = {e.key for e in plan.elements}  # elements: paid, and not sent by the film as it is now
+    out += [PaidClip(f"element:{character}", 1, entry) for character, entry in
+            [*lock.elements.items(), *((e.character, e) for e in lock.retired_elements.values())]
+            if entry.key not in planned]
     return sorted(out, key=lambda c: (c.shot, c.take, c.entry.key))
 
 

@@ -18,7 +18,9 @@ from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..catalog import load_catalog
 from ..plan.types import BASE_URLS, Job, origin_of
+from ..render.elements import folder_elements
 from ..render.journal import Journal
+from .element_status import element_reason, element_rows
 from ..render.lock import lock_path, read_lock
 from ..render.recover import kept_until, project_paid
 from ..store.cache import ClipCache, project_cache
@@ -47,7 +49,7 @@ class ShotStatus:
 def status(compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None) -> list[ShotStatus]:
     """Each shot and where its clip is (see the module's docstring)."""
     where = Locator(compiled, cache, now)
-    return [where.locate(job) for job in compiled.plan.jobs]
+    return where.element_rows() + [where.locate(job) for job in compiled.plan.jobs]
 
 
 class Locator:
@@ -59,6 +61,11 @@ class Locator:
         self.paid = project_paid(compiled.path, self.lock)  # by key: a renamed shot keeps its key
         self.journal = Journal(LocalStorage(compiled.root / STATE_DIR))
         self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.elements = folder_elements(compiled.path, self.lock) if compiled.plan.elements else {}
+
+    def element_rows(self) -> list[ShotStatus]:
+        """The plan's elements, like shots (``element:KEY``): created, in flight, new or changed."""
+        return [ShotStatus(*row) for row in element_rows(self.compiled.plan, self.lock, self.elements, self.journal)]
 
     def locate(self, job: Job, *, remote: bool = True) -> ShotStatus:
         """``remote``: also ask the remote (a request) when the clip is not here."""
@@ -86,6 +93,8 @@ class Locator:
                 reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
             elif job.depends_on:
                 reason = self._upstream_reason(job)
+            if not reason and self.compiled.plan.elements:
+                reason = element_reason(job.request, self.elements)
         else:
             state, cost, host = NEW, job.cost, ""
             if job.take != 1:

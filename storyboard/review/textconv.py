@@ -39,7 +39,7 @@ def textconv(path: Path) -> str:
     plan = compile_plan(sb, storyboard_file=path.name, media={}, catalog=load_catalog(host), target=target,
                         reporter=doc.reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
     digests = MediaDigests(path)
-    return "\n".join(_film(plan, digests) + [""] + _shots(plan, digests)) + "\n"
+    return "\n".join(_film(plan, digests) + [""] + _elements(plan, digests) + _shots(plan, digests)) + "\n"
 
 
 def _film(plan, digests: "MediaDigests") -> list[str]:
@@ -85,12 +85,25 @@ def _shots(plan, digests: "MediaDigests") -> list[str]:
     return lines
 
 
+def _elements(plan, digests: "MediaDigests") -> list[str]:
+    """One block per declared element, before the shots that send it: its name, description and files."""
+    from ..plan.prices import dollars
+
+    lines = []
+    for e in plan.elements:
+        lines.append(f"element {e.character}: {e.model} {dollars(e.cost)}, sent by {', '.join(e.shots)}")
+        for name in sorted(e.request):
+            lines.append(f"  {name}: {_request_value(name, e.request[name], e, digests)}")
+    return lines + ([""] if lines else [])
+
+
 def _request_value(name: str, value: Any, job, digests: "MediaDigests") -> str:
     if isinstance(value, dict) and isinstance(value.get("shot"), str):  # another shot's output
         frame = value.get("frame")
         return f"shot {value['shot']}, " + ("its clip" if frame is None else f"frame {_value(frame)}")
-    if name == "element_list":
-        return ", ".join(str(e.get("element_id", e)) if isinstance(e, dict) else str(e) for e in value)
+    if name == "element_list":  # an id made by hand, or a declared element by its character
+        return ", ".join((str(e["element_id"]) if "element_id" in e else f"element {e.get('element')}")
+                         if isinstance(e, dict) else str(e) for e in value)
     if isinstance(value, list):
         return ", ".join(_request_value(name, v, job, digests) for v in value)
     if isinstance(value, str) and value.startswith("sha256:"):

@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from .elements import marks_filter, sent_ids
+
 SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}
 EXTRA_SECONDS = 0.04  # generated clips run a little long, as the real ones do
 
@@ -47,7 +49,7 @@ def caption_png(width: int, height: int, lines: tuple[str, ...]) -> bytes:
 
 
 def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, variant: int = 0,
-              caption: tuple[str, ...] = ()) -> bytes:
+              caption: tuple[str, ...] = (), elements: tuple[int, ...] = ()) -> bytes:
     """A real MP4 made by the ffmpeg that moviepy ships. ``variant`` > 0 (a
     request sent again: another take) turns the hue further and marks the
     picture with a white block whose place and width tell the variant.
@@ -65,13 +67,14 @@ def make_clip(width: int, height: int, seconds: float, sound: bool, hue: int, va
             w, h = width // 8, height // 6
             picture += (f",drawbox=x={(variant - 1) % 8 * w}:y={height - h}:w={w}:h={h}:color=white:t=fill"
                         f",drawbox=x=0:y=0:w={min(width, 4 * variant)}:h=4:color=white:t=fill")
-        if caption:
+        marks = marks_filter(elements, width)  # the element ids sent, readable by tests (emulator/elements.py)
+        if caption:  # drawn over the picture, under the marks so they stay readable
             (Path(tmp) / "caption.png").write_bytes(caption_png(width, height, caption))
             cmd += ["-i", str(Path(tmp) / "caption.png")]
-            picture = f"[0:v]{picture}[bg];[bg][{2 if sound else 1}:v]overlay=0:0[v]"
+            picture = f"[0:v]{picture}[bg];[bg][{2 if sound else 1}:v]overlay=0:0{marks}[v]"
             cmd += ["-filter_complex", picture, "-map", "[v]"] + (["-map", "1:a"] if sound else [])
         else:
-            cmd += ["-vf", picture]
+            cmd += ["-vf", picture + marks]
         cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                 "-threads", "1", "-fflags", "+bitexact", "-map_metadata", "-1"]
         if sound:
@@ -97,11 +100,11 @@ class ClipMaker:
         sound = bool(body.get("sound")) or bool(body.get("video") and body.get("keep_original_sound", True))
         hue = int(hashlib.sha256(str(body.get("prompt", "")).encode()).hexdigest(), 16) % 8
         caption = caption_lines(body, model, variant)
-        key = (width, height, seconds, sound, hue, variant, caption)
+        key = (width, height, seconds, sound, hue, variant, caption, sent_ids(body))
         with self.lock:
             maker = self.locks.setdefault(key, threading.Lock())
         with maker:  # one ffmpeg per distinct clip, however many ask at once
             if key not in self.clips:
                 self.clips[key] = make_clip(width, height, round(seconds + EXTRA_SECONDS, 3), sound, hue, variant,
-                                            caption)
+                                            caption, key[-1])
         return self.clips[key]

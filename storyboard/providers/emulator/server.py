@@ -29,6 +29,7 @@ from ...format.media import inspect_file
 from ...plan.types import canonical_json
 from . import fal
 from .clips import ClipMaker
+from .elements import ElementIds, check_element, check_element_list, element_output
 from .faults import Fault, FaultRules
 from .requestlog import log_line
 
@@ -47,6 +48,7 @@ class Task:
     variant: int = 0  # how many times this body was submitted before: takes get different clips
     shorter: float = 0.0  # seconds the clip falls short of the request (the "short" fault)
     cancelled: bool = False  # fal: cancelled while queued
+    output: dict | None = None  # an element's output: an object, not a clip
 
 
 @dataclass
@@ -64,6 +66,7 @@ class State:
     log: list[dict] = field(default_factory=list)  # every accepted submit: protocol, model or endpoint, body
     requests: dict[str, int] = field(default_factory=dict)
     clips: ClipMaker = field(default_factory=ClipMaker)
+    element_ids: ElementIds = field(default_factory=ElementIds)
     lock: threading.Lock = field(default_factory=threading.Lock)
     log_file: Any = None  # a text file: every request received, one JSON line each (``--log FILE``)
 
@@ -76,6 +79,11 @@ def _stats(s: State) -> dict:
     with s.lock:
         return {"submits": dict(s.submits), "total_submits": sum(s.submits.values()),
                 "tasks": len(s.tasks), "requests": dict(s.requests), "log": list(s.log)}
+
+
+def _matchable(body: dict) -> str:
+    """The text a fault's `match` is looked for in: the prompt, or an element's name."""
+    return str(body.get("prompt", body.get("name", "")))
 
 
 def body_digest(body: dict) -> str:
@@ -249,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = "processing"
         else:
             status = "failed" if task.fail else "completed"
-        outputs = [f"{self.base}/_outputs/{task.id}.mp4"] if status == "completed" else []
+        outputs = ([task.output] if task.output else [f"{self.base}/_outputs/{task.id}.mp4"]) if status == "completed" else []
         return {"code": 200, "message": "success", "data": {
             "id": task.id, "model": task.model, "outputs": outputs, "status": status,
             "urls": {"get": f"{self.base}/api/v3/predictions/{task.id}/result"},
@@ -277,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             task = self.state.tasks.get(m.group(1))
             if task is None or self._expired(task):
                 return self._error(404, "Prediction not found.")
-            if self._fault_response(self.state.faults.take("poll", str(task.body.get("prompt", "")))):
+            if self._fault_response(self.state.faults.take("poll", _matchable(task.body))):
                 return
             return self._send(200, self._envelope(task))
         if path == "/api/v3/balance":
@@ -344,16 +352,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _submit(self, model: str):
         raw = self._body()
         spec = load_catalog().get(model)
-        if spec is None or spec.kind != "video":
+        if spec is None or spec.kind not in ("video", "element"):
             return self._error(400, "Model not found.")
         try:
             body = json.loads(raw or b"null")
         except ValueError:
             return self._error(400, "request body is not JSON")
-        problem = check_inputs(model, body)
+        problem = check_element(spec, body) if spec.kind == "element" else (
+            check_inputs(model, body) or check_element_list(body))
         if problem:
             return self._error(400, problem)
-        fault = self.state.faults.take("submit", str(body.get("prompt", "")))
+        fault = self.state.faults.take("submit", _matchable(body))
         if fault and fault.kind.isdigit():
             return self._fault_response(fault)
         task = Task(uuid.uuid4().hex, model, body, time.monotonic(), self._task_seconds())
@@ -369,7 +378,9 @@ class _Handler(BaseHTTPRequestHandler):
             task.variant = self.state.submits.get(digest, 0)
             self.state.submits[digest] = task.variant + 1
             self.state.log.append({"protocol": "wavespeed", "endpoint": model, "body": body, "request_id": task.id})
-        if not task.fail:  # "render" while the task processes, as the real service does
+        if spec.kind == "element":
+            task.output = element_output(body, self.state.element_ids.take())
+        elif not task.fail:  # "render" while the task processes, as the real service does
             threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
             return self._drop()
@@ -387,9 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _output(self, task_id: str):
         self.state.count("download")
         task = self.state.tasks.get(task_id)
-        if task is None or task.fail or time.monotonic() - task.created < task.seconds or self._expired(task):
+        if task is None or task.fail or task.output or time.monotonic() - task.created < task.seconds or self._expired(task):
             return self._error(404, "not found")
-        fault = self.state.faults.take("download", str(task.body.get("prompt", "")))
+        fault = self.state.faults.take("download", _matchable(task.body))
         if self._fault_response(fault):
             return
         data = self._clip(task)

@@ -106,6 +106,7 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
     at = starts(compiled)
     diffs = {d.shot: d for d in diff.shots} if diff else {}
     jobs = {job.shot: job for job in compiled.plan.jobs}
+    elements = {row.shot: row for row in locator.element_rows()}  # element:KEY → created, new, changed…
     shots = []
     for index, cs in enumerate(compiled.plan.cut.shots):
         job = jobs[cs.shot]
@@ -116,7 +117,7 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
         mark = marks.get(job.shot)
         shots.append(Shot(job.shot, index, job.model, job.duration, at.get(job.shot, 0.0), money(job.cost),
                           status.label, status.reason, str(job.request.get("prompt", "")), _beats(job),
-                          _refs(compiled, cache, job, media), takes, next((t for t in takes if t.chosen), None),
+                          _refs(compiled, cache, job, media, elements), takes, next((t for t in takes if t.chosen), None),
                           mark.as_dict() if mark else {},
                           _change(diffs.get(job.shot), job, old_jobs, old_clip) if diff else None))
     return shots
@@ -127,16 +128,31 @@ def _beats(job: Job) -> list[tuple[str, float]]:
     return [(str(b.get("prompt", "")), float(b.get("duration", 0))) for b in beats if isinstance(b, dict)]
 
 
-def _refs(compiled: Compiled, cache: ClipCache, job: Job, media: Media) -> list[Ref]:
+def _refs(compiled: Compiled, cache: ClipCache, job: Job, media: Media, elements: dict | None = None) -> list[Ref]:
     """The job's inputs as the page shows them: stills, the reference video, upstream frames, element ids."""
     refs = []
     for name in (*IMAGE_FIELDS, "video"):
         values = job.request.get(name)
         for value in values if isinstance(values, list) else [values] if values is not None else []:
             refs.append(_ref(compiled, cache, job, media, name, value))
-    refs += [Ref("element", f"element {e.get('element_id', '') if isinstance(e, dict) else e}")
-             for e in job.request.get("element_list") or []]  # the request's `{"element_id": "…"}`: its id
+    refs += [_element_ref(compiled, media, e, elements or {}) for e in job.request.get("element_list") or []]
     return refs
+
+
+def _element_ref(compiled: Compiled, media: Media, item, states: dict) -> Ref:
+    """An id made by hand (`{"element_id": "…"}`), or a declared element (`{"element": KEY}`): its frontal image,
+    and its state like a shot's (created with its id, in flight, new or changed, and the cost)."""
+    if not (isinstance(item, dict) and "element" in item):
+        return Ref("element", f"element {item.get('element_id', '') if isinstance(item, dict) else item}")
+    job = compiled.plan.element(f"element:{item['element']}")
+    row = states.get(f"element:{item['element']}")
+    label = f"element {item['element']}"
+    if row is not None:
+        label += f": {row.label}" + (f", {row.reason}" if row.reason else "")
+        label += f", {money(row.cost)} to make" if row.state in (NEW, STALE) else ""
+    if job is None or job.frontal is None:
+        return Ref("element", label)
+    return Ref("image", label, media.still(compiled.root / job.frontal))
 
 
 def _ref(compiled: Compiled, cache: ClipCache, job: Job, media: Media, name: str, value) -> Ref:
