@@ -10,6 +10,7 @@ complete and check a storyboard.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
@@ -306,6 +307,10 @@ class Storyboard(_Model):
         default=None,
         description="Where the team keeps the film's clips: s3://bucket/prefix, gs://…, az://… or a shared folder. "
         "Project configuration: it never changes a job key. --remote and STORYBOARD_REMOTE override it.",
+    )
+    max_cost: Decimal | None = Field(
+        default=None, ge=0, le=1_000_000, description="The most, in USD, one `render` may spend: it refuses "
+        "before any request above it. Project configuration: it never changes a job key. --max-cost overrides it.",
     )
     defaults: ShotSettings = Field(
         default_factory=ShotSettings, description="Settings every shot inherits unless it sets its own."
