@@ -25,11 +25,14 @@ from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
 from .recover import project_paid, recover_paid, refuse
-from ..plan.takes import MAX_TAKES, beyond_limit
+from ..plan.select import select
+from ..catalog import load_catalog
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
 from .executor import Events, Options, Renderer, Report
+from .checks import budget_check
+from .quote import Quote, check_take_limit, quote
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
 
@@ -42,6 +45,8 @@ class RenderResult:
     report: Report
     film: Path | None
     warnings: list[str] = field(default_factory=list)
+    not_cut: list[str] = field(default_factory=list)  # `only`: the film's shots with no clip, so no film
+    selected: Plan | None = None  # `only`: the jobs this run was to make (else: the compiled plan's)
 
 
 def state_storage(root: Path) -> LocalStorage:
@@ -68,6 +73,9 @@ def render_project(
     wall_clock: Callable[[], float] = time.time,
     remote_flag: str | None = None,
     takes: dict[str, int] | None = None,
+    only: list[str] | None = None,
+    confirm: Callable[[Quote], None] | None = None,
+    yes: bool = False,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -78,7 +86,10 @@ def render_project(
     A shot already paid for (its key in the lock) whose clip is missing is
     recovered from the provider, or refused before any submit unless it is in
     ``repay`` (shot ids, or ``all``). ``takes`` asks for takes 1..N of
-    shots (``SHOT``/``all`` → N) in the same run."""
+    shots (``SHOT``/``all`` → N) in the same run; ``only`` renders just those
+    shots (``SHOT`` or ``SHOT#N``) and the shots they are built on. ``confirm``
+    is shown what will be paid now, before any request, and raises to refuse;
+    takes past ``MAX_TAKES`` are refused unless ``yes``."""
     env = os.environ if env is None else env
     base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     if saved_plan is not None:
@@ -92,13 +103,13 @@ def render_project(
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict, takes=takes)
     if accept_plan is not None:
         accept_plan(compiled.plan)
-    plan, root = compiled.plan, compiled.root
+    root = compiled.root
+    plan = select(compiled.plan, only, load_catalog(provider)) if only else compiled.plan  # what this run makes
     warnings: list[str] = []
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
     paid_here = project_paid(compiled.path, lock) if lock is not None else {}  # every lock of the folder, read once
-    _check_take_limit(plan, takes or {}, paid_here, clip_cache)
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
@@ -120,9 +131,15 @@ def render_project(
         if env.get(KEY_VARIABLE, "").strip() or missing:
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
     repaying = _repaying(plan, repay, compiled.path.name)
-    options = options or Options()
+    paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
+    options = _with_budget(options or Options(), compiled)
     if options.command == Options.command:
         options = replace(options, command=render_command(arg, provider))
+    to_pay = quote(plan, clip_cache, journal, paid)
+    check_take_limit(plan, to_pay, takes or {}, yes)
+    budget_check(to_pay.jobs, None, options.max_cost, options.budget_name)
+    if confirm is not None and to_pay.jobs and provider != "preview":  # previews are free
+        confirm(to_pay)  # before the first request; it raises to refuse
     estimate = sum((j.cost for j in plan.all_jobs if j.cost is not None and clip_cache.record(j.key) is None),
                    Decimal(0))
 
@@ -135,7 +152,6 @@ def render_project(
 
 
     async def go(events: Events) -> Report:
-        paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims,
@@ -171,10 +187,19 @@ def render_project(
             _update_lock(compiled, report, wall_clock)
     if readying is not None:
         readying.finish()
-    film = None
+    film, not_cut = None, []
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
-        film = _stitch(compiled, clip_cache, arg, engine)
-    return RenderResult(compiled, report, film, warnings)
+        not_cut = [cs.shot for cs in compiled.plan.cut.shots if clip_cache.record(cs.key) is None] if only else []
+        film = None if not_cut else _stitch(compiled, clip_cache, arg, engine)
+    return RenderResult(compiled, report, film, warnings, not_cut, plan if only else None)
+
+
+def _with_budget(options: Options, compiled: Compiled) -> Options:
+    """``--max-cost`` as given, else the storyboard's ``max_cost:``."""
+    budget = getattr(compiled.storyboard, "max_cost", None)
+    if options.max_cost is None and budget is not None:
+        return replace(options, max_cost=budget, budget_name=f"max_cost in {compiled.path.name}")
+    return options
 
 
 def render_command(arg: str, provider: str) -> str:
@@ -218,16 +243,6 @@ def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
     if unknown:
         raise UsageError(f"--repay {unknown[0]}: there is no such shot (or SHOT#TAKE) in {name}")
     return set(repay)
-
-
-def _check_take_limit(plan: Plan, takes: dict[str, int], paid: dict[str, LockEntry], cache: ClipCache) -> None:
-    """A chosen take past ``MAX_TAKES`` is rendered only when ``--takes`` names it."""
-    beyond = [j for j in beyond_limit(plan, takes) if j.key not in paid and cache.record(j.key) is None]
-    if beyond:
-        job = beyond[0]
-        raise UsageError(f"shot `{job.shot}` chooses take {job.take}, past {MAX_TAKES} takes of a shot, and it is not "
-                         f"rendered yet: ask for it explicitly with `--takes {job.shot}={job.take}` (renders takes "
-                         f"1–{job.take} that are missing), or choose a take that exists; nothing was sent")
 
 
 def _named(job, names: set[str]) -> bool:
