@@ -113,7 +113,7 @@ def render_project(
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
-        job = plan.job(shot)
+        job = compiled.plan.job(shot) or plan.job(shot)
         if job is None:
             raise UsageError(f"--resubmit {shot}: there is no such shot (or SHOT#TAKE) in {compiled.path.name}")
         journal.forget(job.key)
@@ -130,7 +130,7 @@ def render_project(
         missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
         if env.get(KEY_VARIABLE, "").strip() or missing:
             remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
-    repaying = _repaying(plan, repay, compiled.path.name)
+    repaying = _repaying(compiled.plan, repay, compiled.path.name, plan)
     paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
     options = _with_budget(options or Options(), compiled)
     if options.command == Options.command:
@@ -235,11 +235,12 @@ def _writable(folder: Path, what: str) -> None:
                               "nothing was sent or paid") from None
 
 
-def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
-    """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again."""
+def _repaying(plan: Plan, repay: tuple[str, ...], name: str, selected: Plan) -> set[str]:
+    """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again; ``selected``:
+    the jobs this run makes (``--only`` may name a take the plan does not have)."""
     if "all" in repay:
         return {job.shot for job in plan.jobs}
-    unknown = [shot for shot in repay if plan.job(shot) is None]
+    unknown = [shot for shot in repay if plan.job(shot) is None and selected.job(shot) is None]
     if unknown:
         raise UsageError(f"--repay {unknown[0]}: there is no such shot (or SHOT#TAKE) in {name}")
     return set(repay)
