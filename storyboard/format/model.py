@@ -18,8 +18,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 from ..catalog import load_catalog
 from .warnings import known_code
 
-# Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
-# names it (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
+# Takes: `--takes all=N` stops at MAX_TAKES, and a take past it (`--takes SHOT=N` or `take: N`) is rendered
+# only with `render --yes` (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
 # One set of limits, for the format, the plan and the command line (plan/takes.py).
 MAX_TAKES = 20
 TAKE_LIMIT = 100
