@@ -237,7 +237,7 @@ def test_only_renders_the_shots_named_and_what_they_are_built_on(project, emulat
     assert sorted(lock["shots"]) == ["a", "b"]
     assert not (path.parent / "renders").exists() or not any((path.parent / "renders").iterdir())
 
-    result = cli("render", str(path), "--only", "c", "--rate", "0", "--json")
+    result = cli("render", "--rate", "0", "--json", "--only", "c", str(path))  # PATH after the shots works too
     assert result.code == 0, result.err
     summary = json.loads(result.out)
     assert submits(emulator) == 3 and summary["rendered"] == 1 and summary["not_cut"] == []

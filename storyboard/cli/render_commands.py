@@ -78,7 +78,6 @@ def cmd_render(args) -> int:
     from ..errors import Diagnostic
     from .progress import Progress
     from ..render.executor import Options
-    from ..plan.select import parse_only
     from ..render.run import render_project
     from .confirm import asker, interactive
 
@@ -89,12 +88,13 @@ def cmd_render(args) -> int:
 
         saved = load_saved_plan(args.plan)
         args.provider = saved.provider
+    only = _only(args)  # first: it may take the project's PATH from the end of --only
     result = render_project(
         args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
-        remote_flag=remote_arg(args), takes=takes_wanted(args), only=parse_only(args.only), yes=args.yes,
+        remote_flag=remote_arg(args), takes=takes_wanted(args), only=only, yes=args.yes,
         confirm=None if args.yes or not interactive() else asker(),
     )
     print_warnings(result.compiled)
@@ -118,6 +118,16 @@ def cmd_render(args) -> int:
         if result.not_cut:
             print(not_cut_text(result.not_cut))
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
+
+
+def _only(args) -> list[str]:
+    """``--only``'s shots; ``render --only a b PATH`` takes PATH as the project, as ``render PATH --only a b`` does."""
+    from ..plan.select import parse_only
+
+    names = parse_only(args.only)
+    if names and args.path == "." and (names[-1].endswith((".yaml", ".yml")) or Path(names[-1]).is_dir()):
+        args.path = names.pop()
+    return names
 
 
 def not_cut_text(shots: list[str]) -> str:

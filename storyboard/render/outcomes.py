@@ -16,9 +16,9 @@ class Options:
     concurrency: int = 3
     rate: int = 5
     max_cost: Decimal | None = None
-    budget_name: str = "--max-cost"  # where max_cost was set: the flag, or the storyboard's `max_cost:`
     keep_going: bool = False
     command: str = "storyboard render PATH"  # how the user runs this render again (for hints)
+    budget_name: str = "--max-cost"  # where max_cost was set: the flag, or the storyboard's `max_cost:`
 
 
 @dataclass
