@@ -232,7 +232,7 @@ def test_only_renders_the_shots_named_and_what_they_are_built_on(project, emulat
     result = cli("render", str(path), "--only", "b", "--rate", "0")
     assert result.code == 0, result.err
     assert submits(emulator) == 2  # a (b takes its last frame) and b; not c
-    assert "The film was not cut: 1 shot is not rendered (c)" in result.out
+    assert "the film was not cut: 1 shot is not rendered (c)" in result.out
     lock = json.loads((path.parent / "storyboard.lock").read_text())
     assert sorted(lock["shots"]) == ["a", "b"]
     assert not (path.parent / "renders").exists() or not any((path.parent / "renders").iterdir())
@@ -260,3 +260,20 @@ def test_only_an_unknown_shot_is_refused_naming_the_known_ones(project, emulator
     far = cli("render", str(path), "--only", "a", "--only", "zzz")
     assert far.code == 2 and "the shots are: a, b, c" in far.err
     assert submits(emulator) == 0
+
+
+def test_the_question_never_shows_an_unknown_cost_as_zero():
+    from storyboard.cli.confirm import question
+    from storyboard.plan.types import Job, Source
+    from storyboard.render.quote import Quote
+
+    def job(shot: str, cost):
+        return Job(shot=shot, key=shot[0] * 64, model="kwaivgi/kling-video-o3-pro/video-edit", request={},
+                   duration=5, cost=cost, source=Source(file="s.yaml", line=1, column=1))
+
+    unknown = Quote([job("e", None)], Decimal(0), ["e"])
+    assert unknown.text == "an unknown amount for 1 job"
+    assert "Do you want to pay an unknown amount for 1 job?" in question(unknown) and "$0.000" not in question(unknown)
+    mixed = Quote([job("a", Decimal("0.56")), job("e", None)], Decimal("0.56"), ["e"])
+    assert mixed.text == "$0.560 and an unknown amount for 2 jobs"
+    assert "unknown" in question(mixed).splitlines()[3]  # e's row

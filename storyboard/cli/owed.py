@@ -33,7 +33,10 @@ def owed_text(count: int, cost, unpriced: list[str], jobs: int) -> str:
     if not count:
         return (f"No changes. Every job{'' if jobs == 1 else ' of the plan'} is cached or paid for: "
                 f"nothing to pay now ({dollars(0)}).")
-    text = f"To pay now: {dollars(cost)} for {count} job{'s' if count != 1 else ''}"
+    jobs_text = f"{count} job{'s' if count != 1 else ''}"
+    if len(unpriced) == count:  # an unknown cost is never shown as $0
+        return f"To pay now: an unknown amount for {jobs_text} ({', '.join(unpriced)})."
+    text = f"To pay now: {dollars(cost)} for {jobs_text}"
     if unpriced:
         text += f", and an unknown amount for {', '.join(unpriced)}"
     return text + "."

@@ -134,8 +134,8 @@ def not_cut_text(shots: list[str]) -> str:
     """``render --only`` left shots of the film without clips: no film, and why."""
     n = len(shots)
     named = ", ".join(shots[:5]) + (", …" if n > 5 else "")
-    return (f"The film was not cut: {n} shot{'s are' if n != 1 else ' is'} not rendered ({named}); "
-            "`storyboard render` renders the rest and cuts it.")
+    return (f"the film was not cut: {n} shot{'s are' if n != 1 else ' is'} not rendered ({named}); "
+            "`storyboard render` renders the rest and cuts it")
 
 
 def _summary_json(report, plan, film, resumed: int, not_cut: list[str] = ()) -> str:

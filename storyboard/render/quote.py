@@ -28,7 +28,10 @@ class Quote:
     def text(self) -> str:
         """``$1.680 for 3 jobs`` (``$0.560 and an unknown amount for 2 jobs``)."""
         n = len(self.jobs)
-        amount = dollars(self.cost) + (" and an unknown amount" if self.unpriced else "")
+        if len(self.unpriced) == n:  # an unknown cost is never shown as $0
+            amount = "an unknown amount"
+        else:
+            amount = dollars(self.cost) + (" and an unknown amount" if self.unpriced else "")
         return f"{amount} for {n} job{'s' if n != 1 else ''}"
 
 
