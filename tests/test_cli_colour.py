@@ -29,7 +29,7 @@ def sides(tmp_path, old: str, new: str):
 def test_diff_is_coloured_with_color_always_and_plain_otherwise(tmp_path, cli, monkeypatch):
     old, new = sides(tmp_path, TWO, TWO.replace("quiet", "calm") + "  - id: c\n    prompt: Rain.\n")
     coloured = cli("diff", old, new, "--color", "always").out
-    assert "\x1b[32m+ shot c: to render, $0.560\x1b[0m" in coloured
+    assert "\x1b[32m+ shot c: to render, $0.560 to pay\x1b[0m" in coloured
     assert "\x1b[33m~ shot a: to re-render" in coloured
     assert "\x1b[31m[-quiet-]\x1b[0m\x1b[32m{+calm+}\x1b[0m" in coloured
     plain = cli("diff", old, new).out  # captured: not a terminal

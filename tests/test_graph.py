@@ -111,8 +111,8 @@ def test_a_change_upstream_changes_every_key_downstream_and_the_diff_says_why(pr
     d = cli("diff", str(old), str(new))
     assert d.code == 0, d.err
     assert "~ shot a: to re-render" in d.out and "prompt:" in d.out
-    assert "~ shot b: to re-render, $0.560\n    ~ because `a` changed" in d.out
-    assert "~ shot c: to re-render, $0.560\n    ~ because `b` changed" in d.out
+    assert "~ shot b: to re-render, $0.560 to pay\n    ~ because `a` changed" in d.out
+    assert "~ shot c: to re-render, $0.560 to pay\n    ~ because `b` changed" in d.out
     assert "3 to change" in d.out and "Re-render cost $1.680" in d.out
     data = json.loads(cli("diff", str(old), str(new), "--format", "json").out)
     assert data["summary"]["change"] == 3

@@ -18,7 +18,7 @@ def test_a_take_past_the_limit_is_an_error_at_its_position(project, cli):
 def test_the_advice_for_a_take_past_twenty_is_a_command_that_is_accepted(project, cli):
     path = project(SHOT.format(id="a", take=HARD_LIMIT))
     out = cli("validate", str(path))
-    assert out.code == 0 and f"`--takes a={HARD_LIMIT}`" in out.err
+    assert out.code == 0 and f"`--takes a={HARD_LIMIT} --yes`" in out.err and "`render --yes`" in out.err
     assert cli("plan", str(path), "--takes", f"a={HARD_LIMIT}").code == 0
     assert cli("plan", str(path), "--takes", f"a={HARD_LIMIT + 1}").code == 2
     assert MAX_TAKES < HARD_LIMIT

@@ -37,7 +37,7 @@ def test_no_change(repo, cli):
     result = cli("diff", "--base", "HEAD", STORY, "--exit-code")
     assert result.code == 0
     assert "No changes." in result.out
-    assert "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; film total $4.792 → $4.792." in result.out
+    assert "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; to pay now $0.000; film total $4.792 → $4.792." in result.out
 
 
 def test_prompt_change(repo, cli):
@@ -46,7 +46,7 @@ def test_prompt_change(repo, cli):
     assert text.code == 1
     assert "~ shot storm: to re-render, $0.840" in text.out
     assert "~ prompt: …below the tower as the storm [-comes in.-]{+breaks.+}" in text.out
-    assert "Plan: 0 to add, 1 to change, 0 to remove. Re-render cost $0.840; film total $4.792 → $4.792." in text.out
+    assert "Plan: 0 to add, 1 to change, 0 to remove. Re-render cost $0.840; to pay now $0.840; film total $4.792 → $4.792." in text.out
     md = cli("diff", "--base", "HEAD", STORY, "--format", "markdown")
     assert "| ~ | `storm` | re-render | prompt: " in md.out and "| $0.840 |" in md.out
     assert "**Plan: 0 to add, 1 to change, 0 to remove." in md.out
@@ -86,7 +86,7 @@ def test_transition_change_is_recut_only(repo, cli):
     assert "~ shot boat: re-cut only, $0.000" in result.out
     assert "~ transition: \"fade 1 s\" → \"crossfade 0.5 s\"" in result.out
     assert result.out.strip().endswith(
-        "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; film total $4.792 → $4.792. 1 re-cut only.")
+        "Plan: 0 to add, 0 to change, 0 to remove. Re-render cost $0.000; to pay now $0.000; film total $4.792 → $4.792. 1 re-cut only.")
 
 
 def test_add_and_remove_shots(repo, cli):
@@ -101,7 +101,7 @@ def test_add_and_remove_shots(repo, cli):
     assert result.code == 1
     assert "+ shot prologue: to render, $0.560" in result.out
     assert "- shot credits: removed" in result.out
-    assert "Plan: 1 to add, 0 to change, 1 to remove. Re-render cost $0.560; film total $4.792 → $4.904." in result.out
+    assert "Plan: 1 to add, 0 to change, 1 to remove. Re-render cost $0.560; to pay now $0.560; film total $4.792 → $4.904." in result.out
     # the other shots did not "move": their order among themselves is unchanged
     assert "position" not in result.out
 

@@ -51,16 +51,25 @@ class Column:
     no_wrap: bool = False  # rich may fold the others when the table does not fit
 
 
-def plan_columns(plan: Plan) -> list[Column]:
+def plan_columns(plan: Plan, marks: list[str] | None = None) -> list[Column]:
     total = dollars(plan.total_cost)
     if plan.unpriced:  # a job whose cost cannot be known is never shown as $0
         total = "unknown" if len(plan.unpriced) == len(plan.all_jobs) else f"{total} + unknown"
+    state = [Column("state", no_wrap=True)] if marks is not None else []
     return [Column("shot", "total"), Column("model", no_wrap=True),
             Column("length", f"{plan.cut.duration:g} s", right=True, no_wrap=True), Column("audio"), Column("video"),
-            Column("cost", total, right=True), Column("key", no_wrap=True)]
+            Column("cost", total, right=True), *state, Column("key", no_wrap=True)]
 
 
-def plan_rows(plan: Plan, compact: bool = False) -> list[list[str]]:
+def plan_rows(plan: Plan, compact: bool = False, marks: list[str] | None = None) -> list[list[str]]:
+    """One row of cells per job, with its mark (cached, paid, to pay) when ``marks`` gives them."""
+    rows = _rows(plan, compact)
+    if marks is not None:
+        rows = [[*row[:-1], mark, row[-1]] for row, mark in zip(rows, marks)]
+    return rows
+
+
+def _rows(plan: Plan, compact: bool = False) -> list[list[str]]:
     """One row of cells per job: the film's jobs, then the other takes."""
     audio = {c.shot: _AUDIO[c.audio] for c in plan.cut.shots}
     # Elements first: the shots that send them wait for them.
@@ -120,7 +129,8 @@ def table_lines(columns: list[Column], rows: list[list[str]], width: int) -> lis
     return [line(texts[0]), "─" * total, *(line(row) for row in rows), " " * total, line(texts[-1])]
 
 
-def print_plan(plan: Plan, file=None) -> None:
+def print_plan(plan: Plan, file=None, marks: list[str] | None = None) -> None:
+    """The plan as a table; ``marks``: each job's state (cached, paid, to pay), a column of its own."""
     con = console(file)
     title = f"{plan.title}: " if plan.title else ""
     count = len(plan.all_jobs) + len(plan.elements)
@@ -131,9 +141,12 @@ def print_plan(plan: Plan, file=None) -> None:
         jobs += f" ({len(plan.takes)} other take{'s' if len(plan.takes) != 1 else ''} of shots, not in the film)"
     con.print(f"{title}{jobs} on {plan.provider} ({plan.origin})", markup=False)
     compact = con.width < 100
-    lines = table_lines(plan_columns(plan), plan_rows(plan, compact), con.width)
+    columns, rows = plan_columns(plan, marks), plan_rows(plan, compact, marks)
+    if compact and marks is not None:  # 80 columns: the state matters more than the short key
+        columns, rows = columns[:-1], [row[:-1] for row in rows]
+    lines = table_lines(columns, rows, con.width)
     if lines is None:
-        con.print(plan_table(plan, compact))
+        con.print(rich_table(columns, rows))
     else:
         print_lines(con, lines)
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"

@@ -125,9 +125,9 @@ def cmd_plan(args) -> int:
     elif args.json:
         sys.stdout.write(compiled.plan.to_json())
     else:
-        from .display import print_plan
+        from .owed import print_plan_owed
 
-        print_plan(compiled.plan)
+        print_plan_owed(compiled)
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ take (learnt by the poll pacer, passed in the ``processing`` event's detail).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from decimal import Decimal
@@ -27,6 +28,14 @@ from .streams import terminal
 _STYLE = {"done": "green", "cached": "cyan", "failed": "red", "skipped": "yellow", "retrying": "yellow"}
 _FINAL = ("done", "cached", "failed", "skipped")
 _WORKING = ("uploading", "submitting", "submitted", "created", "processing", "downloading", "retrying")
+
+
+def held_until(state: str, detail: str, now: float) -> tuple[str, float] | None:
+    """``waiting`` / ``rate limit 5/min, next submit in 48 s`` → (``rate limit 5/min``, now + 48)."""
+    limit, sep, rest = detail.partition(", next submit in ")
+    if state != "waiting" or not sep or not limit.startswith("rate limit") or not rest.removesuffix(" s").isdigit():
+        return None
+    return limit, now + int(rest.removesuffix(" s"))
 
 
 def clock_text(seconds: float) -> str:
@@ -50,6 +59,7 @@ class Progress:
         self.begun = now()
         self.console = Console(file=file or terminal(sys.stderr), highlight=False, force_terminal=force_terminal)
         self.live: Live | None = None
+        self.held: dict[str, tuple[str, float]] = {}  # shot → (rate limit, when its submit may go)
 
     def __enter__(self) -> "Progress":
         if self.console.is_terminal:
@@ -77,10 +87,13 @@ class Progress:
         if self.states.get(shot) == (state, detail):
             return
         self.states[shot] = (state, detail)
+        held = held_until(state, detail, self.now())
+        if held:
+            self.held[shot] = held
         if self.live is not None:
             self.live.refresh()
         else:
-            line = f"{shot}: {state}" + (f" ({detail})" if detail else "")
+            line = f"{shot}: {state}" + (f": {detail}" if held else f" ({detail})" if detail else "")
             self.console.print(printable(line, lines=False), markup=False, soft_wrap=True)
 
     def _elapsed(self, shot: str) -> str:
@@ -110,6 +123,9 @@ class Progress:
         for shot, (state, detail) in self.states.items():
             # Shot ids and details (a provider's message) are text, never markup (a `[/]` in them must not
             # restyle, or break, the table), with control characters escaped: rich passes ESC through.
+            if state == "waiting" and shot in self.held:  # counted down, as the rate limit lets it go
+                limit, at = self.held[shot]
+                detail = f"{limit}, next submit in {max(0, math.ceil(at - self.now()))} s"
             table.add_row(Text(printable(shot, lines=False)), Text(state, style=_STYLE.get(state, "white")),
                           self._elapsed(shot), self.typical.get(shot, ""), Text(printable(detail, lines=False)))
         return table

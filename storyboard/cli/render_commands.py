@@ -21,7 +21,13 @@ def register(sub) -> None:
     p.add_argument("--concurrency", type=positive, default=3, metavar="N", help="tasks at once")
     p.add_argument("--rate", type=non_negative, default=5, metavar="N",
                    help="submits in any 60 s (WaveSpeed's lowest tier is 5; 0 for no limit)")
-    p.add_argument("--max-cost", type=money, metavar="USD", help="refuse to start if the uncached cost is more")
+    p.add_argument("--max-cost", type=money, metavar="USD", help="refuse to start if the uncached cost is more "
+                   "(default: the storyboard's `max_cost:`, else no limit)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before paying (a terminal asks; a pipe "
+                   "never does), and allow takes past 20 of a shot")
+    p.add_argument("--only", action="extend", nargs="+", default=[], metavar="SHOT",
+                   help="render only these shots (SHOT or SHOT#N) and the shots they are built on; the film is "
+                        "cut when every shot it needs has its clip")
     p.add_argument("--keep-going", action="store_true", help="a failed shot does not stop the others")
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.add_argument("--resubmit", action="append", default=[], metavar="SHOT",
@@ -70,6 +76,7 @@ def cmd_render(args) -> int:
     from .progress import Progress
     from ..render.executor import Options
     from ..render.run import render_project
+    from .confirm import asker, interactive
 
     options = Options(args.concurrency, args.rate, args.max_cost, args.keep_going)
     saved = None
@@ -78,17 +85,19 @@ def cmd_render(args) -> int:
 
         saved = load_saved_plan(args.plan)
         args.provider = saved.provider
+    only = _only(args)  # first: it may take the project's PATH from the end of --only
     result = render_project(
         args.path, provider=args.provider, prices=args.prices, strict=args.strict, cache=args.cache,
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
-        remote_flag=remote_arg(args), takes=takes_wanted(args),
+        remote_flag=remote_arg(args), takes=takes_wanted(args), only=only, yes=args.yes,
+        confirm=None if args.yes or not interactive() else asker(),
     )
     print_warnings(result.compiled)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    report, plan = result.report, result.compiled.plan
+    report, plan = result.report, result.selected or result.compiled.plan
     index = {shot.id: n for n, shot in enumerate(result.compiled.storyboard.shots)}
     display = str(result.compiled.path) if not Path(args.path).is_dir() else str(Path(args.path) / result.compiled.path.name)
     blocked = [o for o in report.outcomes if o.state == "skipped" and "whose output it takes" in o.message]
@@ -100,13 +109,33 @@ def cmd_render(args) -> int:
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
     if args.json:
-        print(_summary_json(report, plan, result.film, resumed))
+        print(_summary_json(report, plan, result.film, resumed, result.not_cut))
     else:
         _print_summary(report, plan, result.film, resumed)
+        if result.not_cut:
+            print(not_cut_text(result.not_cut))
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
 
 
-def _summary_json(report, plan, film, resumed: int) -> str:
+def _only(args) -> list[str]:
+    """``--only``'s shots; ``render --only a b PATH`` takes PATH as the project, as ``render PATH --only a b`` does."""
+    from ..plan.select import parse_only
+
+    names = parse_only(args.only)
+    if names and args.path == "." and (names[-1].endswith((".yaml", ".yml")) or Path(names[-1]).is_dir()):
+        args.path = names.pop()
+    return names
+
+
+def not_cut_text(shots: list[str]) -> str:
+    """``render --only`` left shots of the film without clips: no film, and why."""
+    n = len(shots)
+    named = ", ".join(shots[:5]) + (", …" if n > 5 else "")
+    return (f"the film was not cut: {n} shot{'s are' if n != 1 else ' is'} not rendered ({named}); "
+            "`storyboard render` renders the rest and cuts it")
+
+
+def _summary_json(report, plan, film, resumed: int, not_cut: list[str] = ()) -> str:
     import json
 
     from ..plan.prices import fixed
@@ -116,7 +145,7 @@ def _summary_json(report, plan, film, resumed: int) -> str:
         "cached": report.count("cached"), "failed": [o.job.label for o in report.failed],
         "not_started": [o.job.label for o in report.outcomes if o.state == "skipped"],
         "spent": fixed(report.spent), "film": str(film) if film else None,
-        "length": plan.cut.duration if film else None,
+        "length": plan.cut.duration if film else None, "not_cut": list(not_cut),
         "elements": {e.job.character: {"state": e.state, "element_id": e.element_id or None}
                      for e in report.elements},
     }, indent=2, ensure_ascii=False)
@@ -213,6 +242,8 @@ def cmd_emulate(args) -> int:
             raise StoryboardError(f"{exc.filename}: {exc.strerror or exc}") from None
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
+    print("  (render at full speed with `storyboard render --rate 0`: the default, 5 submits a minute, is "
+          "WaveSpeed's own limit, which the emulator does not have)", flush=True)
     key = shlex.quote(args.api_key) if args.api_key else "any-key"  # the key it accepts, ready to paste
     print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY={key}", flush=True)
     print(f"  or, for fal's protocol: export FAL_BASE_URL={emulator.url} FAL_KEY={key}", flush=True)

@@ -87,7 +87,7 @@ def cmd_status(args) -> int:
     from ..plan.prices import exact, fixed, fixed_or_none
     from ..review.approvals import approvals
     from ..review.paid import not_in_film, total
-    from ..review.status import LOST, NEW, STALE, Locator, cache_for
+    from ..review.status import LOST, NEW, STALE, Locator, cache_for, spent
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled, args)
@@ -99,9 +99,11 @@ def cmd_status(args) -> int:
     lost = [r for r in rows if r.state == LOST]
     owed = exact(sum((r.cost for r in todo if r.cost is not None), start=Decimal(0)))
     repay = exact(sum((r.cost for r in lost if r.cost is not None), start=Decimal(0)))
-    unpriced = [r.shot for r in todo if r.cost is None]
+    unpriced = [r.name for r in todo if r.cost is None]
+    so_far = spent(where.lock)
     if args.json:
-        print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
+        print(json.dumps({"shots": [{"shot": r.shot, "take": r.take, "name": r.name, "state": r.state,
+                                     "where": r.label, "until": r.until or None,
                                      "key": r.key, "reason": r.reason, "approval": marks.get(r.shot), "host": r.host or None,
                                      "cost": fixed_or_none(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": fixed(owed), "unpriced": unpriced,
@@ -109,9 +111,11 @@ def cmd_status(args) -> int:
                           "paid_not_in_film": [{"shot": c.shot, "take": c.take, "key": c.entry.key,
                                                 "cost": fixed_or_none(c.entry.cost)}
                                                for c in unused],
-                          "paid_not_in_film_cost": fixed(total(unused))}, indent=2))
+                          "paid_not_in_film_cost": fixed(total(unused)),
+                          "spent": fixed(so_far.cost), "spent_clips": so_far.clips,
+                          "spent_unpriced": so_far.unpriced}, indent=2))
         return EXIT_OK
-    width = max(len(r.shot) for r in rows)
+    width = max(len(r.name) for r in rows)
     lines = []
     for r in rows:
         cost = f"  {dollars(r.cost)}" if r.state in (NEW, STALE) else f"  re-pay {dollars(r.cost)}" if r.state == LOST else ""
@@ -119,20 +123,42 @@ def cmd_status(args) -> int:
         reason += f"  [{marks[r.shot]}]" if r.shot in marks else ""
         state = "add" if r.state == NEW else "change" if r.state == STALE else "error" if r.state == LOST else ""
         host = f"  from {r.host}" if r.host and r.state not in (NEW, STALE) else ""
-        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{host}{cost}{reason}")])
+        lines.append([("", f"{r.name:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{host}{cost}{reason}")])
     colour.write(lines, args)
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
         line += f" (and unpriced: {', '.join(unpriced)})"
     print(line + ".")
     if lost:
-        print(f"Lost: {', '.join(r.shot for r in lost)} (paid, and no cache, remote or provider has the clip); "
+        print(f"Lost: {', '.join(r.name for r in lost)} (paid, and no cache, remote or provider has the clip); "
               f"`storyboard render --repay SHOT` pays again ({dollars(repay)} for all).")
     if unused:
         print(f"Paid, not in the film: {len(unused)} clip{'s' if len(unused) != 1 else ''}, {dollars(total(unused))} "
               f"({', '.join(c.label for c in unused[:5])}{', …' if len(unused) > 5 else ''}); kept in the lock, so "
               "putting them back costs nothing; `storyboard lock prune` forgets them.")
+    others = other_takes(compiled, where.lock, {c.entry.key for c in unused})
+    if others:
+        print(f"Other takes, paid and kept: {', '.join(label for label, _ in others)} "
+              f"({dollars(sum((c for _, c in others if c is not None), Decimal(0)))}); `take: N` in a shot chooses "
+              "one, at no cost.")
+    print(spent_text(so_far))
     return EXIT_OK
+
+
+def other_takes(compiled, lock, unused: set[str]) -> list[tuple[str, object]]:
+    """(``meet#2``, cost) for each paid take of a film's shot that the film does not use."""
+    chosen = {job.shot: job.take for job in compiled.plan.jobs}
+    found = [(shot, take, entry) for shot, take, entry in lock.entries()
+             if shot in chosen and take != chosen[shot] and entry.key not in unused]
+    return [(shot if take == 1 else f"{shot}#{take}", entry.cost) for shot, take, entry in sorted(found, key=lambda
+            f: (f[0], f[1]))]
+
+
+def spent_text(so_far) -> str:
+    """What the film has cost so far: every paid clip in its lock."""
+    n = so_far.clips
+    text = f"Spent on this film so far: {dollars(so_far.cost)} for {n} paid clip{'s' if n != 1 else ''} in the lock"
+    return text + (f" (and {so_far.unpriced} of unknown cost)." if so_far.unpriced else ".")
 
 
 @without_cycle_collector

@@ -10,6 +10,7 @@ complete and check a storyboard.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
@@ -18,8 +19,8 @@ from ..catalog import load_catalog
 from .element_model import Element
 from .warnings import known_code
 
-# Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
-# names it (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
+# Takes: `--takes all=N` stops at MAX_TAKES, and a take past it (`--takes SHOT=N` or `take: N`) is rendered
+# only with `render --yes` (a typo must not multiply the bill); no take of a shot is past TAKE_LIMIT, however it is asked for.
 # One set of limits, for the format, the plan and the command line (plan/takes.py).
 MAX_TAKES = 20
 TAKE_LIMIT = 100
@@ -320,6 +321,10 @@ class Storyboard(_Model):
         default=None,
         description="Where the team keeps the film's clips: s3://bucket/prefix, gs://…, az://… or a shared folder. "
         "Project configuration: it never changes a job key. --remote and STORYBOARD_REMOTE override it.",
+    )
+    max_cost: Decimal | None = Field(
+        default=None, ge=0, le=1_000_000, description="The most, in USD, one `render` may spend: it refuses "
+        "before any request above it. Project configuration: it never changes a job key. --max-cost overrides it.",
     )
     defaults: ShotSettings = Field(
         default_factory=ShotSettings, description="Settings every shot inherits unless it sets its own."

@@ -19,7 +19,7 @@ CODES: dict[str, str] = {
     "W003": "the prompt names a character who is not in the shot's `characters`",
     "W004": "segments sent with `shot_type: intelligent` may be ignored by the model",
     "W005": "a reference file is larger than the provider takes",
-    "W006": "a take past the take limit needs `--takes` to be rendered",
+    "W006": "a take past the take limit needs `--yes` to be rendered",
     "W007": "the length (and so the cost) of a URL video is not known before the render",
     "W008": "the price list has no price for the model",
     "W009": "a cut transition has no duration; the duration is ignored",

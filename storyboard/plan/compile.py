@@ -89,7 +89,8 @@ def compile_plan(
             job = take_of(job, shot.take, target.provider, target.origin, host_catalog)
             if shot.take > MAX_TAKES:
                 warn(reporter, "W006", ("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
-                                 f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
+                                 f"rendering it needs `render --yes` (`--takes {shot.id}={shot.take} --yes`: "
+                                 f"takes 1–{shot.take})")
         if graph.upstream.get(n):
             job = job.model_copy(update={"depends_on": [sb.shots[m].id for m in graph.upstream[n]]})
         made[n] = job

@@ -19,7 +19,7 @@ from .prices import exact
 from .types import Job, Plan, job_key
 
 # The most takes of one shot that `--takes all=N` asks for, and the highest
-# `take:` a render makes without `--takes SHOT=N` naming it. Twenty already
+# take a render makes without `--yes` (render/quote.py). Twenty already
 # multiplies a shot's cost by twenty, and is the most a contact sheet shows
 # legibly (a 5×4 grid of tiles at a fifth of the clip's width). The limits
 # live with the format, which checks `take:` against them at its position.
@@ -81,7 +81,3 @@ def with_takes(plan: Plan, wanted: dict[str, int], catalog: Catalog) -> Plan:
         "unpriced": plan.unpriced + [j.label for j in extra if j.cost is None],
     })
 
-
-def beyond_limit(plan: Plan, wanted: dict[str, int]) -> list[Job]:
-    """The film's jobs whose chosen take is past ``MAX_TAKES`` and not named by ``--takes SHOT=N``."""
-    return [job for job in plan.jobs if job.take > MAX_TAKES and wanted.get(job.shot, 0) < job.take]

@@ -64,21 +64,23 @@ def short_message(job: Job, short: str, command: str) -> str:
             f"shot (`take: N` in the shot, then `{command}`)")
 
 
-def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None) -> Decimal:
-    """The money this render may spend; refuses, before any request, above ``max_cost``."""
+def budget_check(uncached: list[Job], journal: Journal | None, max_cost: Decimal | None,
+                 name: str = "--max-cost") -> Decimal:
+    """The money this render may spend; refuses, before any request, above ``max_cost``
+    (``name``: where the budget was set, for the message)."""
     to_pay = [j for j in uncached if journal is None or journal.get(j.key) is None]
     unpriced = [j.label for j in to_pay if j.cost is None]
     cost = sum((j.cost for j in to_pay if j.cost is not None), Decimal(0))
     if max_cost is not None:
         if unpriced:
             raise BudgetExceeded(
-                f"cannot keep to --max-cost: the cost of {', '.join(unpriced)} is unknown (no price in the price "
+                f"cannot keep to {name}: the cost of {', '.join(unpriced)} is unknown (no price in the price "
                 f"list, or a URL video of unknown length); "
                 f"the priced jobs alone would cost {dollars(cost)}"
             )
         if cost > max_cost:
             raise BudgetExceeded(
-                f"this render would spend {dollars(cost)} on {len(to_pay)} job(s), more than --max-cost "
+                f"this render would spend {dollars(cost)} on {len(to_pay)} job(s), more than {name} "
                 f"{dollars(max_cost)}; nothing was sent"
             )
     return cost

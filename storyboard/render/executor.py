@@ -140,7 +140,7 @@ class Renderer:
         firsts: dict[str, Job] = {}
         for job in uncached:  # two shots with one job key: one job, rendered once
             firsts.setdefault(job.key, job)
-        budget_check(list(firsts.values()), self.journal, self.options.max_cost)
+        budget_check(list(firsts.values()), self.journal, self.options.max_cost, self.options.budget_name)
         # A cached clip an uncached job builds on is checked before anything is submitted: without
         # --keep-going its failure stops the render with nothing spent.
         self.unusable = await asyncio.to_thread(unusable_upstreams, list(firsts.values()), self.plan, self.cache)
@@ -321,7 +321,8 @@ class Renderer:
 
     async def _submit(self, job: Job, outcome: Outcome) -> str:
         body = await self._prepare(job, outcome.inputs)
-        await self.limiter.acquire()
+        await self.limiter.acquire(lambda wait: self.events(job.label, "waiting", self.limiter.waiting_text(wait))
+                                   if wait >= 1 else None)
         if self.stopping:  # another shot failed while this one waited: spend nothing more
             raise _Skipped
         self.events(job.label, "submitting", "")

@@ -18,6 +18,7 @@ class Options:
     max_cost: Decimal | None = None
     keep_going: bool = False
     command: str = "storyboard render PATH"  # how the user runs this render again (for hints)
+    budget_name: str = "--max-cost"  # where max_cost was set: the flag, or the storyboard's `max_cost:`
 
 
 @dataclass

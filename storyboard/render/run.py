@@ -25,11 +25,13 @@ from ..format.files import TEMP_PREFIX, remove_stale
 from .journal import Journal
 from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
 from .recover import project_paid, recover_paid, refuse
-from ..plan.takes import MAX_TAKES, beyond_limit
+from ..plan.select import select
+from ..catalog import load_catalog
 from ..plan.types import BASE_URLS, DEFAULT_BASE_URL, Plan, base_url_from
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
 from .executor import Events, Options, Renderer, Report
+from .quote import Quote, check_take_limit, quote
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
 from .checks import budget_check
@@ -44,6 +46,8 @@ class RenderResult:
     report: Report
     film: Path | None
     warnings: list[str] = field(default_factory=list)
+    not_cut: list[str] = field(default_factory=list)  # `only`: the film's shots with no clip, so no film
+    selected: Plan | None = None  # `only`: the jobs this run was to make (else: the compiled plan's)
 
 
 def state_storage(root: Path) -> LocalStorage:
@@ -70,6 +74,9 @@ def render_project(
     wall_clock: Callable[[], float] = time.time,
     remote_flag: str | None = None,
     takes: dict[str, int] | None = None,
+    only: list[str] | None = None,
+    confirm: Callable[[Quote], None] | None = None,
+    yes: bool = False,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -80,7 +87,10 @@ def render_project(
     A shot already paid for (its key in the lock) whose clip is missing is
     recovered from the provider, or refused before any submit unless it is in
     ``repay`` (shot ids, or ``all``). ``takes`` asks for takes 1..N of
-    shots (``SHOT``/``all`` → N) in the same run."""
+    shots (``SHOT``/``all`` → N) in the same run; ``only`` renders just those
+    shots (``SHOT`` or ``SHOT#N``) and the shots they are built on. ``confirm``
+    is shown what will be paid now, before any request, and raises to refuse;
+    takes past ``MAX_TAKES`` are refused unless ``yes``."""
     env = os.environ if env is None else env
     if saved_plan is not None:
         provider = saved_plan.provider
@@ -95,17 +105,17 @@ def render_project(
     provider = compiled.plan.provider  # --provider, else the storyboard's
     if accept_plan is not None:
         accept_plan(compiled.plan)
-    plan, root = compiled.plan, compiled.root
+    root = compiled.root
+    plan = select(compiled.plan, only, load_catalog(provider)) if only else compiled.plan  # what this run makes
     warnings: list[str] = []
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
                                warn=warnings.append)
     paid_here = project_paid(compiled.path, lock) if lock is not None else {}  # every lock of the folder, read once
-    _check_take_limit(plan, takes or {}, paid_here, clip_cache)
     claims_backend = clip_cache.remote or FolderRemote(cache_dir(root, cache))  # with no remote: beside the cache
     journal = Journal(state_storage(root))
     for shot in resubmit:
-        job = plan.job(shot) or plan.element(shot)
+        job = compiled.plan.job(shot) or plan.job(shot) or plan.element(shot)
         if job is None:
             raise UsageError(f"--resubmit {shot}: there is no such shot (or SHOT#TAKE) in {compiled.path.name}")
         journal.forget(job.key)
@@ -122,10 +132,17 @@ def render_project(
         # The key is needed only for what is not cached; check it before anything is sent.
         missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
         remote = remote_hosts(plan, env, missing, transport)
-    repaying = _repaying(plan, repay, compiled.path.name)
-    options = options or Options()
+    repaying = _repaying(compiled.plan, repay, compiled.path.name, plan)
+    paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
+    options = _with_budget(options or Options(), compiled)
     if options.command == Options.command:
         options = replace(options, command=render_command(arg, provider))
+    paid_elements = folder_elements(compiled.path, lock) if lock is not None else {}
+    to_pay = quote(plan, clip_cache, journal, paid, {k for k in paid_elements if not _named_element(k, plan, repaying)})
+    check_take_limit(plan, to_pay, takes or {}, yes)
+    budget_check(to_pay.jobs, None, options.max_cost, options.budget_name)
+    if confirm is not None and to_pay.jobs and provider != "preview":  # previews are free
+        confirm(to_pay)  # before the first request; it raises to refuse
     estimate = sum((j.cost for j in plan.all_jobs if j.cost is not None and clip_cache.record(j.key) is None),
                    Decimal(0))
 
@@ -137,11 +154,9 @@ def render_project(
             readying.landed(clip.path, job.duration)
 
 
-    paid_elements = folder_elements(compiled.path, lock) if lock is not None else {}
     order = {job.label: i for i, job in enumerate(plan.all_jobs)}
 
     async def go(events: Events) -> Report:
-        paid = set(paid_here) - {j.key for j in plan.all_jobs if _named(j, repaying)}
         claims = Claims(claims_backend, wall_clock=wall_clock) if remote is not None else None  # paid jobs only
         renderer = Renderer(plan, root, clip_cache, options=options, events=events, provider=remote, local=local,
                             journal=journal, uploads=UploadBook(root), clock=clock, paid=paid, claims=claims,
@@ -182,10 +197,19 @@ def render_project(
             _update_lock(compiled, report, wall_clock)
     if readying is not None:
         readying.finish()
-    film = None
+    film, not_cut = None, []
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
-        film = _stitch(compiled, clip_cache, arg, engine)
-    return RenderResult(compiled, report, film, warnings)
+        not_cut = [cs.shot for cs in compiled.plan.cut.shots if clip_cache.record(cs.key) is None] if only else []
+        film = None if not_cut else _stitch(compiled, clip_cache, arg, engine)
+    return RenderResult(compiled, report, film, warnings, not_cut, plan if only else None)
+
+
+def _with_budget(options: Options, compiled: Compiled) -> Options:
+    """``--max-cost`` as given, else the storyboard's ``max_cost:``."""
+    budget = getattr(compiled.storyboard, "max_cost", None)
+    if options.max_cost is None and budget is not None:
+        return replace(options, max_cost=budget, budget_name=f"max_cost in {compiled.path.name}")
+    return options
 
 
 def remote_hosts(plan: Plan, env, missing: list, transport=None):
@@ -274,28 +298,25 @@ def _writable(folder: Path, what: str) -> None:
                               "nothing was sent or paid") from None
 
 
-def _repaying(plan: Plan, repay: tuple[str, ...], name: str) -> set[str]:
-    """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again."""
+def _repaying(plan: Plan, repay: tuple[str, ...], name: str, selected: Plan) -> set[str]:
+    """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again; ``selected``:
+    the jobs this run makes (``--only`` may name a take the plan does not have)."""
     if "all" in repay:
         return {job.shot for job in plan.jobs}
-    unknown = [shot for shot in repay if plan.job(shot) is None and plan.element(shot) is None]
+    unknown = [shot for shot in repay if plan.job(shot) is None and selected.job(shot) is None
+               and plan.element(shot) is None]
     if unknown:
         raise UsageError(f"--repay {unknown[0]}: there is no such shot (or SHOT#TAKE) in {name}")
     return set(repay)
 
 
-def _check_take_limit(plan: Plan, takes: dict[str, int], paid: dict[str, LockEntry], cache: ClipCache) -> None:
-    """A chosen take past ``MAX_TAKES`` is rendered only when ``--takes`` names it."""
-    beyond = [j for j in beyond_limit(plan, takes) if j.key not in paid and cache.record(j.key) is None]
-    if beyond:
-        job = beyond[0]
-        raise UsageError(f"shot `{job.shot}` chooses take {job.take}, past {MAX_TAKES} takes of a shot, and it is not "
-                         f"rendered yet: ask for it explicitly with `--takes {job.shot}={job.take}` (renders takes "
-                         f"1–{job.take} that are missing), or choose a take that exists; nothing was sent")
-
-
 def _named(job, names: set[str]) -> bool:
     return job.shot in names or job.label in names
+
+
+def _named_element(key: str, plan: Plan, names: set[str]) -> bool:
+    """Whether ``--repay`` names the element whose key is ``key`` (``element:mara``)."""
+    return any(e.key == key and e.label in names for e in plan.elements)
 
 
 def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], float] = time.time) -> None:

@@ -7,9 +7,11 @@ limits use ``FakeClock`` and run in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections import deque
+from typing import Callable
 
 
 class Clock:
@@ -183,24 +185,31 @@ def follow_interval(elapsed: float, *, high: float = 5.0) -> float:
 class RateLimiter:
     """At most ``rate`` acquisitions in any ``window`` seconds (a sliding window).
 
-    The first ``rate`` go at once; the next waits until the oldest leaves the
-    window. ``rate`` of 0 means no limit.
+    The first ``rate`` go at once; each later one is given, as it asks, the
+    time it may go (``rate`` places after the one ``window`` seconds before
+    it), so every job held knows how long it waits, and says so. ``rate`` of
+    0 means no limit.
     """
 
     def __init__(self, rate: int, clock: Clock, window: float = 60.0):
         self.rate, self.clock, self.window = rate, clock, window
-        self.times: deque[float] = deque()
-        self.lock = asyncio.Lock()
+        self.times: deque[float] = deque()  # the times given out, in order; some may lie ahead
 
-    async def acquire(self) -> None:
+    async def acquire(self, waiting: Callable[[float], None] | None = None) -> None:
+        """Wait for this submit's place; ``waiting`` is told the wait first, when there is one."""
         if self.rate <= 0:
             return
-        async with self.lock:
-            while True:
-                now = self.clock.now()
-                while self.times and self.times[0] <= now - self.window:
-                    self.times.popleft()
-                if len(self.times) < self.rate:
-                    self.times.append(now)
-                    return
-                await self.clock.sleep(self.times[0] + self.window - now)
+        now = self.clock.now()
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+        at = now if len(self.times) < self.rate else max(now, self.times[-self.rate] + self.window)
+        self.times.append(at)
+        if at > now:
+            if waiting is not None:
+                waiting(at - now)
+            await self.clock.sleep(at - now)
+
+    def waiting_text(self, seconds: float) -> str:
+        """``rate limit 5/min, next submit in 48 s``: why a job waits, for the progress display."""
+        per = "min" if self.window == 60 else f"{self.window:g} s"
+        return f"rate limit {self.rate}/{per}, next submit in {math.ceil(seconds)} s"

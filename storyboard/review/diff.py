@@ -85,9 +85,15 @@ class ShotDiff:
     old_key: str | None = None
     new_key: str | None = None
     changes: list[Change] = field(default_factory=list)
-    cost: Decimal = Decimal(0)  # what re-rendering it costs now
+    cost: Decimal = Decimal(0)  # what the change costs: re-rendering it, at list price
     old_cost: Decimal = Decimal(0)
     new_cost: Decimal = Decimal(0)
+    paid: bool = False  # its new job is in the lock already: the change is paid for, nothing is owed
+
+    @property
+    def owed(self) -> Decimal:
+        """What is still to pay for it: the change's cost, unless the lock holds its new clip."""
+        return Decimal(0) if self.paid or self.status not in (ADDED, CHANGED) else self.cost
 
     @property
     def reason(self) -> str:
@@ -136,7 +142,8 @@ class PlanDiff:
         if not self.paid:
             return ""
         n = len(self.paid)
-        return f"Paid for since the old side: {n} take{'s' if n != 1 else ''} added to the lock, {money(self.paid_cost)}."
+        return (f"Paid for since the old side: {n} take{'s' if n != 1 else ''} added to the lock, "
+                f"{money(self.paid_cost)} (spent, not owed).")
 
     def length_text(self) -> str:
         return f"Film length: {self.length[0]:g} s → {self.length[1]:g} s." if self.length else ""
@@ -149,8 +156,13 @@ class PlanDiff:
         return sum((s.cost for s in self.shots), Decimal(0))
 
     @property
+    def owed(self) -> Decimal:
+        """What is still to pay: the changes whose new clip the lock does not hold."""
+        return sum((s.owed for s in self.shots), Decimal(0))
+
+    @property
     def needs_render(self) -> bool:
-        return any(s.status in (ADDED, CHANGED) for s in self.shots)
+        return any(s.status in (ADDED, CHANGED) and not s.paid for s in self.shots)
 
     @property
     def recut(self) -> int:
@@ -158,7 +170,8 @@ class PlanDiff:
 
     def summary(self) -> str:
         text = (f"Plan: {self.count(ADDED)} to add, {self.count(CHANGED)} to change, {self.count(REMOVED)} to remove. "
-                f"Re-render cost {money(self.rerender_cost)}; film total {money(self.old_total)} → {money(self.new_total)}.")
+                f"Re-render cost {money(self.rerender_cost)}; to pay now {money(self.owed)}; "
+                f"film total {money(self.old_total)} → {money(self.new_total)}.")
         if self.recut:
             text += f" {self.recut} re-cut only."
         if self.paid:
@@ -352,7 +365,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
         before = old_jobs.get(job.shot)
         cost = job.cost or Decimal(0)
         if before is None:
-            shots.append(ShotDiff(job.shot, ADDED, None, job.key, [], cost, Decimal(0), cost))
+            shots.append(ShotDiff(job.shot, ADDED, None, job.key, [], cost, Decimal(0), cost, job.key in paid))
             continue
         d = ShotDiff(job.shot, UNCHANGED, before.key, job.key, old_cost=before.cost or Decimal(0), new_cost=cost)
         if before.key != job.key:
@@ -364,6 +377,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
                     d.status, d.cost = RECUT, Decimal(0)
             if not d.changes:
                 d.changes = [Change("job", "(provider or origin)", "(changed)")]
+            d.paid = job.key in paid
         if job.shot in old_cut and job.shot in new_cut:
             recut = cut_changes(old_cut[job.shot][1], new_cut[job.shot][1], old_order[job.shot], new_order[job.shot])
             d.changes += recut

@@ -24,11 +24,11 @@ def as_lines(d: PlanDiff) -> list[Line]:
         if s.status == UNCHANGED:
             continue
         if s.status == ADDED:
-            lines.append([("add", f"+ shot {s.shot}: to render, {money(s.cost)}")])
+            lines.append([("add", f"+ shot {s.shot}: " + _owed(s, "to render", "rendered"))])
         elif s.status == REMOVED:
             lines.append([("remove", f"- shot {s.shot}: removed")])
         elif s.status == CHANGED:
-            lines.append([("change", f"~ shot {s.shot}: to re-render, {money(s.cost)}")])
+            lines.append([("change", f"~ shot {s.shot}: " + _owed(s, "to re-render", "re-rendered"))])
         else:
             lines.append([("change", f"~ shot {s.shot}: re-cut only, {money(Decimal(0))}")])
         lines += [_change_line(c) for c in s.changes]
@@ -42,6 +42,14 @@ def as_lines(d: PlanDiff) -> list[Line]:
     if d.length:
         lines.append([("", d.length_text())])
     return lines + [[], [("", d.summary())]]
+
+
+def _owed(s, verb: str, done: str) -> str:
+    """``to re-render, $0.560 to pay``, or, when the lock holds the new clip, ``re-rendered, paid
+    $0.560 already: nothing to pay``: the change's cost is never mistaken for money owed."""
+    if s.paid:
+        return f"{done}, paid {money(s.cost)} already: nothing to pay"
+    return f"{verb}, {money(s.cost)} to pay"
 
 
 def _change_line(c: Change) -> Line:
@@ -58,18 +66,22 @@ def as_text(d: PlanDiff) -> str:
 def as_markdown(d: PlanDiff, path: str = "") -> str:
     name = d.title or "Storyboard plan"
     head = f"### {name}" + (f" (`{path}`)" if path else "") + "\n\n"
-    rows = ["| | shot | change | reason | cost |", "|---|---|---|---|---|"]
+    rows = ["| | shot | change | reason | cost | to pay |", "|---|---|---|---|---|---|"]
+    zero = money(Decimal(0))
     for s in d.shots:
         if s.status == UNCHANGED:
             continue
         change = {ADDED: "add", REMOVED: "remove", CHANGED: "re-render", RECUT: "re-cut only"}[s.status]
-        cost = money(s.cost) if s.status in (ADDED, CHANGED) else money(Decimal(0))
-        rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {s.reason_markdown()} | {cost} |")
+        cost = money(s.cost) if s.status in (ADDED, CHANGED) else zero
+        cost += " (paid already)" if s.paid and s.status in (ADDED, CHANGED) else ""
+        rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {s.reason_markdown()} | {cost} "
+                    f"| {money(s.owed)} |")
     if d.film:
-        rows.append(f"| ~ | *(film)* | re-cut only | {'; '.join(c.markdown() for c in d.film)} | {money(Decimal(0))} |")
+        rows.append(f"| ~ | *(film)* | re-cut only | {'; '.join(c.markdown() for c in d.film)} | {zero} | {zero} |")
     for t in d.paid:
         where = "in the film" if t.in_film else "not in the film"
-        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} (paid) |")
+        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} spent "
+                    f"| {zero} |")
     table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
     length = f"{d.length_text()}\n\n" if d.length else ""
     return head + table + length + f"**{d.summary()}**\n"
@@ -89,13 +101,14 @@ def _change_json(c: Change) -> dict:
 def as_json(d: PlanDiff) -> str:
     data = {
         "summary": {"add": d.count(ADDED), "change": d.count(CHANGED), "remove": d.count(REMOVED),
-                    "recut_only": d.recut, "rerender_cost": fixed(d.rerender_cost),
+                    "recut_only": d.recut, "rerender_cost": fixed(d.rerender_cost), "to_pay": fixed(d.owed),
                     "old_total": fixed(d.old_total), "new_total": fixed(d.new_total),
                     "paid_takes": len(d.paid), "paid_cost": fixed(d.paid_cost), "text": d.summary()},
         "shots": [
             {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
              "changes": [_change_json(c) for c in s.changes],
-             "cost": fixed(s.cost), "cost_delta": fixed(s.new_cost - s.old_cost)}
+             "cost": fixed(s.cost), "to_pay": fixed(s.owed), "paid": s.paid,
+             "cost_delta": fixed(s.new_cost - s.old_cost)}
             for s in d.shots
         ],
         "film": [_change_json(c) for c in d.film],

@@ -21,7 +21,7 @@ from ..plan.types import BASE_URLS, Job, origin_of
 from ..render.elements import folder_elements
 from ..render.journal import Journal
 from .element_status import element_reason, element_rows
-from ..render.lock import lock_path, read_lock
+from ..render.lock import Lock, lock_path, read_lock
 from ..render.recover import kept_until, project_paid
 from ..store.cache import ClipCache, project_cache
 from ..store.storage import LocalStorage
@@ -38,6 +38,17 @@ class ShotStatus:
     reason: str = ""  # why a shot is changed, when something other than the storyboard explains it
     until: str = ""  # provider: the date until which it keeps the clip
     host: str = ""  # the host the clip came from (wavespeed, fal, preview); "" for a shot with none yet
+    take: int = 1  # the take the film uses
+
+    @property
+    def name(self) -> str:
+        """How ``render`` names the job: ``meet``, or ``meet#3`` for take 3."""
+        return self.shot if self.take == 1 else f"{self.shot}#{self.take}"
+
+    @property
+    def owed(self) -> bool:
+        """Whether bringing it up to date is paid for now (``render`` submits it)."""
+        return self.state in (NEW, STALE)
 
     @property
     def label(self) -> str:
@@ -99,7 +110,7 @@ class Locator:
             state, cost, host = NEW, job.cost, ""
             if job.take != 1:
                 reason = f"take {job.take} is not rendered yet"
-        return ShotStatus(job.shot, state, cost, job.key, reason, until, host)
+        return ShotStatus(job.shot, state, cost, job.key, reason, until, host, job.take)
 
     def _upstream_reason(self, job: Job) -> str:
         """A dependent is stale because a shot it takes an output of changed (its own fields may not have)."""
@@ -133,3 +144,42 @@ def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, lis
 def cache_for(compiled: Compiled, override: str | None, remote: str | None = None, warn=lambda message: None) -> ClipCache:
     return project_cache(compiled.root, cache=override, remote=remote, storyboard_remote=compiled.storyboard.remote,
                          warn=warn)
+
+
+# What ``plan`` marks each row with: the clip is in a cache (here or the remote), paid for (the provider
+# keeps it or a task is running: ``render`` fetches it for free; or lost: only ``--repay`` pays again),
+# or to pay for now.
+CACHED, PAID, TO_PAY = "cached", "paid", "to pay"
+_MARK = {HERE: CACHED, REMOTE: CACHED, PROVIDER: PAID, IN_FLIGHT: PAID, LOST: "paid, lost", NEW: TO_PAY, STALE: TO_PAY}
+
+
+def pay_marks(compiled: Compiled, cache: ClipCache) -> list[tuple[Job, str]]:
+    """Every job of the plan (the film's, then other takes) and its mark: cached, paid or to pay."""
+    where = Locator(compiled, cache)
+    return [(job, _MARK[where.locate(job).state]) for job in compiled.plan.all_jobs]
+
+
+def owed_now(marked: list[tuple[Job, str]]) -> tuple[int, Decimal, list[str]]:
+    """The jobs ``render`` would pay for now (once per job key), their cost, and those of unknown cost."""
+    owed: dict[str, Job] = {}
+    for job, mark in marked:
+        if mark == TO_PAY:
+            owed.setdefault(job.key, job)
+    jobs = list(owed.values())
+    cost = exact(sum((j.cost for j in jobs if j.cost is not None), Decimal(0)))
+    return len(jobs), cost, [j.label for j in jobs if j.cost is None]
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What the film has cost so far: every clip its lock holds (chosen, other takes, retired), once per key."""
+
+    clips: int
+    cost: Decimal
+    unpriced: int
+
+
+def spent(lock: Lock) -> Spent:
+    entries = {entry.key: entry for _, _, entry in lock.paid()}
+    priced = [e.cost for e in entries.values() if e.cost is not None]
+    return Spent(len(entries), exact(sum(priced, Decimal(0))), len(entries) - len(priced))
