@@ -15,6 +15,7 @@ from rich.text import Text
 from ..plan.graph import dependencies_in, dependency_label
 from ..plan.types import Plan
 from ..plan.prices import dollars
+from .finishing_display import card_rows, print_deliverables
 
 
 def console(file=None) -> Console:
@@ -66,17 +67,18 @@ def plan_rows(plan: Plan, compact: bool = False) -> list[list[str]]:
     rows = []
     # Told apart by where they are in the list, not by comparing each job with
     # every film job (quadratic: 88 s for the table of 10,000 shots).
+    takes_end = len(plan.jobs) + len(plan.takes)  # then the deliverables' jobs, named SHOT@NAME
     for n, job in enumerate(plan.all_jobs):
-        extra = n >= len(plan.jobs)
+        extra = len(plan.jobs) <= n < takes_end
         inputs = list(dict.fromkeys(dependency_label(item) for _, item in dependencies_in(job.request)))
         name = f"{job.shot}#{job.take} (other take)" if extra else job.label
         rows.append([
             name + (f" ← {', '.join(inputs)}" if inputs else ""), short_model(job.model, compact),
             f"{job.duration:g} s" if job.duration else "unknown",
-            "-" if extra else audio.get(job.shot, "-"), "ref" if "video" in job.request else "-",
+            "-" if extra else audio.get(job.shot.split("@")[0], "-"), "ref" if "video" in job.request else "-",
             dollars(job.cost), job.key[:12],
         ])
-    return rows
+    return rows + card_rows(plan)
 
 
 def plan_table(plan: Plan, compact: bool = False) -> Table:
@@ -132,6 +134,7 @@ def print_plan(plan: Plan, file=None) -> None:
         con.print(plan_table(plan, compact))
     else:
         print_lines(con, lines)
+    print_deliverables(con, plan)
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"
     if plan.unpriced:
         note += f"; not priced: {', '.join(plan.unpriced)} (the total leaves them out)"

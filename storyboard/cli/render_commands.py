@@ -10,6 +10,7 @@ from ..errors import StoryboardError, UsageError
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
                      print_warnings, provider_options, remote_arg, remote_option, takes_option,
                      takes_wanted)
+from .finishing_display import deliverable_option
 
 
 def register(sub) -> None:
@@ -34,6 +35,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="end with a JSON summary on stdout instead of the sentence")
     takes_option(p)
     remote_option(p)
+    deliverable_option(p)
     p.set_defaults(run=cmd_render)
 
     p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
@@ -46,6 +48,7 @@ def register(sub) -> None:
     p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
     remote_option(p)
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    deliverable_option(p)
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
     p = command(sub, "cache", "look after the clip cache")
@@ -86,7 +89,7 @@ def cmd_render(args) -> int:
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
-        remote_flag=remote_arg(args), takes=takes_wanted(args),
+        remote_flag=remote_arg(args), takes=takes_wanted(args), deliverable=args.deliverable,
     )
     print_warnings(result.compiled)
     for warning in result.warnings:
@@ -105,7 +108,7 @@ def cmd_render(args) -> int:
     if args.json:
         print(_summary_json(report, plan, result.film, resumed))
     else:
-        _print_summary(report, plan, result.film, resumed)
+        _print_summary(report, plan, result.film, resumed, result.films)
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
 
 
@@ -123,7 +126,7 @@ def _summary_json(report, plan, film, resumed: int) -> str:
     }, indent=2, ensure_ascii=False)
 
 
-def _print_summary(report, plan, film, resumed: int) -> None:
+def _print_summary(report, plan, film, resumed: int, films=()) -> None:
     new = report.count("done")
     print(
         f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}"
@@ -136,10 +139,12 @@ def _print_summary(report, plan, film, resumed: int) -> None:
     )
     if film:
         print(f"Film: {film} ({plan.cut.duration:g} s)")
+    for name, path in films[1:]:
+        print(f"Film {name}: {path}")
 
 
 def cmd_stitch(args) -> int:
-    from ..cut.stitch import MissingClips, stitch
+    from ..cut.stitch import MissingClips
     from ..store.cache import project_cache
 
     compiled = compile_for(args, args.path)
@@ -148,17 +153,32 @@ def cmd_stitch(args) -> int:
     cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
     try:
-        output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
-                        output=Path(args.output) if args.output else None,
-                        otio=Path(args.otio) if args.otio else None)
+        made = cut_films(compiled, cache, args)
     except MissingClips as exc:
         raise _with_preview_advice(exc, args, cache) from None
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
+    for name, output in made:
+        prefix = "" if name == "master" else f"{name}: "
+        print(f"{prefix}{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
     if args.otio:
         print(f"timeline: {args.otio}")
     return EXIT_OK
+
+
+def cut_films(compiled, cache, args) -> list:
+    """Each film `stitch` makes: (name, path); ``--output`` and ``--otio`` apply to the first."""
+    from ..cut.deliver import stitch_film
+    from ..plan.deliverables import MASTER, chosen_film
+
+    chosen = chosen_film(compiled.plan, args.deliverable)
+    made = []
+    for n, film in enumerate(chosen):
+        path = stitch_film(compiled.plan, film, compiled.root, cache, storyboard=args.path, engine=args.engine,
+                           output=Path(args.output) if args.output and not n else None,
+                           otio=Path(args.otio) if args.otio and not n else None)
+        made.append((MASTER if film is None else film.name, path))
+    return made
 
 
 def _with_preview_advice(exc, args, cache):

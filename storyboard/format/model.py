@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
+from .finishing import Credits, DeliverableList, Focus, TitleCard
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
@@ -231,6 +232,9 @@ class Shot(ShotSettings):
         description="The take the film uses: the same request rendered again is take 2, 3… "
         "(`storyboard render --takes SHOT=N`, then `storyboard takes`). Default 1.",
     )
+    focus: Focus | None = Field(
+        default=None, description="Where the shot's subject is, 0 to 1: x, or [x, y] (default the centre); a "
+        "reframed deliverable keeps it in its frame.")
 
 
 class Character(_Model):
@@ -289,6 +293,8 @@ class Cut(_Model):
     )
     transition: Transition | None = Field(default=None, description="The default transition between shots.")
     music: Music | None = Field(default=None, description="An optional music bed.")
+    title: TitleCard | None = Field(default=None, description="A title card before the first shot (drawn, $0).")
+    credits: Credits | None = Field(default=None, description="An end card after the last shot (drawn, $0).")
 
 
 class Storyboard(_Model):
@@ -318,6 +324,9 @@ class Storyboard(_Model):
     )
     shots: list[Shot] = Field(min_length=1, description="The shots, in the order of the film.")
     cut: Cut = Field(default_factory=Cut, description="How the clips are cut into the film.")
+    deliverables: DeliverableList = Field(
+        default_factory=list, description="The films to make besides `cut.output`: name, aspect ratio, output, "
+        "method (`reframe`, $0, or `render`, paid).")
     ignore_warnings: list[Annotated[str, AfterValidator(known_code)]] = Field(
         default_factory=list,
         description="Warning codes (`W003`) acknowledged everywhere in this storyboard: those warnings are not "

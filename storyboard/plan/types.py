@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
+
+from .finishing import CardPlan
 
 KEY_FORMAT = 1
 PLAN_FORMAT = 1
@@ -108,6 +110,14 @@ class CutShot(_Frozen):
     transition: TransitionPlan = Field(description="The transition into this shot from the previous one.")
     audio: Literal["generated", "original", "none"] = Field(description="The sound the clip carries.")
     mute: bool = Field(default=False, description="The clip's sound is left out of the cut.")
+    card: CardPlan | None = Field(default=None, description="A title or end card: drawn at the cut, $0.")
+
+    @model_serializer(mode="wrap")
+    def _without_card(self, handler):
+        data = handler(self)  # a shot's place says nothing of cards: plans without cards read as before
+        if data.get("card", 0) is None:
+            del data["card"]
+        return data
 
 
 class MusicPlan(_Frozen):
@@ -136,6 +146,22 @@ class CutPlan(_Frozen):
     format: FormatPlan = Field(default_factory=FormatPlan)
     loudness: float | None = Field(default=-16.0, description="Integrated loudness target, LUFS; null: untouched.")
     duration: float = Field(description="The film's length: the shots' durations less the transitions' overlaps.")
+
+
+class DeliverablePlan(_Frozen):
+    """One film besides the master: where it goes, how it is made, what it costs."""
+
+    name: str
+    aspect_ratio: str
+    output: str
+    method: Literal["render", "reframe", "master"] = Field(
+        description="`master`: the film `cut.output` itself, listed among the deliverables.")
+    cost: Decimal = Field(description="What its own jobs cost, USD, exact (0 for reframe).")
+    resolution: str | None = Field(default=None, description="A reframed film's size, when given.")
+    focus: dict[str, list[float]] = Field(
+        default_factory=dict, description="Reframe: each shot's focus [x, y], 0..1, where it is not the centre.")
+    jobs: list[Job] = Field(default_factory=list, description="Render: its jobs at this aspect ratio.")
+    cut: CutPlan = Field(description="Its cut: the master's, with its own jobs' keys for render.")
 
 
 class PriceListRef(_Frozen):
@@ -189,6 +215,15 @@ class Plan(_Frozen):
         default_factory=list, description="Other takes asked for (`--takes`): rendered, not cut into the film."
     )
     cut: CutPlan
+    deliverables: list[DeliverablePlan] = Field(
+        default_factory=list, description="The other films made from the storyboard (`deliverables:`).")
+
+    @model_serializer(mode="wrap")
+    def _without_deliverables(self, handler):
+        data = handler(self)  # a plan without deliverables reads as before they existed
+        if data.get("deliverables", 0) == []:
+            del data["deliverables"]
+        return data
 
     def to_json(self) -> str:
         """Canonical JSON of the plan: byte-identical for the same storyboard."""
@@ -214,5 +249,5 @@ class Plan(_Frozen):
 
     @property
     def all_jobs(self) -> list[Job]:
-        """Everything a render makes: the film's jobs, then the other takes."""
-        return self.jobs + self.takes
+        """Everything a render makes: the film's jobs, then the other takes, then the deliverables' jobs."""
+        return self.jobs + self.takes + [job for d in self.deliverables for job in d.jobs]

@@ -29,6 +29,7 @@ from ..plan.takes import MAX_TAKES, beyond_limit
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
+from ..plan.deliverables import for_film
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
 from .uploads import UploadBook
@@ -42,6 +43,7 @@ class RenderResult:
     report: Report
     film: Path | None
     warnings: list[str] = field(default_factory=list)
+    films: list[tuple[str, Path]] = field(default_factory=list)  # (name, path) of each film cut: master first
 
 
 def state_storage(root: Path) -> LocalStorage:
@@ -68,6 +70,7 @@ def render_project(
     wall_clock: Callable[[], float] = time.time,
     remote_flag: str | None = None,
     takes: dict[str, int] | None = None,
+    deliverable: str | None = None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -92,7 +95,7 @@ def render_project(
     compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict, takes=takes)
     if accept_plan is not None:
         accept_plan(compiled.plan)
-    plan, root = compiled.plan, compiled.root
+    plan, root = for_film(compiled.plan, deliverable), compiled.root  # --deliverable: that film's jobs alone
     warnings: list[str] = []
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
@@ -171,10 +174,11 @@ def render_project(
             _update_lock(compiled, report, wall_clock)
     if readying is not None:
         readying.finish()
-    film = None
+    film, films = None, []
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
-        film = _stitch(compiled, clip_cache, arg, engine)
-    return RenderResult(compiled, report, film, warnings)
+        made = stitch_all(compiled.plan, compiled.root, clip_cache, storyboard=arg, engine=engine, only=deliverable)
+        film, films = made[0][1], made
+    return RenderResult(compiled, report, film, warnings, films if film else [])
 
 
 def render_command(arg: str, provider: str) -> str:
@@ -238,7 +242,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
     path = lock_path(compiled.path)
     lock = read_lock(path)
     known = project_paid(compiled.path, lock)
-    lock.retire_shots({job.shot for job in compiled.plan.jobs})
+    lock.retire_shots({job.shot for job in compiled.plan.all_jobs})  # the deliverables' jobs too (SHOT@NAME)
     now = dt.datetime.fromtimestamp(wall_clock(), dt.timezone.utc).isoformat(timespec="seconds")
     for outcome in report.outcomes:
         if outcome.clip is None:
@@ -260,7 +264,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
                               "(nothing is paid again)") from None
 
 
-def _stitch(compiled: Compiled, clip_cache: ClipCache, storyboard: str, engine: str) -> Path:
-    from ..cut.stitch import stitch
+def stitch_all(*args, **kwargs):
+    from ..cut.deliver import stitch_all as cut_all
 
-    return stitch(compiled.plan, compiled.root, clip_cache, storyboard=storyboard, engine=engine)
+    return cut_all(*args, **kwargs)
