@@ -163,3 +163,8 @@ def for_film(plan: Plan, name: str | None) -> Plan:
     keys = {cs.key for cs in film.cut.shots}
     return plan.model_copy(update={"jobs": [j for j in plan.jobs if j.key in keys],
                                    "takes": [j for j in plan.takes if j.key in keys], "deliverables": [film]})
+
+
+def film_jobs(plan: Plan) -> list[Job]:
+    """The jobs of every film: the master's, then each rendered deliverable's (``SHOT@NAME``)."""
+    return plan.jobs + [job for d in plan.deliverables for job in d.jobs]

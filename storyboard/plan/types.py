@@ -235,7 +235,10 @@ class Plan(_Frozen):
     def job(self, shot: str) -> Job | None:
         """The film's job for ``shot`` (its chosen take), or the job labelled ``shot#N``."""
         index = self._lookup()
-        return index.by_shot.get(shot) or index.by_label.get(shot)
+        found = index.by_shot.get(shot) or index.by_label.get(shot)
+        if found is None and "@" in shot:  # a deliverable's job, SHOT@NAME
+            found = next((j for d in self.deliverables for j in d.jobs if j.label == shot), None)
+        return found
 
     def find(self, label: str) -> Job | None:
         return self._lookup().by_label.get(label)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..format.media import STATE_DIR
+from ..plan.deliverables import film_jobs
 from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..plan.types import Job
@@ -24,6 +25,7 @@ from ..store.cache import ClipCache, project_cache
 from ..store.storage import LocalStorage
 
 HERE, REMOTE, PROVIDER, LOST, IN_FLIGHT, NEW, STALE = "here", "remote", "provider", "lost", "in flight", "new", "changed"
+CARD = "drawn"  # a title or end card: drawn at the cut, $0
 
 
 @dataclass
@@ -45,7 +47,12 @@ class ShotStatus:
 def status(compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None) -> list[ShotStatus]:
     """Each shot and where its clip is (see the module's docstring)."""
     where = Locator(compiled, cache, now)
-    return [where.locate(job) for job in compiled.plan.jobs]
+    return [where.locate(job) for job in film_jobs(compiled.plan)] + card_status(compiled)
+
+
+def card_status(compiled: Compiled) -> list[ShotStatus]:
+    """The title and end cards: nothing to pay, drawn (or taken from the cache) at the cut."""
+    return [ShotStatus(cs.shot, CARD, Decimal(0), cs.key) for cs in compiled.plan.cut.shots if cs.card is not None]
 
 
 class Locator:
