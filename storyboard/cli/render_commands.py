@@ -106,13 +106,13 @@ def cmd_render(args) -> int:
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
     if args.json:
-        print(_summary_json(report, plan, result.film, resumed))
+        print(_summary_json(report, plan, result.film, resumed, result.films))
     else:
         _print_summary(report, plan, result.film, resumed, result.films)
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
 
 
-def _summary_json(report, plan, film, resumed: int) -> str:
+def _summary_json(report, plan, film, resumed: int, films=()) -> str:
     import json
 
     from ..plan.prices import fixed
@@ -123,6 +123,7 @@ def _summary_json(report, plan, film, resumed: int) -> str:
         "not_started": [o.job.label for o in report.outcomes if o.state == "skipped"],
         "spent": fixed(report.spent), "film": str(film) if film else None,
         "length": plan.cut.duration if film else None,
+        **({"films": {name: str(path) for name, path in films}} if plan.deliverables else {}),
     }, indent=2, ensure_ascii=False)
 
 
