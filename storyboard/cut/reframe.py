@@ -26,7 +26,7 @@ from .probe import ClipInfo, probe
 from .sound import digest_of, kept_name
 from .timeline import choose_target
 
-REFRAME_VERSION = 1
+REFRAME_VERSION = 2
 PARALLEL = 2  # encodes at once, one x264 thread each: the same bytes on any machine
 
 
@@ -60,7 +60,9 @@ def crop_box(width: int, height: int, size: tuple[int, int], focus: list[float] 
 
 def reframed(path: Path, info: ClipInfo, box: tuple[int, int, int, int], size: tuple[int, int], quality: int,
              cache: ClipCache, work: Path, what: str) -> Path:
-    """``path`` cropped to ``box`` and scaled to ``size``, made once and kept in the cache."""
+    """``path`` cropped to ``box`` and scaled to ``size``, made once and kept in the cache. Without
+    B-frames: the cut then takes its first frames as they are (no smart render of a tail), and
+    x264 spends a fifth less time on it."""
     digest = digest_of(path)
     name = kept_name("reframed", {"v": REFRAME_VERSION, "clip": digest, "crop": list(box), "size": list(size),
                                   "q": quality}, ".mp4")
@@ -72,7 +74,7 @@ def reframed(path: Path, info: ClipInfo, box: tuple[int, int, int, int], size: t
     timescale = ["-video_track_timescale", info.tbn] if info.tbn else []
     ffmpeg(["-i", path, "-map", "0:v:0", "-map", "0:a:0?", "-vf",
             f"crop={w}:{h}:{x}:{y},scale={size[0]}:{size[1]}:flags=lanczos,setsar=1,format=yuv420p",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", quality, "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", 0, "-crf", quality, "-pix_fmt", "yuv420p",
             "-threads", "1", "-x264-params", "threads=1", "-c:a", "copy", *timescale, *BITEXACT, made],
            f"reframing {what}")
     cache.storage.put_file_if_absent(name, made)
