@@ -169,3 +169,23 @@ def test_the_title_is_laid_out_for_a_tall_frame():
     ink = np.argwhere(tall.max(axis=2) > 128)
     assert ink[:, 1].min() > 0 and ink[:, 1].max() < 179  # wrapped inside the frame, not cut off
     assert ink[:, 0].max() - ink[:, 0].min() > 40  # on several lines
+
+
+def test_cards_are_in_the_otio_export_status_and_diff(project, cli, tmp_path):
+    import opentimelineio as otio
+
+    compiled, cache = carded(project)
+    stitch(compiled.plan, compiled.root, cache, storyboard="s", output=tmp_path / "f.mp4", otio=tmp_path / "f.otio")
+    timeline = otio.adapters.read_from_file(str(tmp_path / "f.otio"))
+    clips = [c for c in timeline.tracks[0]
+             if isinstance(c, otio.schema.Clip)]
+    assert [c.name for c in clips] == ["[title]", "one", "two", "[credits]"]
+    assert list(clips[0].metadata["storyboard"]["card"]["lines"]) == ["The Keeper", "a short film"]  # an OTIO list
+    status = json.loads(cli("status", str(compiled.path), "--provider", "preview", "--json").out)
+    cards = {r["shot"]: r for r in status["shots"] if r["shot"].startswith("[")}
+    assert set(cards) == {"[title]", "[credits]"} and cards["[title]"]["state"] == "drawn"
+    assert status["cost"] == "0.000"  # nothing to pay for the cards (the shots are not in any lock: preview)
+    before = compiled.path.read_text()
+    (compiled.path.parent / "new.yaml").write_text(before.replace("The Keeper", "The Lighthouse"))
+    shown = cli("diff", str(compiled.path), str(compiled.path.parent / "new.yaml"), "--provider", "preview")
+    assert "cut.cards.title.lines" in shown.out and "The Lighthouse" in shown.out and "$0.000" in shown.out

@@ -191,3 +191,23 @@ def test_render_with_deliverable_renders_only_that_films_jobs(project, emulator)
     assert emulator.stats()["total_submits"] == 2
     assert [name for name, _ in result.films] == ["vertical"]
     assert not (path.parent / "renders" / "film.mp4").exists()
+
+
+def test_a_ratio_the_models_do_not_offer_is_reported_at_the_deliverable(project, cli):
+    path = project("version: 1\nshots:\n  - {id: one, prompt: one}\ndeliverables:\n"
+                   "  - {name: tall, aspect_ratio: \"4:5\", output: tall.mp4, method: render}\n")
+    result = cli("validate", str(path))
+    assert result.code == 1 and ":5:" in result.err and "deliverables[0].aspect_ratio" in result.err
+    assert "4:5" in result.err and "Traceback" not in result.err
+
+
+def test_status_and_diff_know_a_rendered_deliverable(project, cli):
+    path = project(STORY.format(focus="", method=", method: render"))
+    status = json.loads(cli("status", str(path), "--json").out)
+    rows = {r["shot"]: r for r in status["shots"]}
+    assert rows["left@vertical"]["state"] == "new" and rows["plain@vertical"]["state"] == "new"
+    plan = compile_project(str(path)).plan
+    assert Decimal(status["cost"]) == plan.total_cost  # the master's shots and the 9:16 ones
+    (path.parent / "new.yaml").write_text(path.read_text().replace("method: render", "method: reframe"))
+    shown = cli("diff", str(path), str(path.parent / "new.yaml"))
+    assert "left@vertical" in shown.out and "deliverables.vertical.method" in shown.out

@@ -100,13 +100,13 @@ def compile_plan(
     return with_deliverables(plan, deliverable_plans(sb, plan, lambda other: _quietly(other, again, reporter), reporter))
 
 
-def _quietly(sb: Storyboard, args: dict, reporter: Reporter) -> Plan:
-    """``sb`` compiled again (a deliverable at its own ratio): only what the master did not say is reported."""
+def _quietly(sb: Storyboard, args: dict, reporter: Reporter) -> tuple[Plan, list[str]]:
+    """``sb`` compiled again (a deliverable at its own ratio), and the errors the master did not have."""
     scratch = Reporter(reporter.file, reporter.source)
     plan = compile_plan(sb, reporter=scratch, **args)
     said = {(d.path, d.message) for d in reporter.diagnostics}
-    reporter.diagnostics += [d for d in scratch.diagnostics if d.severity == "error" and (d.path, d.message) not in said]
-    return plan
+    return plan, [f"{d.path}: {d.message}" for d in scratch.diagnostics
+                  if d.severity == "error" and (d.path, d.message) not in said]
 
 
 def _templates(sb: Storyboard) -> Templates:

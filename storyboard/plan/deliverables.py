@@ -53,7 +53,7 @@ def credits_shot(sb: Storyboard, transition: TransitionPlan) -> CutShot | None:
                    transition=transition, audio="none", card=card)
 
 
-def deliverable_plans(sb: Storyboard, plan: Plan, compile_at: Callable[[Storyboard], Plan],
+def deliverable_plans(sb: Storyboard, plan: Plan, compile_at: Callable[[Storyboard], tuple[Plan, list[str]]],
                       reporter: Reporter) -> list[DeliverablePlan]:
     """Each deliverable of ``sb`` (one whose output is `cut.output` is the master itself)."""
     out: list[DeliverablePlan] = []
@@ -84,7 +84,9 @@ def _rendered(sb: Storyboard, plan: Plan, n: int, compile_at, reporter: Reporter
     if d.resolution:
         reporter.error(("deliverables", n, "resolution"), "a rendered deliverable is the size its clips come back; "
                        "`resolution` is for `method: reframe`")
-    again = compile_at(at_ratio(sb, d.aspect_ratio))
+    again, problems = compile_at(at_ratio(sb, d.aspect_ratio))
+    for problem in problems[:3]:  # said where the deliverable asks for the ratio
+        reporter.error(("deliverables", n, "aspect_ratio"), f"rendered at {d.aspect_ratio}, {problem}")
     master = {job.key for job in plan.jobs}
     jobs = [_renamed(job, d.name) for job in again.jobs if job.key not in master]
     cost = exact(sum((j.cost for j in jobs if j.cost is not None), Decimal(0)))
