@@ -211,3 +211,21 @@ def test_status_and_diff_know_a_rendered_deliverable(project, cli):
     (path.parent / "new.yaml").write_text(path.read_text().replace("method: render", "method: reframe"))
     shown = cli("diff", str(path), str(path.parent / "new.yaml"))
     assert "left@vertical" in shown.out and "deliverables.vertical.method" in shown.out
+
+
+def test_render_reframes_each_clip_as_it_lands_so_the_cut_encodes_none(project, emulator, monkeypatch):
+    import threading
+
+    from storyboard.cut import reframe
+
+    encodes = []
+    real = reframe.ffmpeg
+    monkeypatch.setattr(reframe, "ffmpeg", lambda args, what: encodes.append(threading.current_thread().name)
+                        or real(args, what))
+    path = project(STORY.format(focus=", focus: 0.1", method=""))
+    env = {"WAVESPEED_BASE_URL": emulator.url, "WAVESPEED_API_KEY": KEY}
+    result = render_project(str(path), env=env, options=Options(concurrency=4, rate=0))
+    assert [name for name, _ in result.films] == ["master", "vertical"]
+    assert len(encodes) == 2 and all(name.startswith("ready") for name in encodes)  # none in the cut
+    tall = probe(dict(result.films)["vertical"])
+    assert (tall.width, tall.height) == (180, 320)  # the emulator's 320x180 clips, reframed

@@ -33,6 +33,7 @@ def register(sub) -> None:
 
 
 def _project(args):
+    from ..plan.deliverables import film_jobs
     from ..render.lock import lock_path, read_lock
     from ..store.cache import project_cache
 
@@ -43,7 +44,7 @@ def _project(args):
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
     if cache.remote is None:
         raise UsageError("no remote: give --remote URL, set STORYBOARD_REMOTE, or add `remote:` to the storyboard")
-    keys = {job.key: job.shot for job in compiled.plan.jobs}
+    keys = {job.key: job.shot for job in film_jobs(compiled.plan)}  # the deliverables' too
     if args.provider == "wavespeed":  # every paid clip of the film, every take, chosen or not
         for shot, take, entry in read_lock(lock_path(compiled.path)).paid():
             keys.setdefault(entry.key, shot if take == 1 else f"{shot}#{take}")

@@ -101,3 +101,21 @@ def reframer(d: DeliverablePlan, master: CutPlan, cache: ClipCache):
         return plan.model_copy(update={"cut": cut}), made, [probe(p) for p in made]
 
     return hook
+
+
+def ready_reframes(plan: Plan, shot: str, path: Path, cache: ClipCache) -> None:
+    """As a clip lands during a render, its reframe for each ``reframe`` deliverable, kept where the cut
+    looks for it. The film's size is taken from this clip (a provider's clips share one), or `cut.resolution`;
+    if the cut finds the film another size, it reframes the clip for that size itself."""
+    from ..format.files import work_dir
+
+    info = probe(path)
+    fmt = plan.cut.format
+    width, height = (fmt.width, fmt.height) if fmt.width and fmt.height else (info.width, info.height)
+    for d in plan.deliverables:
+        if d.method != "reframe":
+            continue
+        size = standard_size(d.aspect_ratio, width - width % 2, height - height % 2, d.resolution)
+        box = crop_box(info.width, info.height, size, d.focus.get(shot))
+        with work_dir("ready") as work:
+            reframed(path, info, box, size, fmt.quality, cache, Path(work), f"shot {shot}")

@@ -29,6 +29,7 @@ from ..plan.takes import MAX_TAKES, beyond_limit
 from ..plan.types import DEFAULT_BASE_URL, Plan
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
+from ..cut.reframe import ready_reframes
 from ..plan.deliverables import for_film
 from .executor import Events, Options, Renderer, Report
 from ..store.storage import LocalStorage
@@ -131,10 +132,13 @@ def render_project(
 
     readying = Readying(plan.cut, clip_cache) if engine == "ffmpeg" else None
     in_film = {cs.key for cs in plan.cut.shots}
+    reframes = any(d.method == "reframe" for d in plan.deliverables)
 
     def landed(job, clip) -> None:  # while the provider renders the rest, the cut's work on this clip
         if readying is not None and job.key in in_film:
             readying.landed(clip.path, job.duration)
+            if reframes:  # a reframed deliverable's clip, made while the provider renders the rest
+                readying.also(ready_reframes, plan, job.shot, clip.path, clip_cache)
 
 
     async def go(events: Events) -> Report:
