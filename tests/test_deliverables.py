@@ -74,6 +74,8 @@ def test_a_reframed_film_is_the_standard_size_for_its_ratio_and_costs_nothing(pr
     assert (master.width, master.height) == (320, 180)
     assert (tall.width, tall.height) == (180, 320)  # the master's short side stays the short side
     assert abs(tall.duration - master.duration) < 0.05 and tall.acodec == "aac"
+    # both shots have the same clip and the centre as focus: one reframe, made once, shared
+    assert len(list(Path(cache.storage.root).glob("reframed/*.mp4"))) == 1
 
 
 def test_the_crop_follows_focus(project):

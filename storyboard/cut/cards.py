@@ -24,7 +24,7 @@ from ..plan.types import CutShot
 from ..store.cache import ClipCache
 from .errors import StitchError
 from .ffmpeg_tools import BITEXACT
-from .probe import ClipInfo, ffmpeg_exe
+from .probe import ClipInfo, ffmpeg_exe, probe
 from .sound import kept_name
 
 CARD_VERSION = 1
@@ -118,7 +118,7 @@ def credits_strip(card: CardPlan, size: tuple[int, int]) -> Image.Image:
 
 
 def frames(card: CardPlan, size: tuple[int, int], count: int, root: Path):
-    """Each frame of the card as an image (a still card: one image, repeated)."""
+    """Each frame of the card as an image (a still card: one image, repeated), in order."""
     if card.kind == "title":
         still = title_image(card, size, root)
         return [still] * count
@@ -131,8 +131,8 @@ def frames(card: CardPlan, size: tuple[int, int], count: int, root: Path):
     tall = Image.new("RGB", (size[0], strip.height + 2 * size[1]), card.background)
     tall.paste(strip, (0, size[1]))
     travel = tall.height - size[1]
-    return [tall.crop((0, y, size[0], y + size[1]))
-            for y in (round(travel * n / max(1, count - 1)) for n in range(count))]
+    return (tall.crop((0, y, size[0], y + size[1]))  # one frame at a time: a tall film's frames are large
+            for y in (round(travel * n / max(1, count - 1)) for n in range(count)))
 
 
 def card_clip(cs: CutShot, setup: Setup, root: Path, cache: ClipCache, work: Path) -> Path:
@@ -192,8 +192,6 @@ def with_cards(cut, clips: list[Path], infos: list[ClipInfo], target, root: Path
     """The film's clips and their facts with each card's clip in its place, made for ``target``."""
     if all(cs.card is None for cs in cut.shots):
         return clips, infos
-    from .probe import probe
-
     setup = setup_for(target, infos)
     shot_clips, shot_infos = iter(clips), iter(infos)
     all_clips, all_infos = [], []

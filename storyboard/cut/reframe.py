@@ -89,13 +89,21 @@ def reframer(d: DeliverablePlan, master: CutPlan, cache: ClipCache):
         size = standard_size(d.aspect_ratio, target.width, target.height, d.resolution)
         shots = [cs for cs in plan.cut.shots if cs.card is None]
 
-        def one(item):
-            cs, path, info = item
+        # One encode per (clip, crop): two shots with the same clip and focus share it (and never write
+        # one work file from two threads).
+        wanted = {}
+        for cs, path, info in zip(shots, clips, infos):
             box = crop_box(info.width, info.height, size, d.focus.get(cs.shot))
-            return reframed(path, info, box, size, plan.cut.format.quality, cache, work, f"shot {cs.shot}")
+            wanted.setdefault((path, box), (cs.shot, info))
+
+        def one(item):
+            (path, box), (shot, info) = item
+            return reframed(path, info, box, size, plan.cut.format.quality, cache, work, f"shot {shot}")
 
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-            made = list(pool.map(one, zip(shots, clips, infos)))
+            done = dict(zip(wanted, pool.map(one, wanted.items())))
+        made = [done[(path, crop_box(info.width, info.height, size, d.focus.get(cs.shot)))]
+                for cs, path, info in zip(shots, clips, infos)]
         fmt = plan.cut.format.model_copy(update={"width": size[0], "height": size[1]})
         cut = plan.cut.model_copy(update={"format": fmt})
         return plan.model_copy(update={"cut": cut}), made, [probe(p) for p in made]
