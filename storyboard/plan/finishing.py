@@ -43,3 +43,14 @@ def card_key(card: CardPlan, seconds: float) -> str:
 def ratio_of(text: str) -> tuple[int, int]:
     width, height = text.split(":")
     return int(width), int(height)
+
+
+def without_unused(data: dict) -> dict:
+    """A plan's JSON without `card: null` on every shot and `deliverables: []`: what it was before they existed."""
+    for cut in [data.get("cut") or {}, *((d.get("cut") or {}) for d in data.get("deliverables") or [])]:
+        for shot in cut.get("shots") or []:
+            if shot.get("card", 0) is None:
+                del shot["card"]
+    if data.get("deliverables", 0) == []:
+        del data["deliverables"]
+    return data

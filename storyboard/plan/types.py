@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .finishing import CardPlan
+from .finishing import CardPlan, without_unused
 
 KEY_FORMAT = 1
 PLAN_FORMAT = 1
@@ -111,13 +111,6 @@ class CutShot(_Frozen):
     audio: Literal["generated", "original", "none"] = Field(description="The sound the clip carries.")
     mute: bool = Field(default=False, description="The clip's sound is left out of the cut.")
     card: CardPlan | None = Field(default=None, description="A title or end card: drawn at the cut, $0.")
-
-    @model_serializer(mode="wrap")
-    def _without_card(self, handler):
-        data = handler(self)  # a shot's place says nothing of cards: plans without cards read as before
-        if data.get("card", 0) is None:
-            del data["card"]
-        return data
 
 
 class MusicPlan(_Frozen):
@@ -218,16 +211,9 @@ class Plan(_Frozen):
     deliverables: list[DeliverablePlan] = Field(
         default_factory=list, description="The other films made from the storyboard (`deliverables:`).")
 
-    @model_serializer(mode="wrap")
-    def _without_deliverables(self, handler):
-        data = handler(self)  # a plan without deliverables reads as before they existed
-        if data.get("deliverables", 0) == []:
-            del data["deliverables"]
-        return data
-
     def to_json(self) -> str:
         """Canonical JSON of the plan: byte-identical for the same storyboard."""
-        data = self.model_dump(mode="json")
+        data = without_unused(self.model_dump(mode="json"))  # a plan without cards or deliverables reads as before
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     _index: _JobIndex = PrivateAttr(default_factory=_JobIndex)
