@@ -189,3 +189,23 @@ def test_cards_are_in_the_otio_export_status_and_diff(project, cli, tmp_path):
     (compiled.path.parent / "new.yaml").write_text(before.replace("The Keeper", "The Lighthouse"))
     shown = cli("diff", str(compiled.path), str(compiled.path.parent / "new.yaml"), "--provider", "preview")
     assert "cut.cards.title.lines" in shown.out and "The Lighthouse" in shown.out and "$0.000" in shown.out
+
+
+def test_a_title_over_an_image_is_keyed_by_the_images_bytes(project):
+    from PIL import Image
+
+    from storyboard.cut.cards import font
+
+    compiled, cache = carded(project)
+    Image.new("RGB", (64, 36), "#c03020").save(compiled.root / "bg.png")
+    story = compiled.path.read_text().replace('background: "#203040"', "image: bg.png")
+    compiled.path.write_text(story)
+    first = compile_project(str(compiled.path), provider="preview")
+    film = cut(first, cache, "a.mp4")
+    corner = frame(film, 1.0)[:20, :20].mean(axis=(0, 1))
+    assert corner[0] > 150 and corner[1] < 80 and corner[2] < 80  # the image covers the frame
+    Image.new("RGB", (64, 36), "#2040c0").save(compiled.root / "bg.png")
+    second = compile_project(str(compiled.path), provider="preview")
+    assert first.plan.cut.shots[0].key != second.plan.cut.shots[0].key  # same path, other bytes: another card
+    assert frame(cut(second, cache, "b.mp4"), 1.0)[:20, :20].mean(axis=(0, 1))[2] > 150
+    assert font(40).getname()[0] == "Aileron"  # Pillow's own font, on every machine
