@@ -15,6 +15,7 @@ from rich.text import Text
 from ..plan.graph import dependencies_in, dependency_label
 from ..plan.types import Plan
 from ..plan.prices import dollars
+from .finishing_display import card_rows, print_deliverables
 
 
 def console(file=None) -> Console:
@@ -64,7 +65,8 @@ def plan_columns(plan: Plan, marks: list[str] | None = None) -> list[Column]:
 def plan_rows(plan: Plan, compact: bool = False, marks: list[str] | None = None) -> list[list[str]]:
     """One row of cells per job, with its mark (cached, paid, to pay) when ``marks`` gives them."""
     rows = _rows(plan, compact)
-    if marks is not None:
+    if marks is not None:  # the title and end cards, last, are drawn at the cut for nothing
+        marks = marks + ["drawn"] * (len(rows) - len(marks))
         rows = [[*row[:-1], mark, row[-1]] for row, mark in zip(rows, marks)]
     return rows
 
@@ -77,17 +79,18 @@ def _rows(plan: Plan, compact: bool = False) -> list[list[str]]:
             for e in plan.elements]
     # Told apart by where they are in the list, not by comparing each job with
     # every film job (quadratic: 88 s for the table of 10,000 shots).
+    takes_end = len(plan.jobs) + len(plan.takes)  # then the deliverables' jobs, named SHOT@NAME
     for n, job in enumerate(plan.all_jobs):
-        extra = n >= len(plan.jobs)
+        extra = len(plan.jobs) <= n < takes_end
         inputs = list(dict.fromkeys(dependency_label(item) for _, item in dependencies_in(job.request)))
         name = f"{job.shot}#{job.take} (other take)" if extra else job.label
         rows.append([
             name + (f" ← {', '.join(inputs)}" if inputs else ""), short_model(job.model, compact),
             f"{job.duration:g} s" if job.duration else "unknown",
-            "-" if extra else audio.get(job.shot, "-"), "ref" if "video" in job.request else "-",
+            "-" if extra else audio.get(job.shot.split("@")[0], "-"), "ref" if "video" in job.request else "-",
             dollars(job.cost), job.key[:12],
         ])
-    return rows
+    return rows + card_rows(plan)
 
 
 def plan_table(plan: Plan, compact: bool = False) -> Table:
@@ -149,6 +152,7 @@ def print_plan(plan: Plan, file=None, marks: list[str] | None = None) -> None:
         con.print(rich_table(columns, rows))
     else:
         print_lines(con, lines)
+    print_deliverables(con, plan)
     note = f"Prices: {plan.price_list.name} as of {plan.price_list.as_of}"
     if plan.unpriced:
         note += f"; not priced: {', '.join(plan.unpriced)} (the total leaves them out)"

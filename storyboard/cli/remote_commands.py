@@ -39,6 +39,7 @@ def register(sub) -> None:
 
 
 def _project(args):
+    from ..plan.deliverables import film_jobs
     from ..render.lock import lock_path, read_lock
     from ..store.cache import project_cache
 
@@ -53,12 +54,12 @@ def _project(args):
     if getattr(args, "create", False) and create_folder_remote(url, compiled.root):
         print(f"created the folder remote {url}", file=sys.stderr)
     cache = project_cache(compiled.root, cache=args.cache, remote=url, warn=warnings.append)
-    jobs, paid_at = compiled.plan.jobs, {}
+    jobs, paid_at = film_jobs(compiled.plan), {}  # the deliverables' too
     if compiled.plan.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
         from ..render.lockcut import compiled_at, lock_plan
 
         plan, paid_at = lock_plan(compiled, compiled_at(args.path))
-        jobs = plan.jobs
+        jobs = film_jobs(plan)
     keys = {job.key: job.label for job in jobs}  # `meet#2`: a chosen take is named as render names it
     if compiled.plan.provider != "preview":  # every paid clip of the film, every take, chosen or not
         lock = read_lock(lock_path(compiled.path))

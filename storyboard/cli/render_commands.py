@@ -11,6 +11,7 @@ from ..errors import StoryboardError, UsageError
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
                      print_warnings, provider_options, remote_arg, remote_option, takes_option,
                      takes_wanted)
+from .finishing_display import deliverable_option
 
 
 def register(sub) -> None:
@@ -43,6 +44,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="end with a JSON summary on stdout instead of the sentence")
     takes_option(p)
     remote_option(p)
+    deliverable_option(p)
     p.set_defaults(run=cmd_render)
 
     p = command(sub, "stitch", "cut the film from the clips in the cache, read through the team's remote when there "
@@ -56,6 +58,7 @@ def register(sub) -> None:
     p.add_argument("--otio", metavar="FILE", help="also write an OpenTimelineIO timeline of the cut")
     remote_option(p)
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
+    deliverable_option(p)
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
     p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
@@ -91,7 +94,7 @@ def cmd_render(args) -> int:
         options=options, resubmit=tuple(args.resubmit), repay=tuple(args.repay), progress=Progress,
         engine=None if args.no_stitch else args.engine, saved_plan=saved,
         accept_plan=None if saved is None else lambda plan: check_saved_plan(saved, plan),
-        remote_flag=remote_arg(args), takes=takes_wanted(args), only=only, yes=args.yes,
+        remote_flag=remote_arg(args), takes=takes_wanted(args), only=only, yes=args.yes, deliverable=args.deliverable,
         confirm=None if args.yes or not interactive() else asker(),
     )
     print_warnings(result.compiled)
@@ -109,9 +112,9 @@ def cmd_render(args) -> int:
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
     if args.json:
-        print(_summary_json(report, plan, result.film, resumed, result.not_cut))
+        print(_summary_json(report, plan, result.film, resumed, result.not_cut, result.films))
     else:
-        _print_summary(report, plan, result.film, resumed)
+        _print_summary(report, plan, result.film, resumed, result.films)
         if result.not_cut:
             print(not_cut_text(result.not_cut))
     return EXIT_FAILED if report.failed or report.count("skipped") else EXIT_OK
@@ -135,7 +138,7 @@ def not_cut_text(shots: list[str]) -> str:
             "`storyboard render` renders the rest and cuts it")
 
 
-def _summary_json(report, plan, film, resumed: int, not_cut: list[str] = ()) -> str:
+def _summary_json(report, plan, film, resumed: int, not_cut: list[str] = (), films=()) -> str:
     import json
 
     from ..plan.prices import fixed
@@ -148,10 +151,11 @@ def _summary_json(report, plan, film, resumed: int, not_cut: list[str] = ()) -> 
         "length": plan.cut.duration if film else None, "not_cut": list(not_cut),
         "elements": {e.job.character: {"state": e.state, "element_id": e.element_id or None}
                      for e in report.elements},
+        **({"films": {name: str(path) for name, path in films}} if plan.deliverables else {}),
     }, indent=2, ensure_ascii=False)
 
 
-def _print_summary(report, plan, film, resumed: int) -> None:
+def _print_summary(report, plan, film, resumed: int, films=()) -> None:
     new = report.count("done")
     print(
         f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}"
@@ -168,10 +172,12 @@ def _print_summary(report, plan, film, resumed: int) -> None:
               f"{sum(1 for e in report.elements if e.state == 'failed')} failed.")
     if film:
         print(f"Film: {film} ({plan.cut.duration:g} s)")
+    for name, path in films[1:]:
+        print(f"Film {name}: {path}")
 
 
 def cmd_stitch(args) -> int:
-    from ..cut.stitch import MissingClips, stitch
+    from ..cut.stitch import MissingClips
     from ..store.cache import project_cache
 
     compiled = compile_for(args, args.path)
@@ -179,21 +185,21 @@ def cmd_stitch(args) -> int:
     warnings: list[str] = []
     cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
-    made = _from_lock(compiled, cache, args)
+    fromlock = _from_lock(compiled, cache, args)
     try:
-        output = stitch(made.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
-                        output=Path(args.output) if args.output else None,
-                        otio=Path(args.otio) if args.otio else None)
+        made = cut_films(fromlock.plan, compiled, cache, args)
     except MissingClips as exc:
-        advice = made.advice(args.path)
+        advice = fromlock.advice(args.path)
         if advice:
-            raise MissingClips(made.plan, exc.shots, args.path, advice.replace("{", "{{").replace("}", "}}")) from None
+            raise MissingClips(fromlock.plan, exc.shots, args.path, advice.replace("{", "{{").replace("}", "}}")) from None
         raise _with_preview_advice(exc, args, cache) from None
-    if made.note():
-        print(made.note(), file=sys.stderr)
+    if fromlock.note():
+        print(fromlock.note(), file=sys.stderr)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
+    for name, output in made:
+        prefix = "" if name == "master" else f"{name}: "
+        print(f"{prefix}{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
     if args.otio:
         print(f"timeline: {args.otio}")
     return EXIT_OK
@@ -206,6 +212,21 @@ def _from_lock(compiled, cache, args):
     if compiled.plan.provider != "wavespeed":  # the lock's other addresses are WaveSpeed's (the emulator's)
         return LockCut(compiled.plan)
     return cut_from_lock(compiled, cache, compiled_at(args.path))
+
+
+def cut_films(plan, compiled, cache, args) -> list:
+    """Each film `stitch` makes: (name, path); ``--output`` and ``--otio`` apply to the first."""
+    from ..cut.deliver import stitch_film
+    from ..plan.deliverables import MASTER, chosen_film
+
+    chosen = chosen_film(plan, args.deliverable)
+    made = []
+    for n, film in enumerate(chosen):
+        path = stitch_film(plan, film, compiled.root, cache, storyboard=args.path, engine=args.engine,
+                           output=Path(args.output) if args.output and not n else None,
+                           otio=Path(args.otio) if args.otio and not n else None)
+        made.append((MASTER if film is None else film.name, path))
+    return made
 
 
 def _with_preview_advice(exc, args, cache):

@@ -87,12 +87,13 @@ def cmd_status(args) -> int:
     from ..plan.prices import exact, fixed, fixed_or_none
     from ..review.approvals import approvals
     from ..review.paid import not_in_film, total
-    from ..review.status import LOST, NEW, STALE, Locator, cache_for, spent
+    from ..plan.deliverables import film_jobs
+    from ..review.status import LOST, NEW, STALE, Locator, cache_for, card_status, spent
 
     compiled = compile_for(args, args.path)
     print_warnings(compiled, args)
     where = Locator(compiled, cache_for(compiled, args.cache, remote_arg(args)))
-    rows = where.element_rows() + [where.locate(job) for job in compiled.plan.jobs]
+    rows = where.element_rows() + [where.locate(job) for job in film_jobs(compiled.plan)] + card_status(compiled)
     unused = not_in_film(compiled, where.lock)
     marks = {shot: a.state for shot, a in approvals(compiled).items() if a.state}  # approved, retake, …
     todo = [r for r in rows if r.state in (NEW, STALE)]

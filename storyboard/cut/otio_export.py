@@ -60,6 +60,9 @@ def write_otio(plan: Plan, timeline: list[Piece], target: Target, music: Path | 
                                 source_range=span(t_in / 2, p.duration - t_in / 2 - t_out / 2))
         clip.metadata["storyboard"] = {"shot": p.shot, "job_key": p.key, "planned_duration": p.duration,
                                        "sound": p.sound}
+        card = plan.cut.shots[i].card if i < len(plan.cut.shots) else None
+        if card is not None:  # a title or end card, drawn by the cut: what it shows, for the editor
+            clip.metadata["storyboard"]["card"] = card.model_dump(mode="json")
         video.append(clip)
     film.tracks.append(video)
     if music is not None and plan.cut.music is not None:

@@ -50,9 +50,13 @@ class Readying:
     def landed(self, path: Path, duration: float) -> None:
         self.pool.submit(self._quietly, path, duration)
 
-    def _quietly(self, path: Path, duration: float) -> None:
+    def also(self, work, *args) -> None:
+        """Other work on a landed clip (a deliverable's reframe), in the same queue, as quietly."""
+        self.pool.submit(self._quietly, None, 0.0, lambda: work(*args))
+
+    def _quietly(self, path: Path | None, duration: float, work=None) -> None:
         try:
-            ready_clip(path, duration, self.cut, self.cache)
+            work() if work is not None else ready_clip(path, duration, self.cut, self.cache)
         except (StitchError, ProbeError, OSError, ValueError):
             pass  # the cut will do it
 

@@ -21,6 +21,7 @@ from ..store.cache import ClipCache
 from .clips import ShotClip, checked, shot_name
 from .probe import ClipInfo
 from .timeline import StitchError, choose_target, pieces
+from .cards import with_cards
 
 ENGINES = ("ffmpeg", "moviepy")
 
@@ -31,6 +32,8 @@ def find_clips(plan: Plan, cache: ClipCache, storyboard: str) -> list[Path]:
     """Each cut shot's clip from the cache, or an error naming every missing shot."""
     paths, missing = [], []
     for cs in plan.cut.shots:
+        if cs.card is not None:
+            continue  # drawn at the cut (cards)
         cached = cache.get(cs.key)
         if cached is None:
             missing.append(cs.shot)
@@ -56,7 +59,7 @@ class MissingClips(StitchError):
 def shot_clips(plan: Plan, clips: list[Path]) -> list[ShotClip]:
     """Each cut shot's clip, named by its shot and take, with its planned length."""
     out = []
-    for cs, path in zip(plan.cut.shots, clips):
+    for cs, path in zip((cs for cs in plan.cut.shots if cs.card is None), clips):
         job = plan.job(cs.shot)
         out.append(ShotClip(shot_name(cs.shot, job.take if job is not None and job.key == cs.key else 1),
                             path, cs.duration))
@@ -74,8 +77,11 @@ def with_clip_lengths(plan: Plan, infos: list[ClipInfo]) -> Plan:
     URL video) given its clip's own length, in whole frames."""
     if all(cs.duration for cs in plan.cut.shots):
         return plan
-    shots = [cs if cs.duration else cs.model_copy(update={"duration": _frames(info)})
-             for cs, info in zip(plan.cut.shots, infos)]
+    lengths = iter(infos)  # the film's shots' clips, in order; a card has its own length
+    shots = []
+    for cs in plan.cut.shots:
+        info = next(lengths) if cs.card is None else None
+        shots.append(cs if cs.duration or info is None else cs.model_copy(update={"duration": _frames(info)}))
     total = sum(Decimal(str(cs.duration)) for cs in shots) - sum(Decimal(str(cs.transition.duration)) for cs in shots)
     return plan.model_copy(update={"cut": plan.cut.model_copy(update={"shots": shots, "duration": float(total)})})
 
@@ -115,21 +121,25 @@ def written_atomically(output: Path) -> Iterator[Path]:
 
 
 def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine: str = "ffmpeg",
-           output: Path | None = None, otio: Path | None = None) -> Path:
-    """Cut the film the plan describes from cached clips; returns the output path."""
+           output: Path | None = None, otio: Path | None = None, reframe=None) -> Path:
+    """Cut the film the plan describes from cached clips; returns the output path.
+    ``reframe(plan, clips, infos, work) -> (plan, clips, infos)`` makes another frame of them first."""
     if engine not in ENGINES:
         raise StitchError(f"unknown engine `{engine}`; choose ffmpeg or moviepy")
     clips = find_clips(plan, cache, storyboard)
     infos = checked(shot_clips(plan, clips), _replace_advice(plan, storyboard))
     plan = with_clip_lengths(plan, infos)
-    target = choose_target(plan.cut, infos)
-    timeline = pieces(plan.cut, clips, infos)
     music = root / plan.cut.music.file if plan.cut.music else None
     output = output or root / plan.cut.output
     _check_not_in_cache(output, cache)
     output.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(output.parent, output)
     with written_atomically(output) as tmp, work_dir("stitch") as work:
+        if reframe is not None:
+            plan, clips, infos = reframe(plan, clips, infos, Path(work))
+        target = choose_target(plan.cut, infos)
+        clips, infos = with_cards(plan.cut, clips, infos, target, root, cache, Path(work))
+        timeline = pieces(plan.cut, clips, infos)
         if engine == "ffmpeg":
             from .ffmpeg_engine import cut_film
         else:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 
 from ..catalog import load_catalog
 from .element_model import Element
+from .finishing import Credits, DeliverableList, Focus, TitleCard
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a take past it (`--takes SHOT=N` or `take: N`) is rendered
@@ -238,6 +239,9 @@ class Shot(ShotSettings):
         description="The take the film uses: the same request rendered again is take 2, 3… "
         "(`storyboard render --takes SHOT=N`, then `storyboard takes`). Default 1.",
     )
+    focus: Focus | None = Field(
+        default=None, description="Where the shot's subject is, 0 to 1: x, or [x, y] (default the centre); a "
+        "reframed deliverable keeps it in its frame.")
 
 
 class Character(_Model):
@@ -299,6 +303,8 @@ class Cut(_Model):
     )
     transition: Transition | None = Field(default=None, description="The default transition between shots.")
     music: Music | None = Field(default=None, description="An optional music bed.")
+    title: TitleCard | None = Field(default=None, description="A title card before the first shot (drawn, $0).")
+    credits: Credits | None = Field(default=None, description="An end card after the last shot (drawn, $0).")
 
 
 class Storyboard(_Model):
@@ -337,6 +343,9 @@ class Storyboard(_Model):
     )
     shots: list[Shot] = Field(min_length=1, description="The shots, in the order of the film.")
     cut: Cut = Field(default_factory=Cut, description="How the clips are cut into the film.")
+    deliverables: DeliverableList = Field(
+        default_factory=list, description="The films to make besides `cut.output`: name, aspect ratio, output, "
+        "method (`reframe`, $0, or `render`, paid).")
     ignore_warnings: list[Annotated[str, AfterValidator(known_code)]] = Field(
         default_factory=list,
         description="Warning codes (`W003`) acknowledged everywhere in this storyboard: those warnings are not "

@@ -45,6 +45,8 @@ def media_refs(sb: Storyboard) -> Iterator[tuple[tuple, str, tuple]]:
             yield ("shots", n, "video"), shot.video, _VIDEO
     if sb.cut.music:
         yield ("cut", "music", "file"), sb.cut.music.file, _AUDIO
+    if sb.cut.title and sb.cut.title.image:
+        yield ("cut", "title", "image"), sb.cut.title.image, _IMAGE
 
 
 def resolve_media(sb: Storyboard, root: Path, index: MediaIndex, reporter: Reporter) -> dict[str, MediaInfo]:

@@ -22,6 +22,7 @@ from .graph import link, with_keys
 from .hosts import check_host
 from .elements import fill_elements, plan_elements
 from .takes import MAX_TAKES, take_of
+from .deliverables import credits_shot, deliverable_plans, title_shot, with_deliverables
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
 from ..format.warnings import drop_ignored, warn
@@ -101,7 +102,7 @@ def compile_plan(
     drop_ignored(reporter, sb.ignore_warnings, {n: shot.ignore_warnings for n, shot in enumerate(sb.shots)})
     unpriced = [e.label for e in elements.values() if e.cost is None] + [job.shot for job in jobs if job.cost is None]
     total = exact(sum((job.cost for job in [*elements.values(), *jobs] if job.cost is not None), Decimal(0)))
-    return Plan(
+    plan = Plan(
         storyboard=storyboard_file,
         title=sb.title,
         provider=target.provider,
@@ -115,6 +116,20 @@ def compile_plan(
         cut=cut,
         elements=list(elements.values()),
     )
+    if not sb.deliverables:
+        return plan
+    again = dict(storyboard_file=storyboard_file, media=media, catalog=catalog, target=target,
+                 skip_shots=skip_shots, broken_characters=broken_characters)
+    return with_deliverables(plan, deliverable_plans(sb, plan, lambda other: _quietly(other, again, reporter), reporter))
+
+
+def _quietly(sb: Storyboard, args: dict, reporter: Reporter) -> tuple[Plan, list[str]]:
+    """``sb`` compiled again (a deliverable at its own ratio), and the errors the master did not have."""
+    scratch = Reporter(reporter.file, reporter.source)
+    plan = compile_plan(sb, reporter=scratch, **args)
+    said = {(d.path, d.message) for d in reporter.diagnostics}
+    return plan, [f"{d.path}: {d.message}" for d in scratch.diagnostics
+                  if d.severity == "error" and (d.path, d.message) not in said]
 
 
 def _templates(sb: Storyboard) -> Templates:
@@ -186,7 +201,8 @@ def _transition(t: Transition | None) -> TransitionPlan:
 def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, reporter: Reporter) -> CutPlan:
     _check_output(sb.cut.output, reporter)
     by_shot = {job.shot: job for job in jobs}
-    shots: list[CutShot] = []
+    title = title_shot(sb, media, reporter)
+    shots: list[CutShot] = [title] if title else []
     left_out = False  # a shot before this one could not be built (its errors are reported)
     for n, (shot, result) in enumerate(zip(sb.shots, built)):
         if result is None or shot.id not in by_shot:
@@ -201,6 +217,8 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
             transition = TransitionPlan(type="cut", duration=0)
         shots.append(CutShot(shot=shot.id, key=by_shot[shot.id].key, duration=result.duration,
                              transition=transition, audio=result.audio, mute=shot.mute))
+    credits = credits_shot(sb, _transition(sb.cut.transition)) if shots else None
+    shots += [credits] if credits else []
     _check_overlaps(sb, shots, reporter)
     total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
     _check_music_length(sb, media, float(total), reporter)
@@ -221,8 +239,8 @@ def _check_overlaps(sb: Storyboard, shots: list[CutShot], reporter: Reporter) ->
         t = cs.transition
         if t.duration == 0:
             continue
-        n = index[cs.shot]
-        where = ("shots", n, "transition") if sb.shots[n].transition else ("cut", "transition")
+        n = index.get(cs.shot)  # None: a card, whose transition is the cut's
+        where = ("shots", n, "transition") if n is not None and sb.shots[n].transition else ("cut", "transition")
         taken = before.transition.duration
         if t.duration > cs.duration:
             reporter.error(where, f"the {t.duration:g} s {t.type} is longer than shot `{cs.shot}` ({cs.duration:g} s)")

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from .finishing import CardPlan, without_unused
+
 KEY_FORMAT = 1
 PLAN_FORMAT = 1
 PREVIEW_ORIGIN = "preview:local"
@@ -143,6 +145,7 @@ class CutShot(_Frozen):
     transition: TransitionPlan = Field(description="The transition into this shot from the previous one.")
     audio: Literal["generated", "original", "none"] = Field(description="The sound the clip carries.")
     mute: bool = Field(default=False, description="The clip's sound is left out of the cut.")
+    card: CardPlan | None = Field(default=None, description="A title or end card: drawn at the cut, $0.")
 
 
 class MusicPlan(_Frozen):
@@ -171,6 +174,22 @@ class CutPlan(_Frozen):
     format: FormatPlan = Field(default_factory=FormatPlan)
     loudness: float | None = Field(default=-16.0, description="Integrated loudness target, LUFS; null: untouched.")
     duration: float = Field(description="The film's length: the shots' durations less the transitions' overlaps.")
+
+
+class DeliverablePlan(_Frozen):
+    """One film besides the master: where it goes, how it is made, what it costs."""
+
+    name: str
+    aspect_ratio: str
+    output: str
+    method: Literal["render", "reframe", "master"] = Field(
+        description="`master`: the film `cut.output` itself, listed among the deliverables.")
+    cost: Decimal = Field(description="What its own jobs cost, USD, exact (0 for reframe).")
+    resolution: str | None = Field(default=None, description="A reframed film's size, when given.")
+    focus: dict[str, list[float]] = Field(
+        default_factory=dict, description="Reframe: each shot's focus [x, y], 0..1, where it is not the centre.")
+    jobs: list[Job] = Field(default_factory=list, description="Render: its jobs at this aspect ratio.")
+    cut: CutPlan = Field(description="Its cut: the master's, with its own jobs' keys for render.")
 
 
 class PriceListRef(_Frozen):
@@ -224,12 +243,14 @@ class Plan(_Frozen):
         default_factory=list, description="Other takes asked for (`--takes`): rendered, not cut into the film."
     )
     cut: CutPlan
+    deliverables: list[DeliverablePlan] = Field(
+        default_factory=list, description="The other films made from the storyboard (`deliverables:`).")
     elements: list[ElementJob] = Field(
         default_factory=list, description="Kling elements to create before the shots that send them.")
 
     def to_json(self) -> str:
         """Canonical JSON of the plan: byte-identical for the same storyboard."""
-        data = self.model_dump(mode="json")
+        data = without_unused(self.model_dump(mode="json"))  # a plan without cards or deliverables reads as before
         for job in data["jobs"] + data["takes"]:  # a job on the plan's host names none: one-host plans read as before
             for name in ("provider", "origin"):
                 if job.get(name) is None:
@@ -243,7 +264,10 @@ class Plan(_Frozen):
     def job(self, shot: str) -> Job | None:
         """The film's job for ``shot`` (its chosen take), or the job labelled ``shot#N``."""
         index = self._lookup()
-        return index.by_shot.get(shot) or index.by_label.get(shot)
+        found = index.by_shot.get(shot) or index.by_label.get(shot)
+        if found is None and "@" in shot:  # a deliverable's job, SHOT@NAME
+            found = next((j for d in self.deliverables for j in d.jobs if j.label == shot), None)
+        return found
 
     def element(self, label: str) -> ElementJob | None:
         """The element job labelled ``element:KEY``."""
@@ -265,5 +289,5 @@ class Plan(_Frozen):
 
     @property
     def all_jobs(self) -> list[Job]:
-        """Everything a render makes: the film's jobs, then the other takes."""
-        return self.jobs + self.takes
+        """Everything a render makes: the film's jobs, then the other takes, then the deliverables' jobs."""
+        return self.jobs + self.takes + [job for d in self.deliverables for job in d.jobs]

@@ -30,6 +30,8 @@ from ..catalog import load_catalog
 from ..plan.types import BASE_URLS, DEFAULT_BASE_URL, Plan, base_url_from
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
+from ..cut.reframe import ready_reframes
+from ..plan.deliverables import for_film
 from .executor import Events, Options, Renderer, Report
 from .quote import Quote, check_take_limit, quote
 from ..store.storage import LocalStorage
@@ -48,6 +50,7 @@ class RenderResult:
     warnings: list[str] = field(default_factory=list)
     not_cut: list[str] = field(default_factory=list)  # `only`: the film's shots with no clip, so no film
     selected: Plan | None = None  # `only`: the jobs this run was to make (else: the compiled plan's)
+    films: list[tuple[str, Path]] = field(default_factory=list)  # (name, path) of each film cut: master first
 
 
 def state_storage(root: Path) -> LocalStorage:
@@ -77,6 +80,7 @@ def render_project(
     only: list[str] | None = None,
     confirm: Callable[[Quote], None] | None = None,
     yes: bool = False,
+    deliverable: str | None = None,
 ) -> RenderResult:
     """Render what is not cached, record it in the lock, and cut the film with
     ``engine`` (None: do not cut) when every shot has its clip.
@@ -105,8 +109,8 @@ def render_project(
     provider = compiled.plan.provider  # --provider, else the storyboard's
     if accept_plan is not None:
         accept_plan(compiled.plan)
-    root = compiled.root
-    plan = select(compiled.plan, only, load_catalog(provider)) if only else compiled.plan  # what this run makes
+    plan, root = for_film(compiled.plan, deliverable), compiled.root  # --deliverable: that film's jobs alone
+    plan = select(plan, only, load_catalog(provider)) if only else plan  # --only: those shots and their inputs
     warnings: list[str] = []
     lock = preflight(compiled, cache_dir(root, cache), paid=provider != "preview", cut=bool(engine))
     clip_cache = project_cache(root, cache=cache, remote=remote_flag, storyboard_remote=compiled.storyboard.remote,
@@ -148,10 +152,13 @@ def render_project(
 
     readying = Readying(plan.cut, clip_cache) if engine == "ffmpeg" else None
     in_film = {cs.key for cs in plan.cut.shots}
+    reframes = any(d.method == "reframe" for d in plan.deliverables)
 
     def landed(job, clip) -> None:  # while the provider renders the rest, the cut's work on this clip
         if readying is not None and job.key in in_film:
             readying.landed(clip.path, job.duration)
+            if reframes:  # a reframed deliverable's clip, made while the provider renders the rest
+                readying.also(ready_reframes, plan, job.shot, clip.path, clip_cache)
 
 
     order = {job.label: i for i, job in enumerate(plan.all_jobs)}
@@ -197,11 +204,14 @@ def render_project(
             _update_lock(compiled, report, wall_clock)
     if readying is not None:
         readying.finish()
-    film, not_cut = None, []
+    film, films, not_cut = None, [], []
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         not_cut = [cs.shot for cs in compiled.plan.cut.shots if clip_cache.record(cs.key) is None] if only else []
-        film = None if not_cut else _stitch(compiled, clip_cache, arg, engine)
-    return RenderResult(compiled, report, film, warnings, not_cut, plan if only else None)
+        if not not_cut:
+            made = stitch_all(compiled.plan, compiled.root, clip_cache, storyboard=arg, engine=engine, only=deliverable)
+            film, films = made[0][1], made
+    return RenderResult(compiled, report, film, warnings, not_cut=not_cut, selected=plan if only else None,
+                        films=films if film else [])
 
 
 def _with_budget(options: Options, compiled: Compiled) -> Options:
@@ -323,7 +333,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
     path = lock_path(compiled.path)
     lock = read_lock(path)
     known = project_paid(compiled.path, lock)
-    lock.retire_shots({job.shot for job in compiled.plan.jobs})
+    lock.retire_shots({job.shot for job in compiled.plan.all_jobs})  # the deliverables' jobs too (SHOT@NAME)
     now = dt.datetime.fromtimestamp(wall_clock(), dt.timezone.utc).isoformat(timespec="seconds")
     for outcome in report.outcomes:
         if outcome.clip is None:
@@ -345,7 +355,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
                               "(nothing is paid again)") from None
 
 
-def _stitch(compiled: Compiled, clip_cache: ClipCache, storyboard: str, engine: str) -> Path:
-    from ..cut.stitch import stitch
+def stitch_all(*args, **kwargs):
+    from ..cut.deliver import stitch_all as cut_all
 
-    return stitch(compiled.plan, compiled.root, clip_cache, storyboard=storyboard, engine=engine)
+    return cut_all(*args, **kwargs)

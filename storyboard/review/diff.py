@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..plan.deliverables import film_jobs
 from ..plan.graph import dependency_label, is_dependency
 from ..plan.types import CutShot, Job, Plan
 from ..plan.prices import dollars
+from . import finishing_diff
 from .words import in_context, outer_spaces, word_diff
 
 ADDED, REMOVED, CHANGED, RECUT, UNCHANGED = "added", "removed", "changed", "re-cut only", "unchanged"
@@ -302,7 +304,8 @@ def film_changes(old: Plan, new: Plan) -> list[Change]:
             changes += _section_changes(f"cut.{key}", b, a)
         else:  # a whole section added or removed (music): name it by its file
             changes.append(Change(f"cut.{key}", _named(b), _named(a)))
-    return changes
+    changes += _section_changes("cut.cards", finishing_diff.cards(old), finishing_diff.cards(new))
+    return changes + _section_changes("deliverables", finishing_diff.deliverables(old), finishing_diff.deliverables(new))
 
 
 def _named(value: Any) -> Any:
@@ -352,8 +355,9 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
                added: list[PaidTake] | None = None) -> PlanDiff:
     """``paid``: the job keys the new side's lock has paid for (a change of
     take to one of them is re-cut only); ``added``: the takes its lock gained."""
-    old_jobs = {j.shot: j for j in old.jobs}
-    new_jobs = {j.shot: j for j in new.jobs}
+    old_list, new_list = film_jobs(old), film_jobs(new)  # a rendered deliverable's jobs are SHOT@NAME
+    old_jobs = {j.shot: j for j in old_list}
+    new_jobs = {j.shot: j for j in new_list}
     old_cut = {c.shot: (i, c) for i, c in enumerate(old.cut.shots)}
     new_cut = {c.shot: (i, c) for i, c in enumerate(new.cut.shots)}
     # Positions among the shots both sides have, so adding one does not "move" the rest.
@@ -361,7 +365,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
     old_order = {s: i for i, s in enumerate(sorted(common, key=lambda s: old_cut[s][0]))}
     new_order = {s: i for i, s in enumerate(common)}
     shots = element_diffs(old, new)
-    for job in new.jobs:
+    for job in new_list:
         before = old_jobs.get(job.shot)
         cost = job.cost or Decimal(0)
         if before is None:
@@ -384,7 +388,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
             if recut and d.status == UNCHANGED:
                 d.status = RECUT
         shots.append(d)
-    for job in old.jobs:
+    for job in old_list:
         if job.shot not in new_jobs:
             shots.append(ShotDiff(job.shot, REMOVED, job.key, None, [], Decimal(0), job.cost or Decimal(0), Decimal(0)))
     length = (old.cut.duration, new.cut.duration) if old.cut.duration != new.cut.duration else None

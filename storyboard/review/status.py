@@ -14,19 +14,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..format.media import STATE_DIR
+from ..plan.deliverables import film_jobs
 from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..catalog import load_catalog
 from ..plan.types import BASE_URLS, Job, origin_of
 from ..render.elements import folder_elements
 from ..render.journal import Journal
-from .element_status import element_reason, element_rows
+from .element_status import CREATED, element_reason, element_rows
 from ..render.lock import Lock, lock_path, read_lock
 from ..render.recover import kept_until, project_paid
 from ..store.cache import ClipCache, project_cache
 from ..store.storage import LocalStorage
 
 HERE, REMOTE, PROVIDER, LOST, IN_FLIGHT, NEW, STALE = "here", "remote", "provider", "lost", "in flight", "new", "changed"
+CARD = "drawn"  # a title or end card: drawn at the cut, $0
 
 
 @dataclass
@@ -60,7 +62,12 @@ class ShotStatus:
 def status(compiled: Compiled, cache: ClipCache, now: dt.datetime | None = None) -> list[ShotStatus]:
     """Each shot and where its clip is (see the module's docstring)."""
     where = Locator(compiled, cache, now)
-    return where.element_rows() + [where.locate(job) for job in compiled.plan.jobs]
+    return where.element_rows() + [where.locate(job) for job in film_jobs(compiled.plan)] + card_status(compiled)
+
+
+def card_status(compiled: Compiled) -> list[ShotStatus]:
+    """The title and end cards: nothing to pay, drawn (or taken from the cache) at the cut."""
+    return [ShotStatus(cs.shot, CARD, Decimal(0), cs.key) for cs in compiled.plan.cut.shots if cs.card is not None]
 
 
 class Locator:
@@ -154,9 +161,12 @@ _MARK = {HERE: CACHED, REMOTE: CACHED, PROVIDER: PAID, IN_FLIGHT: PAID, LOST: "p
 
 
 def pay_marks(compiled: Compiled, cache: ClipCache) -> list[tuple[Job, str]]:
-    """Every job of the plan (the film's, then other takes) and its mark: cached, paid or to pay."""
+    """Every job of the plan (its Kling elements, the film's jobs, other takes, the deliverables' jobs)
+    and its mark: cached, paid or to pay. An element made already is paid: its id is in a lock."""
     where = Locator(compiled, cache)
-    return [(job, _MARK[where.locate(job).state]) for job in compiled.plan.all_jobs]
+    elements = [(job, PAID if row.state in (CREATED, IN_FLIGHT) else TO_PAY)
+                for job, row in zip(compiled.plan.elements, where.element_rows())]
+    return elements + [(job, _MARK[where.locate(job).state]) for job in compiled.plan.all_jobs]
 
 
 def owed_now(marked: list[tuple[Job, str]]) -> tuple[int, Decimal, list[str]]:

@@ -109,6 +109,10 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
     elements = {row.shot: row for row in locator.element_rows()}  # element:KEY → created, new, changed…
     shots = []
     for index, cs in enumerate(compiled.plan.cut.shots):
+        if cs.card is not None:  # a title or end card: drawn by the cut, $0, no takes
+            shots.append(Shot(cs.shot, index, "drawn locally", cs.duration, at.get(cs.shot, 0.0), money(Decimal(0)),
+                              "drawn", "", " / ".join(cs.card.lines), [], [], [], None, {}))
+            continue
         job = jobs[cs.shot]
         status = locator.locate(job)
         takes = [Take(r.take, r.chosen, r.key, r.where, f"{r.length:.2f} s" if r.length else "-",
