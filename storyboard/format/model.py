@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from ..catalog import load_catalog
+from .captions import CAPTION_DESCRIPTION, DIALOGUE_DESCRIPTION, Caption, CaptionsSetting, Dialogue
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a chosen take past it is rendered only when `--takes SHOT=N`
@@ -131,6 +132,8 @@ class Segment(_Model):
 
     prompt: str = Field(description="What happens in this segment (a template, like the shot's prompt).")
     duration: int = Field(ge=1, description="Whole seconds, at least 1. The segments add up to the shot's duration.")
+    dialogue: Dialogue = Field(default_factory=list, description=DIALOGUE_DESCRIPTION + " Times are within the segment.")
+    caption: Caption | None = Field(default=None, description=CAPTION_DESCRIPTION)
 
 
 class Transition(_Model):
@@ -231,6 +234,8 @@ class Shot(ShotSettings):
         description="The take the film uses: the same request rendered again is take 2, 3… "
         "(`storyboard render --takes SHOT=N`, then `storyboard takes`). Default 1.",
     )
+    dialogue: Dialogue = Field(default_factory=list, description=DIALOGUE_DESCRIPTION)
+    caption: Caption | None = Field(default=None, description=CAPTION_DESCRIPTION)
 
 
 class Character(_Model):
@@ -289,6 +294,7 @@ class Cut(_Model):
     )
     transition: Transition | None = Field(default=None, description="The default transition between shots.")
     music: Music | None = Field(default=None, description="An optional music bed.")
+    captions: CaptionsSetting = "soft"
 
 
 class Storyboard(_Model):
