@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..format.captions import CaptionStyle
-from .captions import Cue
+from ..plan.types import CutPlan
+from .captions import Cue, cues
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .mp4 import tracks
-from .timeline import Target
+from .timeline import Piece, Target
 
 WRAP = 0.9  # of the frame's width
 
@@ -111,3 +112,14 @@ def burn(film: Path, found: list[Cue], style: CaptionStyle, target: Target, work
             "-fps_mode", "passthrough", *x264(target), *timescale, "-movflags", "+faststart", *BITEXACT, burned],
            "burning the captions into the picture")
     os.replace(burned, film)
+
+
+def finish_captions(cut: CutPlan, timeline: list[Piece], target: Target, film: Path, work: Path) -> list[Cue]:
+    """The film's cues, burned into ``film`` when the cut says ``burn`` (the engines wrote the soft
+    track already); the caller writes them beside the film."""
+    if cut.captions is None:
+        return []
+    found = cues(cut.captions, timeline, target.fps, cut.duration)
+    if cut.captions.style.mode == "burn":
+        burn(film, found, cut.captions.style, target, work)
+    return found

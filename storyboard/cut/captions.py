@@ -22,8 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..plan.captions import CaptionItem, CaptionsPlan
-from ..plan.types import CutPlan
-from .timeline import Piece, Target
+from .timeline import Piece
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def place(captions: CaptionsPlan | None, spans: list[Span], fps: Fraction, lengt
         if not items:
             continue
         timed = []
-        for item, (a, b) in zip(items, _seconds(items, span.duration)):
+        for item, (a, b) in zip(items, seconds_in_shot(items, span.duration)):
             first = min(max(round((span.start + a) * fps), 0), end_of_film)
             last = min(max(round((span.start + b) * fps), 0), end_of_film)
             if last > first:
@@ -84,7 +83,7 @@ def place(captions: CaptionsPlan | None, spans: list[Span], fps: Fraction, lengt
     return out
 
 
-def _seconds(items: list[CaptionItem], duration: float) -> list[tuple[float, float]]:
+def seconds_in_shot(items: list[CaptionItem], duration: float) -> list[tuple[float, float]]:
     """Each item's (start, end) in its shot, clipped to the shot; untimed items share it evenly."""
     shared = [i for i, item in enumerate(items) if item.start is None]
     out = []
@@ -163,15 +162,3 @@ def write_sidecars(film: Path, found: list[Cue]) -> tuple[Path, Path]:
             raise
     return out
 
-
-def finish_captions(cut: CutPlan, timeline: list[Piece], target: Target, film: Path, work: Path) -> list[Cue]:
-    """The film's cues, burned into ``film`` when the cut says ``burn`` (the engines wrote the soft
-    track already); the caller writes them beside the film."""
-    if cut.captions is None:
-        return []
-    found = cues(cut.captions, timeline, target.fps, cut.duration)
-    if cut.captions.style.mode == "burn":
-        from .burn import burn
-
-        burn(film, found, cut.captions.style, target, work)
-    return found

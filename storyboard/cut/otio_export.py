@@ -4,7 +4,8 @@
 Transitions are modelled as our engines make them: the two shots overlap by
 the transition's length (the timeline is shorter by it), so each clip's
 range leaves half a transition of media on either side as the editor's
-handles, and the transition sits centred on the cut.
+handles, and the transition sits centred on the cut. Captions are markers on
+the shots' track, each over its cue's frames, its text as its name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..plan.types import Plan
+from .captions import cues
 from .timeline import Piece, Target
 
 
@@ -50,6 +52,12 @@ def write_otio(plan: Plan, timeline: list[Piece], target: Target, music: Path | 
         clip.metadata["storyboard"] = {"shot": p.shot, "job_key": p.key, "planned_duration": p.duration,
                                        "sound": p.sound}
         video.append(clip)
+    for cue in cues(plan.cut.captions, timeline, target.fps, plan.cut.duration):  # captions as markers, film time
+        marker = otio.schema.Marker(name=cue.text, color=otio.schema.MarkerColor.YELLOW, marked_range=otio.opentime.
+                                    TimeRange(otio.opentime.RationalTime(cue.first, rate),
+                                              otio.opentime.RationalTime(cue.last - cue.first, rate)))
+        marker.metadata["storyboard"] = {"caption": cue.text, "shot": cue.shot}
+        video.markers.append(marker)
     film.tracks.append(video)
     if music is not None and plan.cut.music is not None:
         track = otio.schema.Track(name="music", kind=otio.schema.TrackKind.Audio)

@@ -18,7 +18,8 @@ from typing import Iterator
 from ..format.files import TEMP_PREFIX, remove_stale, work_dir
 from ..plan.types import Plan
 from ..store.cache import ClipCache
-from .captions import finish_captions, write_sidecars
+from .burn import finish_captions
+from .captions import write_sidecars
 from .clips import ShotClip, checked, shot_name
 from .probe import ClipInfo
 from .timeline import StitchError, choose_target, pieces

@@ -53,10 +53,15 @@ CAPTION_DESCRIPTION = ("On-screen text for the shot's time (a caption changes no
                        "`{{ caption }}`).")
 
 
+def _yaml_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false (and `on` as true)
+    return {False: "off", True: "soft"}.get(value, value) if isinstance(value, bool) else value
+
+
 class CaptionStyle(_Model):
     """How captions are shown: a soft track, or burned into the picture with a style."""
 
-    mode: Literal["soft", "burn", "off"] = Field(
+    mode: Annotated[Literal["soft", "burn", "off"], BeforeValidator(_yaml_off)] = Field(
         default="soft", description="`soft`: a subtitle track in the MP4 and .srt/.vtt files (no re-encode); "
         "`burn`: drawn into the picture (the picture is encoded once more); `off`: neither.")
     size: float = Field(default=0.05, ge=0.01, le=0.2, description="Text height, as a fraction of the frame height.")
@@ -68,12 +73,13 @@ class CaptionStyle(_Model):
 
 
 def _mode_only(value: Any) -> str:
-    return "<mode>" if isinstance(value, str) else "<style>"
+    return "<mode>" if isinstance(value, (str, bool)) else "<style>"
 
 
 CaptionsSetting = Annotated[
     Union[Annotated[Literal["soft", "burn", "off"], Tag("<mode>")], Annotated[CaptionStyle, Tag("<style>")]],
     Discriminator(_mode_only),
+    BeforeValidator(_yaml_off),
     Field(description="How the cut shows dialogue and captions: `soft` (default), `burn`, `off`, "
           "or a style `{mode: burn, size: 0.05, position: bottom, margin: 0.06, outline: 0.12, speakers: false}`."),
 ]
