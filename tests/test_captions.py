@@ -159,3 +159,19 @@ def test_srt_and_vtt_text():
                          "2\n00:00:01,500 --> 00:00:02,000\nnext\n\n")
     assert vtt(cues) == ("WEBVTT\n\n00:00:00.500 --> 00:00:01.500\nA &lt;b&gt; &amp; c\nsecond\n\n"
                          "00:00:01.500 --> 00:00:02.000\nnext\n\n")
+
+
+def test_the_review_site_shows_each_shots_captions(project):
+    import json
+    import re
+
+    from storyboard.review.site.build import Options, build_site
+
+    text = SHOTS.format(prompt="x", extra="    caption: Land <ho>\n    dialogue: [{keeper: Mind the lamp.}]")
+    index = build_site(str(project(text)), Options(provider="preview"))
+    html = index.read_text()
+    assert "Land &lt;ho&gt;" in html and "Mind the lamp." in html
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1))
+    assert data["shots"][0]["captions"] == [{"start": 0.0, "end": 4.0, "text": "Land <ho>"},
+                                            {"start": 0.0, "end": 4.0, "text": "Mind the lamp."}]
+    assert data["shots"][1]["captions"] == []
