@@ -180,7 +180,7 @@ def caption_frames(path: Path) -> np.ndarray:
     return frames(path)[[70, 130, 150, 180]]  # within each cue (frames 60-131, 138-167, 168-191)
 
 
-def test_burned_frames_differ_only_in_the_caption_box(project, clips):
+def test_burned_frames_differ_only_in_the_caption_box(project, clips, monkeypatch):
     compiled, cache = captioned(project, clips)
     soft = cut(compiled, cache)
     burned_plan, _ = captioned(project, clips, mode="{mode: burn, size: 0.08}", name="burned")
@@ -200,6 +200,9 @@ def test_burned_frames_differ_only_in_the_caption_box(project, clips):
         assert not changed[~inside].any(), f"frame {n}: changed outside the caption box"
     before = np.abs(all_soft[:55] - all_burned[:55])  # no caption yet: only the re-encode's noise
     assert before.mean() < 2.5 and (before.max(axis=3) > 48).sum() == 0
+    first = burned.read_bytes()
+    runs = encodes(monkeypatch)  # the same film and captions again: the burned film is in the cache
+    assert cut(burned_plan, cache, name="burned.mp4").read_bytes() == first and runs == []
 
 
 def test_engines_agree_on_captions(project, clips):

@@ -6,24 +6,30 @@ embedded in the library: no system font is read), and laid over the film's
 frames from the cue's first frame to its last by ffmpeg's ``overlay``,
 counted in frames (``n``), not seconds. Only the caption's box changes; but
 the picture is encoded once more as a whole, which costs about what
-conforming every clip would (the README gives the measured cost). Both engines
-burn the same way, after their cut, so they agree.
+conforming every clip would (the README gives the measured cost). The burned
+film is kept in the cache by the film's bytes and its captions, so a re-cut
+that changes neither encodes nothing. Both engines burn the same way, after
+their cut, so they agree.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..format.captions import CaptionStyle
 from ..plan.types import CutPlan
+from ..store.cache import ClipCache, file_sha256
 from .captions import Cue, cues
 from .ffmpeg_tools import BITEXACT, ffmpeg
 from .mp4 import tracks
+from .sound import kept_name
 from .timeline import Piece, Target
 
 WRAP = 0.9  # of the frame's width
+BURN_VERSION = 1  # of how captions are drawn: a new one draws them again
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,26 @@ def box(text: str, style: CaptionStyle, width: int, height: int) -> tuple[int, i
     return d.x, d.y, d.x + d.image.width, d.y + d.image.height
 
 
-def burn(film: Path, found: list[Cue], style: CaptionStyle, target: Target, work: Path) -> None:
-    """Draw ``found`` into ``film``'s picture in place; its sound and its timing are kept."""
+def burn(film: Path, found: list[Cue], style: CaptionStyle, target: Target, work: Path,
+         cache: ClipCache | None = None) -> None:
+    """Draw ``found`` into ``film``'s picture in place; its sound and its timing are kept. The
+    result is kept in the cache by the film's bytes and the captions, so a re-cut that changes
+    neither costs a copy."""
     if not found:
         return
+    spec = {"v": BURN_VERSION, "film": file_sha256(film), "style": style.model_dump(mode="json"),
+            "cues": [[c.first, c.last, c.text] for c in found], "target": [target.width, target.height, target.quality]}
+    name = kept_name("burned", spec, film.suffix)
+    kept = cache.storage.local_copy(name) if cache is not None else None
+    if kept is not None:
+        shutil.copyfile(kept, film)
+        return
+    _burn(film, found, style, target, work)
+    if cache is not None:
+        cache.storage.put_file_if_absent(name, film)
+
+
+def _burn(film: Path, found: list[Cue], style: CaptionStyle, target: Target, work: Path) -> None:
     from .ffmpeg_engine import x264
 
     inputs, graph, last = ["-i", film], [], "0:v:0"
@@ -114,12 +136,13 @@ def burn(film: Path, found: list[Cue], style: CaptionStyle, target: Target, work
     os.replace(burned, film)
 
 
-def finish_captions(cut: CutPlan, timeline: list[Piece], target: Target, film: Path, work: Path) -> list[Cue]:
+def finish_captions(cut: CutPlan, timeline: list[Piece], target: Target, film: Path, work: Path,
+                    cache: ClipCache | None = None) -> list[Cue]:
     """The film's cues, burned into ``film`` when the cut says ``burn`` (the engines wrote the soft
     track already); the caller writes them beside the film."""
     if cut.captions is None:
         return []
     found = cues(cut.captions, timeline, target.fps, cut.duration)
     if cut.captions.style.mode == "burn":
-        burn(film, found, cut.captions.style, target, work)
+        burn(film, found, cut.captions.style, target, work, cache)
     return found

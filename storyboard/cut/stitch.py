@@ -137,7 +137,7 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
         else:
             from .moviepy_engine import cut_film
         cut_film(plan.cut, timeline, target, music, Path(work), tmp, cache)
-        found = finish_captions(plan.cut, timeline, target, tmp, Path(work))
+        found = finish_captions(plan.cut, timeline, target, tmp, Path(work), cache)
     if found:
         write_sidecars(output, found)
     if otio is not None:
