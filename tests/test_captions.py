@@ -175,3 +175,34 @@ def test_the_review_site_shows_each_shots_captions(project):
     assert data["shots"][0]["captions"] == [{"start": 0.0, "end": 4.0, "text": "Land <ho>"},
                                             {"start": 0.0, "end": 4.0, "text": "Mind the lamp."}]
     assert data["shots"][1]["captions"] == []
+
+
+def test_cues_never_overlap_and_stay_in_the_film():
+    """Whatever the shots, transitions and captions, the cues are in order, inside the film, not
+    empty, and never overlap (a soft track shows one sample at a time)."""
+    from hypothesis import given, settings, strategies as st
+
+    from storyboard.plan.captions import CaptionItem, CaptionsPlan
+    from storyboard.format.captions import CaptionStyle
+
+    shot = st.tuples(st.integers(1, 8), st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+                     st.lists(st.tuples(st.floats(0, 8), st.floats(0, 8), st.sampled_from("abc")), max_size=4))
+
+    @settings(max_examples=200, deadline=2000)
+    @given(st.lists(shot, min_size=1, max_size=6), st.sampled_from([Fraction(24), Fraction(30000, 1001)]))
+    def check(shots, fps):
+        spans, plan, at = [], {}, 0.0
+        for n, (duration, overlap, items) in enumerate(shots):
+            overlap = min(overlap, duration / 2, spans[-1].duration / 2) if spans else 0.0
+            at = spans[-1].start + spans[-1].duration - overlap if spans else 0.0
+            spans.append(Span(f"s{n}", at, float(duration)))
+            plan[f"s{n}"] = [CaptionItem(text=t, start=min(a, b), end=max(a, b)) for a, b, t in items]
+        length = spans[-1].start + spans[-1].duration
+        found = place(CaptionsPlan(style=CaptionStyle(), shots=plan), spans, fps, length)
+        for cue in found:
+            assert 0 <= cue.first < cue.last <= round(length * fps) and cue.text
+        for before, after in zip(found, found[1:]):
+            assert before.last <= after.first
+        srt(found), vtt(found)
+
+    check()
