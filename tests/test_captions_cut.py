@@ -16,6 +16,7 @@ from storyboard.cut.burn import box
 from storyboard.cut.mp4 import tracks
 from storyboard.cut.probe import ffmpeg_exe, probe
 from storyboard.cut.stitch import stitch
+from storyboard.cut.subtitles import read_text_track
 from storyboard.format.captions import CaptionStyle
 from storyboard.plan.project import compile_project
 from storyboard.store.cache import ClipCache, cache_dir
@@ -124,7 +125,8 @@ def test_soft_captions_are_files_and_a_track_timed_on_the_timeline(project, clip
     assert re.search(r"Subtitle: mov_text \(tx3g", streams(film))
     assert srt_cues(decoded_subtitles(film)) == EXPECTED  # the track says what the files say
     track = tracks(film)
-    assert set(track) >= {b"vide", b"soun"}
+    assert set(track) == {b"vide", b"soun", b"sbtl"}  # the project's MP4 reader sees it too
+    assert read_text_track(film) == [(2.5, 5.5, "Out at sea"), (5.75, 7.0, "First line"), (7.0, 8.0, "Second, & last")]
     assert len(track[b"vide"].samples) == round(compiled.plan.cut.duration * FPS)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..plan.types import CutPlan
 from .captions import Cue, cues, srt
 from .ffmpeg_tools import BITEXACT, ffmpeg
+from .mp4 import tracks
 from .timeline import Piece, Target
 
 MAX_TEXT = 0xFFFF  # a sample's text length is 16 bits
@@ -144,3 +145,21 @@ def mux_soft(film: Path, cut: CutPlan, timeline: list[Piece], target: Target, wo
             "-metadata:s:s:0", "language=eng", "-movflags", "+faststart", *BITEXACT, muxed],
            "adding the subtitle track")
     os.replace(muxed, film)
+
+
+def read_text_track(film: Path) -> list[tuple[float, float, str]]:
+    """The film's subtitle track as (start, end, text) in seconds, read back from its samples."""
+    track = tracks(film).get(b"sbtl")
+    if track is None:
+        return []
+    out, at = [], 0
+    with open(film, "rb") as f:
+        for (offset, size), duration in zip(track.samples, track.durations):
+            f.seek(offset)
+            data = f.read(size)
+            length = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 0
+            if length:
+                out.append((at / track.timescale, (at + duration) / track.timescale,
+                            data[2:2 + length].decode("utf-8", "replace")))
+            at += duration
+    return out

@@ -214,7 +214,7 @@ class Track:
 
 
 def tracks(path: Path) -> dict[bytes, Track]:
-    """The first video and the first sound track of ``path`` by handler; {} when unreadable."""
+    """The first track of each kind (``vide``, ``soun``, ``sbtl``…) of ``path``, by handler; {} when unreadable."""
     moov = read_moov(path)
     out: dict[bytes, Track] = {}
     if moov is None:
