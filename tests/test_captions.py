@@ -206,3 +206,20 @@ def test_cues_never_overlap_and_stay_in_the_film():
         srt(found), vtt(found)
 
     check()
+
+
+def test_the_editor_schema_takes_both_ways_of_writing_a_line():
+    import json
+
+    import jsonschema
+
+    from conftest import ROOT
+
+    schema = json.loads((ROOT / "schemas" / "storyboard.schema.json").read_text())
+    story = {"version": 1, "shots": [{"id": "a", "prompt": "x", "caption": "North", "dialogue": [
+        {"keeper": "The lamp is out."}, {"speaker": "Narrator", "line": "Night fell.", "start": 1, "end": 2}]}],
+        "cut": {"captions": {"mode": "burn", "size": 0.06}}}
+    jsonschema.validate(story, schema)
+    story["shots"][0]["dialogue"].append({"speaker": "A", "line": "x", "when": 1})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(story, schema)

@@ -44,7 +44,17 @@ class DialogueLine(_Model):
     end: float | None = Field(default=None, gt=0, description="Seconds into the shot (or segment) it ends.")
 
 
-Dialogue = list[Annotated[DialogueLine, BeforeValidator(_shorthand)]]
+class _OrShorthand:
+    """In the JSON Schema, a line may also be written `KEY: LINE` (editors must not flag it)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        return {"anyOf": [handler(core_schema), {
+            "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": {"type": "string"},
+            "description": "`SPEAKER: LINE`: a character key (or any text) and what it says."}]}
+
+
+Dialogue = list[Annotated[DialogueLine, BeforeValidator(_shorthand), _OrShorthand()]]
 Caption = Annotated[str, Field(min_length=1, max_length=TEXT_LIMIT)]
 
 DIALOGUE_DESCRIPTION = ("Lines said in the shot: `{speaker: KEY or text, line: TEXT, start: S, end: S}` or "
