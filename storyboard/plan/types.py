@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
 from .captions import CaptionsPlan
 
 KEY_FORMAT = 1
