@@ -186,7 +186,7 @@ def test_cues_never_overlap_and_stay_in_the_film():
     from storyboard.format.captions import CaptionStyle
 
     shot = st.tuples(st.integers(1, 8), st.sampled_from([0.0, 0.25, 0.5, 1.0]),
-                     st.lists(st.tuples(st.floats(0, 8), st.floats(0, 8), st.sampled_from("abc")), max_size=4))
+                     st.lists(st.tuples(st.floats(0, 8), st.floats(0, 8), st.sampled_from(["a", "b c", "d\n\ne"])), max_size=4))
 
     @settings(max_examples=200, deadline=2000)
     @given(st.lists(shot, min_size=1, max_size=6), st.sampled_from([Fraction(24), Fraction(30000, 1001)]))
@@ -197,10 +197,12 @@ def test_cues_never_overlap_and_stay_in_the_film():
             at = spans[-1].start + spans[-1].duration - overlap if spans else 0.0
             spans.append(Span(f"s{n}", at, float(duration)))
             plan[f"s{n}"] = [CaptionItem(text=t, start=min(a, b), end=max(a, b)) for a, b, t in items]
+            plan[f"s{n}"].append(CaptionItem(text="  \n ", start=0, end=duration))  # blank: shows nothing
         length = spans[-1].start + spans[-1].duration
         found = place(CaptionsPlan(style=CaptionStyle(), shots=plan), spans, fps, length)
         for cue in found:
-            assert 0 <= cue.first < cue.last <= round(length * fps) and cue.text
+            assert 0 <= cue.first < cue.last <= round(length * fps)
+            assert cue.text and all(line.strip() for line in cue.text.splitlines())
         for before, after in zip(found, found[1:]):
             assert before.last <= after.first
         srt(found), vtt(found)

@@ -71,8 +71,9 @@ def place(captions: CaptionsPlan | None, spans: list[Span], fps: Fraction, lengt
         for item, (a, b) in zip(items, seconds_in_shot(items, span.duration)):
             first = min(max(round((span.start + a) * fps), 0), end_of_film)
             last = min(max(round((span.start + b) * fps), 0), end_of_film)
-            if last > first:
-                timed.append((first, last, _clean(item.text)))
+            text = _clean(item.text)
+            if last > first and text:
+                timed.append((first, last, text))
         for cue in _flattened(timed, span.shot, fps):
             while out and out[-1].last > cue.first:  # the later shot's caption ends the earlier one's
                 cut = out.pop()
