@@ -359,7 +359,7 @@ def test_the_readme_lists_every_command_and_option():
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Commands"):readme.index("## The format")]
     for name, sub in _subcommands(build_parser()):
-        name = {"verify": "cache verify", "prune": "lock prune"}.get(name, name)
+        name = {"verify": "cache verify", "size": "cache size", "gc": "cache gc", "prune": "lock prune"}.get(name, name)
         assert f"`storyboard {name}" in table, name
         for action in sub._actions:
             for option in action.option_strings:

@@ -99,8 +99,8 @@ def test_pull_and_push_through_a_shared_folder(project, cli, tmp_path, monkeypat
     with Emulator(task_seconds=0.2) as emu:
         render(path, emu, engine=None)  # no remote yet
         monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)  # the same API address: the same job keys
-    pushed = cli("push", str(path), "--remote", str(shared))
-    assert pushed.code == 0 and "2 clips in the remote" in pushed.out
+    pushed = cli("push", str(path), "--remote", str(shared), "--create")  # a new folder remote, made on request
+    assert pushed.code == 0 and "2 clips pushed, 0 already there" in pushed.out
     assert len(list((shared / "objects").rglob("*.mp4"))) == 2
     again = cli("push", str(path), "--remote", str(shared))  # idempotent: an interrupted push resumes
     assert again.code == 0

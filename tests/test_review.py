@@ -209,7 +209,8 @@ def test_init_makes_a_project_that_validates(tmp_path, cli):
     target = tmp_path / "film"
     result = cli("init", str(target))
     assert result.code == 0
-    names = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    names = {p.relative_to(target).as_posix() for p in target.rglob("*")
+             if p.is_file() and p.relative_to(target).parts[0] != ".git"}  # init made a repository too
     assert names == {"storyboard.yaml", "storyboard.schema.json", ".gitignore", ".gitattributes", "refs/.gitkeep"}
     assert (target / "storyboard.yaml").read_text().startswith("# yaml-language-server: $schema=storyboard.schema.json")
     assert ".storyboard/" in (target / ".gitignore").read_text()

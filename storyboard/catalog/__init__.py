@@ -51,6 +51,8 @@ class ModelSpec(_Data):
     seed: str | None = None  # the request parameter a take number maps to, if the model takes a seed
     fps: int | None = Field(default=None, gt=0)  # the frame rate of the clips it returns: frames are keyed at it
     params: dict[str, ParamSpec] = Field(default_factory=dict)
+    endpoint: str | None = None  # the host's own name for the model, where it differs from the id (fal)
+    video_endpoint: str | None = None  # where a job with a reference video goes instead (fal)
 
     @model_validator(mode="after")
     def _known_params(self) -> "ModelSpec":
@@ -75,9 +77,30 @@ class Catalog(_Data):
     default_model: str
     limits: Limits = Field(default_factory=Limits)
     models: dict[str, ModelSpec]
+    app: str | None = None  # fal: the app whose queue holds every endpoint's requests
+    element_ids: bool = True  # false: the host takes no Kling element ids (fal)
+    max_elements: int | None = None  # the most inline elements a request takes
+    fields: dict[str, str] = Field(default_factory=dict)  # a parameter's name on the host's wire, where it differs
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
+
+    def endpoint(self, model_id: str, request: dict) -> str:
+        """Where a job of ``model_id`` with ``request`` is submitted: the model id itself on
+        WaveSpeed; on fal the model's endpoint, or its reference-video endpoint when the job has a video."""
+        spec = self.models.get(model_id)
+        if spec is None:
+            return model_id
+        if spec.video_endpoint and request.get("video") is not None:
+            return spec.video_endpoint
+        return spec.endpoint or model_id
+
+    def by_endpoint(self, endpoint: str) -> ModelSpec | None:
+        """The model whose jobs go to ``endpoint`` (its id, endpoint or video endpoint)."""
+        for spec in self.models.values():
+            if endpoint in (spec.id, spec.endpoint, spec.video_endpoint):
+                return spec
+        return None
 
     def values(self, param: str, attr: str) -> list:
         """Every value of ``attr`` that any model gives ``param`` (for the JSON Schema)."""
@@ -93,10 +116,13 @@ def read_data(name: str) -> Any:
     return yaml.safe_load(resources.files(__name__).joinpath(name).read_text("utf-8"))
 
 
+HOSTS = ("wavespeed", "fal")  # the paid hosts the catalog knows, each with its models and its built-in prices
+
+
 @lru_cache(maxsize=None)
 def load_catalog(provider: str = "wavespeed") -> Catalog:
-    """The catalog of ``provider`` (the preview provider renders the same models)."""
-    raw = read_data("wavespeed.yaml")
+    """The catalog of ``provider`` (the preview provider renders WaveSpeed's models)."""
+    raw = read_data("fal.yaml" if provider == "fal" else "wavespeed.yaml")
     for model_id, spec in raw["models"].items():
         spec["id"] = model_id
     return Catalog.model_validate(raw)

@@ -62,8 +62,9 @@ def remote_arg(args) -> str | None:
 
 
 def provider_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
-                   help="where the jobs go; part of every job key (default: wavespeed)")
+    p.add_argument("--provider", default=None, choices=["wavespeed", "fal", "preview"],
+                   help="where the jobs go; part of every job key (default: the storyboard's `provider:`, "
+                   "else wavespeed)")
     p.add_argument("--prices", metavar="FILE", help="a price list (YAML) to cost the plan with (default: the storyboard's "
                    "`prices:`, else the built-in WaveSpeed list)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -113,7 +114,7 @@ def compile_for(args, path: str):
     return compile_project(
         path,
         provider=args.provider,
-        base_url=os.environ.get("WAVESPEED_BASE_URL") or None,
+        base_url=os.environ.get("WAVESPEED_BASE_URL") or None,  # another host's address: from the environment
         prices=args.prices,
         strict=args.strict,
         takes=takes_wanted(args),

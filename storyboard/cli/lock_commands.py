@@ -19,7 +19,7 @@ def register(sub) -> None:
                    help="only clips whose task completed more than DAYS days ago (a clip with no date is kept)")
     p.add_argument("--dry-run", action="store_true", help="say what would be forgotten, change nothing")
     # Only paid renders write a lock: its keys are WaveSpeed's, so the film's keys are compiled for it.
-    p.set_defaults(run=cmd_prune, provider="wavespeed", prices=None, strict=False)
+    p.set_defaults(run=cmd_prune, provider=None, prices=None, strict=False)
 
 
 def _days(text: str) -> float:

@@ -13,7 +13,8 @@ from typing import Callable, Sequence
 
 from .. import __version__
 from ..errors import InvalidStoryboard, StoryboardError
-from . import lock_commands, plan_commands, remote_commands, render_commands, review_commands, site_commands
+from . import (cache_commands, completion, lock_commands, plan_commands, remote_commands, render_commands, review_commands,
+               site_commands)
 from . import colour
 from .streams import protected_streams
 from .common import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -37,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for stage in (plan_commands, render_commands, remote_commands, review_commands, lock_commands, site_commands):
+    for stage in (plan_commands, render_commands, cache_commands, remote_commands, review_commands, lock_commands,
+                  site_commands, completion):
         stage.register(sub)
+    parser.set_defaults(parser=parser)  # `completion` walks the whole parser
     return parser
 
 

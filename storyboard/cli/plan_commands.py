@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import InvalidStoryboard, StoryboardError
+from ..errors import InvalidStoryboard, StoryboardError, UsageError
 from . import colour
 from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, print_warnings, provider_options,
                      takes_option, write_atomic)
@@ -26,6 +26,8 @@ def register(sub) -> None:
     add_path(p)
     p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
     p.add_argument("--out", metavar="FILE", help="save the plan (canonical JSON) for `render --plan`")
+    p.add_argument("--compare", action="store_true", help="the cost of each shot and of the film on each host the "
+                   "catalog knows, the cheapest marked, and what each host cannot render (with --json: as JSON)")
     provider_options(p)
     takes_option(p)
     p.set_defaults(run=cmd_plan)
@@ -106,6 +108,8 @@ def _validate_one(args, path: str) -> int:
 
 
 def cmd_plan(args) -> int:
+    if args.compare:
+        return _compare(args)
     compiled = compile_for(args, args.path)
     print_warnings(compiled)
     if args.out:
@@ -124,6 +128,21 @@ def cmd_plan(args) -> int:
         from .display import print_plan
 
         print_plan(compiled.plan)
+    return EXIT_OK
+
+
+def _compare(args) -> int:
+    import os
+
+    from ..plan.compare import compare_hosts
+    from .compare_output import comparison_json, comparison_text
+
+    if args.out or args.takes:
+        raise UsageError(f"--compare compares the film's shots on each host; it saves no plan and lists no takes "
+                         f"(drop {'--out' if args.out else '--takes'})")
+    comparison = compare_hosts(args.path, provider=args.provider, prices=args.prices,
+                               base_url=os.environ.get("WAVESPEED_BASE_URL") or None)
+    sys.stdout.write(comparison_json(comparison) if args.json else comparison_text(comparison))
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ what is already on the other side is skipped.
 
 from __future__ import annotations
 
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +30,11 @@ def register(sub) -> None:
                             "else the storyboard's `remote:`)")
         p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
         provider_options(p)
+        p.add_argument("--json", action="store_true", help="end with a JSON summary on stdout instead of the sentence")
+        if name == "push":
+            p.add_argument("--create", action="store_true",
+                           help="make the remote's folder if it does not exist (a folder remote only; a bucket is "
+                                "made with the cloud's own tools)")
         p.set_defaults(run=run)
 
 
@@ -36,18 +42,31 @@ def _project(args):
     from ..render.lock import lock_path, read_lock
     from ..store.cache import project_cache
 
+    from ..store.remote import create_folder_remote, remote_url
+
     compiled = compile_for(args, args.path)
     print_warnings(compiled, args)
     warnings: list[str] = []
-    cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
-                          storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
-    if cache.remote is None:
+    url = remote_url(remote_arg(args), compiled.storyboard.remote)
+    if url is None:
         raise UsageError("no remote: give --remote URL, set STORYBOARD_REMOTE, or add `remote:` to the storyboard")
-    keys = {job.key: job.shot for job in compiled.plan.jobs}
-    if args.provider == "wavespeed":  # every paid clip of the film, every take, chosen or not
-        for shot, take, entry in read_lock(lock_path(compiled.path)).paid():
+    if getattr(args, "create", False) and create_folder_remote(url, compiled.root):
+        print(f"created the folder remote {url}", file=sys.stderr)
+    cache = project_cache(compiled.root, cache=args.cache, remote=url, warn=warnings.append)
+    jobs, paid_at = compiled.plan.jobs, {}
+    if compiled.plan.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
+        from ..render.lockcut import compiled_at, lock_plan
+
+        plan, paid_at = lock_plan(compiled, compiled_at(args.path))
+        jobs = plan.jobs
+    keys = {job.key: job.label for job in jobs}  # `meet#2`: a chosen take is named as render names it
+    if compiled.plan.provider != "preview":  # every paid clip of the film, every take, chosen or not
+        lock = read_lock(lock_path(compiled.path))
+        for shot, take, entry in lock.entries():
             keys.setdefault(entry.key, shot if take == 1 else f"{shot}#{take}")
-    return compiled, cache, keys, warnings
+        for entry in lock.retired.values():  # an earlier version of a shot: not the one the film uses now
+            keys.setdefault(entry.key, f"{entry.shot if entry.take == 1 else f'{entry.shot}#{entry.take}'} (retired)")
+    return compiled, cache, keys, warnings, paid_at
 
 
 def _run(label: str, keys: dict[str, str], work) -> list[tuple[str, str]]:
@@ -70,8 +89,21 @@ def _console():
     return Console(file=sys.stderr)
 
 
+def _names(results: list[tuple[str, str]], outcome: str) -> list[str]:
+    """The jobs with this outcome, each named once, in order."""
+    return sorted({label for label, got in results if got == outcome})
+
+
+def _count(results: list[tuple[str, str]], outcome: str) -> int:
+    return sum(1 for _, got in results if got == outcome)
+
+
+def _clips(n: int) -> str:
+    return f"{n} clip{'s' if n != 1 else ''}"
+
+
 def cmd_pull(args) -> int:
-    compiled, cache, keys, warnings = _project(args)
+    compiled, cache, keys, warnings, paid_at = _project(args)
 
     def pull(key: str) -> str:
         if cache.get_local(key) is not None:
@@ -81,28 +113,40 @@ def cmd_pull(args) -> int:
     results = _run("pulling", keys, pull)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    missing = sorted(shot for shot, outcome in results if outcome == "missing")
-    pulled = sum(1 for _, outcome in results if outcome == "pulled")
-    here = sum(1 for _, outcome in results if outcome == "here")
-    print(f"{cache.remote.url}: {pulled} clip{'s' if pulled != 1 else ''} pulled, {here} already here"
-          + (f", {len(missing)} not in the remote ({', '.join(missing)})" if missing else "") + ".")
+    missing, pulled, here = _names(results, "missing"), _count(results, "pulled"), _count(results, "here")
+    if args.json:
+        print(json.dumps({"remote": cache.remote.url, "pulled": pulled, "already_here": here,
+                          "not_in_remote": missing}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{cache.remote.url}: {_clips(pulled)} pulled, {here} already here"
+              + (f", {len(missing)} not in the remote ({', '.join(missing)})" if missing else "") + ".")
     if missing:
-        print(f"The remote lacks {', '.join(missing)}: `storyboard render {args.path}` fetches paid clips from the "
-              "provider while it keeps them, and renders the new ones.", file=sys.stderr)
+        print(f"The remote lacks {', '.join(missing)}: {_fetch_advice(args.path, missing, paid_at)}", file=sys.stderr)
     return EXIT_FAILED if missing else EXIT_OK
 
 
+def _fetch_advice(path: str, missing: list[str], paid_at: dict[str, str]) -> str:
+    """How to get the missing clips back without paying again: at the API address the lock says they were
+    paid at, when that is not this shell's (a clone of a film rendered on the emulator)."""
+    shots = {label.split("#")[0] for label in missing}  # `meet#2` is a take of `meet`
+    elsewhere = sorted({origin for shot, origin in paid_at.items() if shot in shots})
+    if elsewhere:
+        return (f"they were paid at {', '.join(elsewhere)} (the lock): `WAVESPEED_BASE_URL={elsewhere[0]} "
+                f"storyboard render {path}` fetches them from there while it keeps them, without paying again.")
+    return (f"`storyboard render {path}` fetches paid clips from the provider while it keeps them, and "
+            "renders the new ones.")
+
+
 def cmd_push(args) -> int:
-    compiled, cache, keys, warnings = _project(args)
-
-    def push(key: str) -> str:
-        return "pushed" if cache.push(key) else "not here"
-
-    results = _run("pushing", keys, push)
+    compiled, cache, keys, warnings, paid_at = _project(args)
+    results = _run("pushing", keys, lambda key: cache.push(key) or "not here")
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    pushed = sum(1 for _, outcome in results if outcome == "pushed")
-    absent = sorted(shot for shot, outcome in results if outcome == "not here")
-    print(f"{cache.remote.url}: {pushed} clip{'s' if pushed != 1 else ''} in the remote"
-          + (f"; not in this cache: {', '.join(absent)}" if absent else "") + ".")
+    pushed, there, absent = _count(results, "pushed"), _count(results, "there"), _names(results, "not here")
+    if args.json:
+        print(json.dumps({"remote": cache.remote.url, "pushed": pushed, "already_there": there,
+                          "not_in_cache": absent}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{cache.remote.url}: {_clips(pushed)} pushed, {there} already there"
+              + (f"; not in this cache: {', '.join(absent)}" if absent else "") + ".")
     return EXIT_OK

@@ -1,8 +1,9 @@
-"""Commands of the render and cut stages: ``render``, ``stitch``, ``cache``, ``emulate``."""
+"""Commands of the render and cut stages: ``render``, ``stitch``, ``emulate`` (``cache``: cache_commands)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -36,10 +37,11 @@ def register(sub) -> None:
     remote_option(p)
     p.set_defaults(run=cmd_render)
 
-    p = command(sub, "stitch", "cut the film from cached clips (no network, no API key)")
+    p = command(sub, "stitch", "cut the film from the clips in the cache, read through the team's remote when there "
+                "is one (no API key, no request to the provider)")
     add_path(p)
-    p.add_argument("--provider", default="wavespeed", choices=["wavespeed", "preview"],
-                   help="whose clips to cut; part of every job key")
+    p.add_argument("--provider", default=None, choices=["wavespeed", "fal", "preview"],
+                   help="whose clips to cut; part of every job key (default: the storyboard's `provider:`)")
     p.add_argument("--engine", default="ffmpeg", choices=["ffmpeg", "moviepy"],
                    help="ffmpeg (fast) or moviepy (the reference)")
     p.add_argument("--output", metavar="FILE", help="where to write the film (default: cut.output)")
@@ -48,14 +50,6 @@ def register(sub) -> None:
     p.add_argument("--cache", metavar="DIR", help="the clip cache (default: $STORYBOARD_CACHE or .storyboard/cache)")
     p.set_defaults(run=cmd_stitch, prices=None, strict=False)
 
-    p = command(sub, "cache", "look after the clip cache")
-    cache_sub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    v = command(cache_sub, "verify", "re-hash every clip and report what is wrong")
-    add_path(v)
-    v.add_argument("--cache", metavar="DIR", help="the cache folder to check (default: the project's)")
-    remote_option(v)
-    v.set_defaults(run=cmd_cache_verify)
-
     p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free port)")
@@ -63,6 +57,7 @@ def register(sub) -> None:
     p.add_argument("--retention", type=float, default=7 * 24 * 3600, metavar="SECONDS",
                    help="how long a finished task's outputs are kept, as WaveSpeed keeps them (7 days)")
     p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    p.add_argument("--log", metavar="FILE", help="append every request received to FILE, one JSON line each")
     p.add_argument("--fault", action="append", default=[], metavar="ON:KIND[:TIMES[:MATCH]]",
                    help="misbehave, e.g. submit:429, poll:503:3, download:truncate, submit:fail:1:storm")
     p.set_defaults(run=cmd_emulate)
@@ -147,18 +142,33 @@ def cmd_stitch(args) -> int:
     warnings: list[str] = []
     cache = project_cache(compiled.root, cache=args.cache, remote=remote_arg(args),
                           storyboard_remote=compiled.storyboard.remote, warn=warnings.append)
+    made = _from_lock(compiled, cache, args)
     try:
-        output = stitch(compiled.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
+        output = stitch(made.plan, compiled.root, cache, storyboard=args.path, engine=args.engine,
                         output=Path(args.output) if args.output else None,
                         otio=Path(args.otio) if args.otio else None)
     except MissingClips as exc:
+        advice = made.advice(args.path)
+        if advice:
+            raise MissingClips(made.plan, exc.shots, args.path, advice.replace("{", "{{").replace("}", "}}")) from None
         raise _with_preview_advice(exc, args, cache) from None
+    if made.note():
+        print(made.note(), file=sys.stderr)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{output} ({compiled.plan.cut.duration:g} s, {len(compiled.plan.cut.shots)} shots)")
     if args.otio:
         print(f"timeline: {args.otio}")
     return EXIT_OK
+
+
+def _from_lock(compiled, cache, args):
+    """The clips the lock says the film is made of, when this shell's API address names others (a clone)."""
+    from ..render.lockcut import LockCut, compiled_at, cut_from_lock
+
+    if compiled.plan.provider != "wavespeed":  # the lock's other addresses are WaveSpeed's (the emulator's)
+        return LockCut(compiled.plan)
+    return cut_from_lock(compiled, cache, compiled_at(args.path))
 
 
 def _with_preview_advice(exc, args, cache):
@@ -180,37 +190,6 @@ def _with_preview_advice(exc, args, cache):
                         f"`storyboard render {args.path}` (see `storyboard plan` for the cost)")
 
 
-def cmd_cache_verify(args) -> int:
-    from ..store.cache import ClipCache, cache_dir
-    from ..plan.project import find_storyboard
-
-    if not args.cache and not Path(args.path).exists():
-        raise StoryboardError(f"{args.path}: no such file or folder")
-    folder = Path(args.cache) if args.cache else cache_dir(find_storyboard(args.path)[0].resolve().parent)
-    if not folder.is_dir():
-        print(f"error: {folder}: no cache there", file=sys.stderr)
-        return EXIT_FAILED
-    cache = ClipCache.at(folder)
-    problems = cache.verify()
-    for problem in problems:
-        print(f"{folder}/{problem}", file=sys.stderr)
-    objects, keys = cache.counts()
-    print(f"{folder}: {objects} clips, {keys} job keys, {len(problems)} problem{'s' if len(problems) != 1 else ''}")
-    url = remote_arg(args) or os.environ.get("STORYBOARD_REMOTE")
-    if url:
-        from ..store.layout import remote_problems
-        from ..store.remote import open_remote
-
-        remote = open_remote(url)
-        found = remote_problems(remote)
-        for problem in found:
-            print(f"{url}: {problem}", file=sys.stderr)
-        print(f"{url}: {len(remote.list('objects/'))} clips, {len(remote.list('keys/'))} job keys, "
-              f"{len(found)} problem{'s' if len(found) != 1 else ''}")
-        problems += found
-    return EXIT_FAILED if problems else EXIT_OK
-
-
 def cmd_emulate(args) -> int:
     from ..providers.emulator import Emulator, Fault
 
@@ -220,11 +199,17 @@ def cmd_emulate(args) -> int:
         raise UsageError(str(exc)) from None
     try:
         emulator = Emulator(args.host, args.port, task_seconds=args.task_seconds, api_key=args.api_key, faults=faults,
-                            retention=args.retention)
+                            retention=args.retention, log=Path(args.log) if args.log else None)
     except OSError as exc:
+        if exc.filename:  # the --log file
+            raise StoryboardError(f"{exc.filename}: {exc.strerror or exc}") from None
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
-    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY=any-key", flush=True)
+    key = shlex.quote(args.api_key) if args.api_key else "any-key"  # the key it accepts, ready to paste
+    print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY={key}", flush=True)
+    print(f"  or, for fal's protocol: export FAL_BASE_URL={emulator.url} FAL_KEY={key}", flush=True)
+    if args.log:
+        print(f"Every request is logged to {args.log} (JSON lines).", flush=True)
     try:
         emulator.serve()
     finally:

@@ -49,6 +49,8 @@ def register(sub) -> None:
 
     p = command(sub, "init", "start a story project (storyboard, refs/, git files, editor schema)")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project folder to create or fill")
+    p.add_argument("--no-git", action="store_true",
+                   help="do not run `git init` nor set the diff driver (by default both, as `cargo new` does)")
     p.set_defaults(run=cmd_init)
 
     p = command(sub, "textconv", "print a storyboard as reviewable text (git's diff driver calls it)")
@@ -100,7 +102,7 @@ def cmd_status(args) -> int:
     unpriced = [r.shot for r in todo if r.cost is None]
     if args.json:
         print(json.dumps({"shots": [{"shot": r.shot, "state": r.state, "where": r.label, "until": r.until or None,
-                                     "key": r.key, "reason": r.reason, "approval": marks.get(r.shot),
+                                     "key": r.key, "reason": r.reason, "approval": marks.get(r.shot), "host": r.host or None,
                                      "cost": fixed_or_none(r.cost)} for r in rows],
                           "to_render": len(todo), "cost": fixed(owed), "unpriced": unpriced,
                           "lost": [r.shot for r in lost], "repay_cost": fixed(repay),
@@ -116,7 +118,8 @@ def cmd_status(args) -> int:
         reason = f"  ({r.reason})" if r.reason else ""
         reason += f"  [{marks[r.shot]}]" if r.shot in marks else ""
         state = "add" if r.state == NEW else "change" if r.state == STALE else "error" if r.state == LOST else ""
-        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{cost}{reason}")])
+        host = f"  from {r.host}" if r.host and r.state not in (NEW, STALE) else ""
+        lines.append([("", f"{r.shot:<{width}}  "), (state, f"{r.label:<8}"), ("", f"{host}{cost}{reason}")])
     colour.write(lines, args)
     line = f"To bring the film up to date: {len(todo)} shot{'s' if len(todo) != 1 else ''} to render, {dollars(owed)}"
     if unpriced:
@@ -203,10 +206,12 @@ def cmd_diff(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from ..review.scaffold import init_project
+    from ..review.scaffold import configure_git, init_project, running_command
 
     for path in init_project(Path(args.dir)):
         print(f"created {path}")
+    for line in [] if args.no_git else configure_git(Path(args.dir), running_command()):
+        print(line)
     return EXIT_OK
 
 

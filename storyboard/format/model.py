@@ -192,6 +192,11 @@ class Shot(ShotSettings):
     id: Annotated[str, AfterValidator(_shot_id)] = Field(
         description="A unique name for the shot; it names the shot in plans, diffs and the lock."
     )
+    provider: Literal["wavespeed", "fal"] | None = Field(
+        default=None,
+        description="This shot's host, when it is not the film's (`provider:` at the top): its job goes there and "
+        "is keyed there. `--provider preview` renders every shot as a card.",
+    )
     prompt: str | None = Field(
         default=None,
         description="What the clip shows. A Jinja template: `{{ keeper }}` is a character's name, "
@@ -307,6 +312,11 @@ class Storyboard(_Model):
     title: str = Field(default="", description="The film's title (does not reach any job).")
     prices: str | None = Field(
         default=None, description="A price list (YAML) to cost the plan with, relative to the storyboard."
+    )
+    provider: Literal["wavespeed", "fal"] | None = Field(
+        default=None,
+        description="The host the film's jobs go to: `wavespeed` (default) or `fal`. The same storyboard renders on "
+        "either; a job's key names its host. `--provider` overrides it.",
     )
     remote: Annotated[str, AfterValidator(_remote)] | None = Field(
         default=None,

@@ -7,17 +7,20 @@ the reporter (with its position); the caller raises them all at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import PurePosixPath
+from typing import Mapping
 
-from ..catalog import Catalog
+from ..catalog import Catalog, load_catalog
 from ..format.media import MediaInfo
 from ..format.model import Storyboard, Transition
-from .types import CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key
-from .prices import PriceList, exact, job_cost
+from .types import (CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key,
+                    provider_origin)
+from .prices import BUILTIN, PriceList, builtin_prices, exact, job_cost
 from .captions import captions_plan
 from .graph import link, with_keys
+from .hosts import check_host
 from .takes import MAX_TAKES, take_of
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
 from ..format.source import Reporter
@@ -35,6 +38,14 @@ class Target:
     origin: str
     prices: PriceList
     price_source: str  # "built-in" or the price list's path relative to the project
+    others: Mapping[str, "Target"] = field(default_factory=dict)  # the hosts a shot's own `provider:` may name
+
+    def host(self, name: str | None) -> "Target":
+        """Where a shot whose `provider:` is ``name`` goes: this target for none (or for a preview, which
+        renders every shot), else that host at its address with its prices (built-in, unless given)."""
+        if name is None or name == self.provider or self.provider == "preview":
+            return self
+        return self.others.get(name) or Target(name, provider_origin(name), builtin_prices(name), BUILTIN)
 
 
 def compile_plan(
@@ -55,18 +66,25 @@ def compile_plan(
     """
     _check_names(sb, reporter, skip_shots)
     ctx = ShotContext(sb, catalog, media, _templates(sb), reporter, set(broken_characters))
+    hosts = [target.host(shot.provider) for shot in sb.shots]  # each shot's host: its own, else the film's
+    contexts = {target.provider: ctx}
+    shot_ctx = [contexts.setdefault(t.provider, replace(ctx, catalog=load_catalog(t.provider))) for t in hosts]
     built: list[BuiltShot | None] = [
-        None if n in skip_shots else ShotBuilder(ctx, n, shot).build() for n, shot in enumerate(sb.shots)
+        None if n in skip_shots else ShotBuilder(shot_ctx[n], n, shot).build() for n, shot in enumerate(sb.shots)
     ]
+    check_host(sb, [c.catalog for c in shot_ctx], reporter, skip_shots)
     graph = link(sb, built, catalog, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
         result.request = with_keys(result.request, keys)
-        job = _job(sb, n, result, target, storyboard_file, reporter)
+        host, host_catalog = hosts[n], shot_ctx[n].catalog
+        job = _job(sb, n, result, host, storyboard_file, reporter, host_catalog.endpoint(result.model, result.request))
+        if host is not target:  # a shot on another host than the film's names its own
+            job = job.model_copy(update={"provider": host.provider, "origin": host.origin})
         if shot.take != 1:
-            job = take_of(job, shot.take, target.provider, target.origin, catalog)
+            job = take_of(job, shot.take, target.provider, target.origin, host_catalog)
             if shot.take > MAX_TAKES:
                 warn(reporter, "W006", ("shots", n, "take"), f"take {shot.take} is past {MAX_TAKES} takes of a shot: "
                                  f"rendering it needs `--takes {shot.id}={shot.take}` to ask for it explicitly")
@@ -118,7 +136,9 @@ def _check_names(sb: Storyboard, reporter: Reporter, skip: frozenset[int]) -> No
             reporter.error(("vars", key), f"`{key}` is both a var and a character; rename one", key=True)
 
 
-def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter) -> Job:
+def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, reporter: Reporter,
+         model: str) -> Job:
+    """``model``: where the host takes the job (fal's endpoint; on WaveSpeed the model id itself)."""
     if target.provider == "preview":
         cost: Decimal | None = Decimal(0)
     elif not built.duration:
@@ -132,18 +152,18 @@ def _job(sb: Storyboard, n: int, built: BuiltShot, target: Target, file: str, re
         )
     else:
         cost = job_cost(
-            target.prices, built.model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
+            target.prices, model, built.duration, video=built.has_video, sound=bool(built.request.get("sound"))
         )
         if cost is None:
             warn(
                 reporter, "W008", ("shots", n),
-                f"the price list `{target.prices.name}` has no price for `{built.model}`: this shot's cost is unknown",
+                f"the price list `{target.prices.name}` has no price for `{model}`: this shot's cost is unknown",
             )
     line, column = reporter.source.position(("shots", n))
     return Job(
         shot=sb.shots[n].id,
-        key=job_key(target.provider, target.origin, built.model, built.request),
-        model=built.model,
+        key=job_key(target.provider, target.origin, model, built.request),
+        model=model,
         request=built.request,
         media=dict(sorted(built.media.items())),
         duration=built.duration,

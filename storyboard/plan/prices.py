@@ -36,6 +36,12 @@ class ModelPrice(_Data):
         default_factory=dict,
         description="`video`: with a reference video (overrides sound); `sound`: with generated sound.",
     )
+    sound_per_second: Decimal | None = Field(
+        default=None, ge=0, le=MAX_PER_SECOND,
+        description="US dollars per second with generated sound, where the host publishes it as a price of its own "
+        "(fal) rather than a multiplier; it wins over the `sound` multiplier.",
+    )
+    source: str | None = Field(default=None, description="Where this price was read (a page, a quote).")
 
 
 class PriceList(_Data):
@@ -47,8 +53,9 @@ class PriceList(_Data):
     models: dict[str, ModelPrice] = Field(description="Prices by model id.")
 
 
-def builtin_prices() -> PriceList:
-    return PriceList.model_validate(read_data("prices-wavespeed.yaml"))
+def builtin_prices(provider: str = "wavespeed") -> PriceList:
+    """The built-in price list of a host (the preview provider is priced as WaveSpeed, then made free)."""
+    return PriceList.model_validate(read_data("prices-fal.yaml" if provider == "fal" else "prices-wavespeed.yaml"))
 
 
 def load_price_list(path: Path, display: str) -> PriceList:
@@ -65,6 +72,8 @@ def job_cost(prices: PriceList, model: str, seconds: int | float, *, video: bool
     price = prices.models.get(model)
     if price is None:
         return None
+    if sound and not video and price.sound_per_second is not None:
+        return exact(price.sound_per_second * Decimal(str(seconds)))
     multiplier = Decimal(1)
     if video:
         multiplier = price.multipliers.get("video", multiplier)

@@ -13,6 +13,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Mapping
 
 from ..catalog import load_catalog
 from .compile import Target, compile_plan
@@ -22,7 +23,7 @@ from ..format.load import Document, read_document, validate
 from ..format.media import STATE_DIR, MediaIndex
 from ..format.model import Storyboard
 from .takes import with_takes
-from .types import PROVIDERS, Plan, provider_origin
+from .types import BASE_URL_VARIABLES, PROVIDERS, Plan, base_url_from, provider_origin
 from .prices import BUILTIN, PriceList, builtin_prices, load_price_list
 from ..format.references import resolve_media
 from ..format.source import Reporter
@@ -157,8 +158,9 @@ def _split(path: str) -> list:
     return out
 
 
-def resolve_prices(sb: Storyboard, root: Path, prices_arg: str | None, reporter: Reporter) -> tuple[PriceList, str]:
-    """The price list named by ``--prices`` (wins) or by the storyboard, or the built-in one."""
+def resolve_prices(sb: Storyboard, root: Path, prices_arg: str | None, reporter: Reporter,
+                   provider: str = "wavespeed") -> tuple[PriceList, str]:
+    """The price list named by ``--prices`` (wins) or by the storyboard, or the host's built-in one."""
     if prices_arg:
         return load_price_list(Path(prices_arg), prices_arg), _relative_name(Path(prices_arg), root)
     if sb.prices:
@@ -166,9 +168,9 @@ def resolve_prices(sb: Storyboard, root: Path, prices_arg: str | None, reporter:
         problem = price_list_problem(path, root, sb.prices)
         if problem:
             reporter.error(("prices",), problem)
-            return builtin_prices(), BUILTIN
+            return builtin_prices(provider), BUILTIN
         return load_price_list(path, str(path)), sb.prices
-    return builtin_prices(), BUILTIN
+    return builtin_prices(provider), BUILTIN
 
 
 def price_list_problem(path: Path, root: Path, name: str) -> str | None:
@@ -219,48 +221,70 @@ def _gc_paused():
 def compile_project(
     arg: str,
     *,
-    provider: str = "wavespeed",
+    provider: str | None = None,
     base_url: str | None = None,
     prices: str | None = None,
     strict: bool = False,
     display: str | None = None,
     takes: dict[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Compiled:
     """Compile the storyboard at ``arg``; raise every problem at once.
 
-    ``display`` is how messages name the file (default: as given); ``takes``
-    asks for takes 1..N of shots (``parse_takes``) beside the film's jobs."""
+    ``provider`` (a command's ``--provider``) wins over the storyboard's
+    ``provider:``, else WaveSpeed. ``base_url`` is WaveSpeed's address
+    (WAVESPEED_BASE_URL); another host's comes from ``env`` (default: the
+    environment), e.g. FAL_BASE_URL. ``display`` is how messages name the file
+    (default: as given); ``takes`` asks for takes 1..N of shots
+    (``parse_takes``) beside the film's jobs."""
     with _gc_paused():
-        compiled = _compile_project(arg, provider, base_url, prices, strict, display)
+        compiled = _compile_project(arg, provider, base_url, prices, strict, display, env)
     if takes:
-        compiled.plan = with_takes(compiled.plan, takes, load_catalog(provider))
+        compiled.plan = with_takes(compiled.plan, takes, load_catalog(compiled.plan.provider))
     return compiled
 
 
-def _compile_project(arg: str, provider: str, base_url: str | None, prices: str | None, strict: bool,
-                     display: str | None) -> Compiled:
+def _origin(provider: str, base_url: str | None, env: Mapping[str, str] | None) -> str:
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider `{provider}`; choose one of: {', '.join(PROVIDERS)}")
+    if provider != "wavespeed" or base_url is None:
+        base_url = base_url_from(os.environ if env is None else env, provider)
     try:
-        origin = provider_origin(provider, base_url)
+        return provider_origin(provider, base_url)
     except ValueError as exc:
-        raise StoryboardError(f"WAVESPEED_BASE_URL: {exc}") from None
+        raise StoryboardError(f"{BASE_URL_VARIABLES.get(provider, 'base URL')}: {exc}") from None
+
+
+def _other_hosts(sb: Storyboard, provider: str, base_url: str | None, env) -> dict[str, Target]:
+    """The hosts the storyboard's shots name besides the film's, at their addresses, with their built-in prices."""
+    named = {shot.provider for shot in sb.shots if shot.provider and shot.provider != provider}
+    if provider == "preview":
+        return {}
+    return {host: Target(host, _origin(host, base_url, env), builtin_prices(host), BUILTIN) for host in sorted(named)}
+
+
+def _compile_project(arg: str, provider: str | None, base_url: str | None, prices: str | None, strict: bool,
+                     display: str | None, env: Mapping[str, str] | None = None) -> Compiled:
+    if provider is not None:
+        _origin(provider, base_url, env)  # a wrong --provider or address is said before the storyboard is read
     path, shown = find_storyboard(arg)
     doc = read_document(path, display or shown)
     sb, salvage = load_storyboard(doc)
     reporter = doc.reporter
     if sb is None:
         raise InvalidStoryboard(reporter.diagnostics)
+    provider = provider or sb.provider or "wavespeed"
+    origin = _origin(provider, base_url, env)
     root = path.resolve().parent
     index = MediaIndex(root)
     media = resolve_media(sb, root, index, reporter)
-    price_list, price_source = resolve_prices(sb, root, prices, reporter)
+    price_list, price_source = resolve_prices(sb, root, prices, reporter, provider)
     plan = compile_plan(
         sb,
         storyboard_file=path.name,
         media=media,
         catalog=load_catalog(provider),
-        target=Target(provider, origin, price_list, price_source),
+        target=Target(provider, origin, price_list, price_source, _other_hosts(sb, provider, base_url, env)),
         reporter=reporter,
         skip_shots=salvage.shots,
         broken_characters=salvage.characters,

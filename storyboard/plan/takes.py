@@ -27,7 +27,8 @@ HARD_LIMIT = TAKE_LIMIT  # no take beyond this, however it is asked for
 
 
 def take_of(job: Job, n: int, provider: str, origin: str, catalog: Catalog) -> Job:
-    """Take ``n`` of ``job`` (any take of the same shot)."""
+    """Take ``n`` of ``job`` (any take of the same shot), on the job's own host when it has one."""
+    provider, origin = job.provider or provider, job.origin or origin
     seed = _seed(job, catalog)
     request = {k: v for k, v in job.request.items() if k != seed}
     if seed and n > 1:

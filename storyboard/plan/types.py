@@ -23,7 +23,10 @@ KEY_FORMAT = 1
 PLAN_FORMAT = 1
 PREVIEW_ORIGIN = "preview:local"
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
-PROVIDERS = ("wavespeed", "preview")
+PROVIDERS = ("wavespeed", "fal", "preview")
+# Each paid host's API address, and the variable that points storyboard elsewhere (an emulator, a proxy).
+BASE_URLS = {"wavespeed": DEFAULT_BASE_URL, "fal": "https://queue.fal.run"}
+BASE_URL_VARIABLES = {"wavespeed": "WAVESPEED_BASE_URL", "fal": "FAL_BASE_URL"}
 
 
 def canonical_json(value: Any) -> str:
@@ -53,7 +56,13 @@ def origin_of(base_url: str) -> str:
 def provider_origin(provider: str, base_url: str | None = None) -> str:
     if provider == "preview":
         return PREVIEW_ORIGIN
-    return origin_of(base_url or DEFAULT_BASE_URL)
+    return origin_of(base_url or BASE_URLS.get(provider, DEFAULT_BASE_URL))
+
+
+def base_url_from(env, provider: str) -> str | None:
+    """The API address ``env`` sets for ``provider`` (WAVESPEED_BASE_URL, FAL_BASE_URL), or None."""
+    variable = BASE_URL_VARIABLES.get(provider)
+    return (env.get(variable) or None) if variable else None
 
 
 class _Frozen(BaseModel):
@@ -89,6 +98,9 @@ class Job(_Frozen):
         description="The shots whose output this job takes as an input (a frame or the clip); it starts once "
         "their clips are made. The request names each one as `{\"shot\", \"frame\", \"key\"}`.",
     )
+    provider: str | None = Field(default=None, description="This job's host when it is not the plan's (a shot's "
+                                 "own `provider:`); absent: the plan's.")
+    origin: str | None = Field(default=None, description="This job's API origin when it is not the plan's.")
 
     @property
     def label(self) -> str:
@@ -196,6 +208,10 @@ class Plan(_Frozen):
     def to_json(self) -> str:
         """Canonical JSON of the plan: byte-identical for the same storyboard."""
         data = self.model_dump(mode="json")
+        for job in data["jobs"] + data["takes"]:  # a job on the plan's host names none: one-host plans read as before
+            for name in ("provider", "origin"):
+                if job.get(name) is None:
+                    job.pop(name, None)
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     _index: _JobIndex = PrivateAttr(default_factory=_JobIndex)
@@ -214,6 +230,10 @@ class Plan(_Frozen):
         if not self._index.indexes(self.jobs, self.takes):
             self._index = _JobIndex(self.jobs, self.takes)  # a copy with other jobs (model_copy) builds its own
         return self._index
+
+    def host(self, job: Job) -> tuple[str, str]:
+        """Where ``job`` goes: its own host and origin (a shot's `provider:`), else the plan's."""
+        return job.provider or self.provider, job.origin or self.origin
 
     @property
     def all_jobs(self) -> list[Job]:

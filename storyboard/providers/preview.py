@@ -79,36 +79,59 @@ def card(job: Job, root: Path, size: tuple[int, int], beat: int | None = None) -
     body_font = _font(max(11, width // 34))
     line_height = int(getattr(body_font, "size", 12) * 1.35)
     chars = max(20, int(width / (body_font.size * 0.55))) if hasattr(body_font, "size") else 60
+    thumbs = _thumbs(job, root)
+    # The text keeps clear of what sits below it: the thumbnails, else the timer and the progress bar.
+    bottom = (_thumb_top(width, height, margin) if thumbs else height - 30) - 4
     y = margin + width // 8
-    for line in textwrap.wrap(str(job.request.get("prompt", "")), chars)[: max(2, height // 90)]:
+    beats = len(job.request.get("multi_prompt") or [])
+    beat_height = int(getattr(small, "size", 10) * 1.5)
+    room = (bottom - y - line_height // 2 - min(beats, 3) * beat_height) // line_height  # at least 3 beats shown
+    lines = textwrap.wrap(str(job.request.get("prompt", "")), chars)
+    keep = max(1, min(max(2, height // 90), room))
+    if len(lines) > keep:  # the rest of the prompt is cut, and says so
+        lines = lines[:keep - 1] + [textwrap.shorten(" ".join(lines[keep - 1:]), chars, placeholder=" …")]
+    for line in lines:
         draw.text((margin, y), line, fill=INK, font=body_font)
         y += line_height
-    y = _beats(draw, job, beat, (margin, y + line_height // 2), chars, small)
-    _paste_thumbs(img, draw, _thumbs(job, root), width, height, margin, small)
+    _beats(draw, job, beat, (margin, y + line_height // 2), chars, small, bottom)
+    _paste_thumbs(img, draw, thumbs, width, height, margin, small)
     return img
 
 
-def _beats(draw, job: Job, beat: int | None, at: tuple[int, int], chars: int, font) -> int:
+def _beats(draw, job: Job, beat: int | None, at: tuple[int, int], chars: int, font, bottom: int) -> int:
+    """The beats, the current one lit; as many as fit above ``bottom``, around the current one."""
     x, y = at
-    start = 0
+    step = int(getattr(font, "size", 10) * 1.5)
+    rows, start = [], 0
     for n, segment in enumerate(job.request.get("multi_prompt") or []):
         end = start + int(segment.get("duration", 0))
-        text = f"{n + 1}. {start}-{end} s  {segment.get('prompt', '')}"
-        draw.text((x, y), textwrap.shorten(text, chars + 10), fill=ACCENT if n == beat else DIM, font=font)
-        y += int(getattr(font, "size", 10) * 1.5)
+        rows.append(f"{n + 1}. {start}-{end} s  {segment.get('prompt', '')}")
         start = end
+    fits = max(1, (bottom - y) // step)
+    first = min(max(0, (beat or 0) - fits // 2), max(0, len(rows) - fits))
+    for n in range(first, min(len(rows), first + fits)):
+        draw.text((x, y), textwrap.shorten(rows[n], chars + 10), fill=ACCENT if n == beat else DIM, font=font)
+        y += step
     return y
 
 
+def _thumb_size(width: int, height: int) -> int:
+    return max(32, min(height // 4, width // 8))
+
+
+def _thumb_top(width: int, height: int, margin: int) -> int:
+    return height - margin - _thumb_size(width, height) - 24
+
+
 def _paste_thumbs(img, draw, thumbs, width: int, height: int, margin: int, font) -> None:
-    thumb = max(32, min(height // 4, width // 8))
+    thumb = _thumb_size(width, height)
     x = margin
     for path, label in thumbs[:7]:
         try:
             with Image.open(path) as ref:
                 ref = ref.convert("RGB")
                 ref.thumbnail((thumb, thumb))
-                top = height - margin - thumb - 24
+                top = _thumb_top(width, height, margin)
                 img.paste(ref, (x, top))
                 if label != "reference":
                     draw.text((x, top + ref.height + 3), label, fill=ACCENT, font=font)

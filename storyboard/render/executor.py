@@ -23,7 +23,7 @@ from ..format.files import work_dir
 from ..plan.types import Job, Plan
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
 from .timing import Clock, PollPacer, RateLimiter, backoff
-from .inputs import InputMissing, materialize, upstream_keys
+from .inputs import InputMissing, input_name, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
 from .checks import budget_check, check_clip, short_message, unusable_upstreams
@@ -91,7 +91,7 @@ def _quiet_on_failure(events: Events) -> Events:
 def in_doubt(job: Job, cause: str, command: str = "storyboard render PATH") -> str:
     return (
         f"{cause}: a task may exist and be paid for, so it is not resubmitted by itself. Check your "
-        f"WaveSpeed dashboard; to submit again anyway (perhaps paying twice), run "
+        f"{'fal' if job.model.startswith('fal-ai/') else 'WaveSpeed'} dashboard; to submit again anyway (perhaps paying twice), run "
         f"`{command} --resubmit {job.label}`"
     )
 
@@ -289,6 +289,11 @@ class Renderer:
         return clip
 
 
+    def _remote(self, job: Job) -> RemoteProvider:
+        """The client of the job's host: the render's provider, or the one for a shot's own `provider:`."""
+        pick = getattr(self.provider, "for_job", None)
+        return pick(job) if pick is not None else self.provider
+
     async def _retrying(self, what: str, job: Job, call):
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -300,27 +305,27 @@ class Renderer:
                 wait = min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(attempt, self.rng)
                 await self.clock.sleep(wait)
 
-    async def _prepare(self, job: Job) -> dict:
+    async def _prepare(self, job: Job, inputs: dict[str, str]) -> dict:
         urls = {}
         for digest in dict.fromkeys(media_digests(job.request)):
-            url = self.uploads.get(self.provider.origin, digest) if self.uploads else None
+            url = self.uploads.get(self._remote(job).origin, digest) if self.uploads else None
             if url is None:
-                self.events(job.label, "uploading", job.media.get(digest, ""))
+                self.events(job.label, "uploading", input_name(job, digest, inputs))
                 path = self.root / job.media[digest]
                 ctype = CONTENT_TYPES.get(path.suffix[1:].lower(), "application/octet-stream")
-                url = await self._retrying("upload", job, lambda p=path, c=ctype: self.provider.upload(p, c))
+                url = await self._retrying("upload", job, lambda p=path, c=ctype: self._remote(job).upload(p, c))
                 if self.uploads:
-                    self.uploads.put(self.provider.origin, digest, url)
+                    self.uploads.put(self._remote(job).origin, digest, url)
             urls[digest] = url
         return with_urls(job.request, urls)
 
     async def _submit(self, job: Job, outcome: Outcome) -> str:
-        body = await self._prepare(job)
+        body = await self._prepare(job, outcome.inputs)
         await self.limiter.acquire()
         if self.stopping:  # another shot failed while this one waited: spend nothing more
             raise _Skipped
         self.events(job.label, "submitting", "")
-        origin = self.provider.origin
+        origin = self._remote(job).origin
         # Journal writes are synced to disk: off the event loop, but awaited before the request goes.
         # The entry reserves the room its task id needs: a disk that fills after the submit cannot lose it.
         try:
@@ -333,7 +338,7 @@ class Renderer:
             nonlocal sent
             sent = True
             try:
-                return await self.provider.submit(job.model, body)
+                return await self._remote(job).submit(job.model, body)
             except Retryable:
                 sent = False
                 raise
@@ -393,7 +398,7 @@ class Renderer:
             await self.pacer.pause(watch, self.clock)
             asked_at = self.clock.now() - started
             try:
-                state = await self.provider.result(task_id)
+                state = await self._remote(job).result(task_id)
             except Retryable as exc:
                 failures += 1
                 if failures >= MAX_ATTEMPTS * 2:
@@ -418,7 +423,7 @@ class Renderer:
         if problem:
             return problem, None, None
         return None, self.cache.put(job.key, clip, duration=info.duration or job.duration, model=job.model,
-                                    provider=self.plan.provider, task_id=task_id, sha256=info.sha256), short
+                                    provider=self.plan.host(job)[0], task_id=task_id, sha256=info.sha256), short
 
     async def _fetch(self, job: Job, task_id: str, url: str) -> tuple[CachedClip, str | None]:
         """The task's clip, downloaded, checked and cached; and why the cut would refuse it (or None)."""
@@ -428,7 +433,7 @@ class Renderer:
             with work_dir("render") as tmp:
                 dest = Path(tmp) / "clip.mp4"
                 try:
-                    await self.provider.download(url, dest)
+                    await self._remote(job).download(url, dest)
                     problem, clip, short = await asyncio.to_thread(self._land, job, dest, task_id)
                 except Retryable as exc:
                     problem = str(exc)

@@ -75,6 +75,16 @@ def materialize(job: Job, plan: Plan, cache: ClipCache, root: Path) -> tuple[Job
     return job.model_copy(update={"request": request, "media": media}), inputs
 
 
+def input_name(job: Job, digest: str, inputs: dict[str, str]) -> str:
+    """How progress names a file the job uploads: as the storyboard wrote it (``refs/ada.png``), or for
+    another shot's output, by that shot (``net:last frame``, ``net:clip``), never a path under ``.storyboard/``."""
+    for label, made in inputs.items():  # ``image net:last`` → digest (``materialize``)
+        if made == digest:
+            name = label.split(" ", 1)[-1]
+            return name if name.endswith(":clip") else f"{name} frame"
+    return job.media.get(digest, "")
+
+
 def _file(clip: Path, frame, planned: float, root: Path) -> tuple[str, Path]:
     folder = root / STATE_DIR / INPUTS
     folder.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,8 @@ async def recover_paid(plan: Plan, paid: dict[str, LockEntry], cache: ClipCache,
 
 
 async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider, events) -> str | None:
+    if provider is not None and hasattr(provider, "for_job"):  # a film on several hosts: this job's own
+        provider = provider.for_job(job)
     if provider is None:
         return "its clip is not in the cache and no provider can be asked for it"
     if entry.origin != provider.origin:
@@ -108,7 +110,7 @@ async def _from_provider(job: Job, entry: LockEntry, cache: ClipCache, provider,
         if digest != entry.clip:
             return f"the provider's clip for task {entry.task_id} is not the one paid for (its digest differs)"
         await asyncio.to_thread(cache.put, job.key, dest, duration=entry.duration, model=entry.model,
-                                provider="wavespeed", task_id=entry.task_id)
+                                provider=getattr(provider, "name", "wavespeed"), task_id=entry.task_id)
     events(job.label, "recovered", f"from the provider, task {entry.task_id}")
     return None
 

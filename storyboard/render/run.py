@@ -26,7 +26,7 @@ from .journal import Journal
 from .lock import Lock, LockEntry, lock_path, read_lock, write_lock
 from .recover import project_paid, recover_paid, refuse
 from ..plan.takes import MAX_TAKES, beyond_limit
-from ..plan.types import DEFAULT_BASE_URL, Plan
+from ..plan.types import BASE_URLS, DEFAULT_BASE_URL, Plan, base_url_from
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
 from .executor import Events, Options, Renderer, Report
@@ -51,7 +51,7 @@ def state_storage(root: Path) -> LocalStorage:
 def render_project(
     arg: str,
     *,
-    provider: str = "wavespeed",
+    provider: str | None = None,
     prices: str | None = None,
     strict: bool = False,
     cache: str | None = None,
@@ -80,7 +80,6 @@ def render_project(
     ``repay`` (shot ids, or ``all``). ``takes`` asks for takes 1..N of
     shots (``SHOT``/``all`` → N) in the same run."""
     env = os.environ if env is None else env
-    base_url = env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL
     if saved_plan is not None:
         provider = saved_plan.provider
         if prices is None and saved_plan.price_list.source != "built-in":
@@ -89,7 +88,9 @@ def render_project(
             if problem:
                 raise StoryboardError(f"the saved plan names a price list it cannot use: {problem}")
             prices = str(root / saved_plan.price_list.source)
-    compiled = compile_project(arg, provider=provider, base_url=base_url, prices=prices, strict=strict, takes=takes)
+    compiled = compile_project(arg, provider=provider, base_url=env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL,
+                               prices=prices, strict=strict, takes=takes, env=env)
+    provider = compiled.plan.provider  # --provider, else the storyboard's
     if accept_plan is not None:
         accept_plan(compiled.plan)
     plan, root = compiled.plan, compiled.root
@@ -113,12 +114,9 @@ def render_project(
 
         local = render_card
     else:
-        from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
-
         # The key is needed only for what is not cached; check it before anything is sent.
         missing = [j for j in plan.all_jobs if clip_cache.get(j.key) is None]
-        if env.get(KEY_VARIABLE, "").strip() or missing:
-            remote = WaveSpeed(api_key_from_env(env), base_url, transport=transport)
+        remote = remote_hosts(plan, env, missing, transport)
     repaying = _repaying(plan, repay, compiled.path.name)
     options = options or Options()
     if options.command == Options.command:
@@ -175,6 +173,34 @@ def render_project(
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
         film = _stitch(compiled, clip_cache, arg, engine)
     return RenderResult(compiled, report, film, warnings)
+
+
+def remote_hosts(plan: Plan, env, missing: list, transport=None):
+    """The client of the plan's host, or of each host its jobs go to (a shot's own `provider:`)."""
+    names = list(dict.fromkeys([plan.provider] + [plan.host(job)[0] for job in plan.all_jobs]))
+    clients = {name: remote_provider(name, env, [j for j in missing if plan.host(j)[0] == name], transport)
+               for name in names}
+    if len(names) == 1:
+        return clients[plan.provider]
+    from ..providers.hosts import Hosts
+
+    return Hosts(clients, plan.provider)
+
+
+def remote_provider(provider: str, env, missing: list, transport=None):
+    """The client of the paid host (its key read from ``env``), or None when nothing is to be
+    rendered and no key is set; the key's absence stops the render before anything is sent."""
+    if provider == "fal":
+        from ..providers.fal import KEY_VARIABLE, Fal, fal_key_from_env
+
+        if env.get(KEY_VARIABLE, "").strip() or missing:
+            return Fal(fal_key_from_env(env), base_url_from(env, "fal") or BASE_URLS["fal"], transport=transport)
+        return None
+    from ..providers.wavespeed import KEY_VARIABLE, WaveSpeed, api_key_from_env
+
+    if env.get(KEY_VARIABLE, "").strip() or missing:
+        return WaveSpeed(api_key_from_env(env), env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL, transport=transport)
+    return None
 
 
 def render_command(arg: str, provider: str) -> str:
@@ -248,7 +274,7 @@ def _update_lock(compiled: Compiled, report: Report, wall_clock: Callable[[], fl
         completed = now if outcome.state == "done" or before is None else before.completed_at
         inputs = outcome.inputs or (before.inputs if before is not None else {})
         lock.put(outcome.job.shot, outcome.job.take, LockEntry(
-            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.origin, task_id=record.task_id,
+            key=outcome.job.key, model=outcome.job.model, origin=compiled.plan.host(outcome.job)[1], task_id=record.task_id,
             clip="sha256:" + record.sha256, duration=record.duration, cost=outcome.job.cost, completed_at=completed,
             inputs=inputs,
         ))

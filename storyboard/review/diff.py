@@ -193,6 +193,13 @@ def _media_name(job: Job, value: Any) -> Any:
     return value
 
 
+def host_change(old: tuple[str, str], new: tuple[str, str]) -> list[Change]:
+    """The host a job goes to (its provider and API origin, ``Plan.host``: part of every key), when it changed."""
+    if old == new:
+        return []
+    return [Change("host", f"{old[0]} ({old[1]})", f"{new[0]} ({new[1]})", "plain")]
+
+
 def request_changes(old: Job, new: Job) -> list[Change]:
     changes = []
     if old.model != new.model:
@@ -323,7 +330,7 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
         d = ShotDiff(job.shot, UNCHANGED, before.key, job.key, old_cost=before.cost or Decimal(0), new_cost=cost)
         if before.key != job.key:
             d.status, d.cost = CHANGED, cost
-            d.changes = request_changes(before, job)
+            d.changes = host_change(old.host(before), new.host(job)) + request_changes(before, job)
             if before.take != job.take:
                 d.changes.append(Change("take", before.take, job.take, "plain"))
                 if len(d.changes) == 1 and job.key in paid:  # a take already paid for: choosing it costs nothing

@@ -73,7 +73,7 @@ def prune(compiled: Compiled, *, older_than_days: float | None = None, now: dt.d
     now = now or dt.datetime.now(dt.timezone.utc)
     result = Pruned([], [], [])
     for clip in not_in_film(compiled, lock):
-        if clip.entry.origin != compiled.plan.origin:
+        if clip.entry.origin not in {compiled.plan.host(job)[1] for job in compiled.plan.jobs} | {compiled.plan.origin}:
             result.kept_elsewhere.append(clip)
         elif older_than_days is not None and not _older(clip.entry, now, older_than_days):
             result.kept_young.append(clip)

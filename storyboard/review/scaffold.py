@@ -25,8 +25,9 @@ defaults:                     # every shot inherits these unless it sets its own
 vars:                         # template variables: {{ place }} in a prompt
   place: a harbour town at dawn
 
-characters: {}
-# characters:
+# remote: s3://my-bucket/my-film   # the team's clips (or a shared folder); `storyboard push` and `pull`
+
+# characters:                 # uncomment to cast someone; shots name them in `characters: [hero]`
 #   hero:
 #     name: Ada                # {{ hero }} in a prompt renders "Ada"
 #     description: a young sailor in a red coat
@@ -53,10 +54,11 @@ renders/
 
 GITATTRIBUTES = """\
 # `git diff` shows storyboards as their plan (prompts, durations, costs).
-# Enable once per clone:  git config diff.storyboard.textconv "storyboard textconv"
-# (storyboard in a virtual environment: "/path/to/.venv/bin/storyboard textconv")
+# `storyboard init` set this up here; in another clone, once:
+#   git config diff.storyboard.textconv "/path/to/.venv/bin/storyboard textconv"
 storyboard.yaml diff=storyboard
 """
+TEXTCONV = "diff.storyboard.textconv"
 
 
 def init_project(folder: Path) -> list[Path]:
@@ -77,3 +79,44 @@ def init_project(folder: Path) -> list[Path]:
         path.write_text(text, "utf-8")
         created.append(path)
     return created
+
+
+def running_command() -> str:
+    """This storyboard, as a shell command that runs it again: the installed script when it was started by
+    one (``.venv/bin/storyboard``), else this Python with ``-m storyboard``. Absolute: git runs it from anywhere,
+    whether or not a virtual environment is active."""
+    import shlex
+    import sys
+
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name.startswith("storyboard") and script.suffix != ".py" and script.is_file():
+        return shlex.quote(str(script.resolve()))
+    return f"{shlex.quote(sys.executable)} -m storyboard"
+
+
+def configure_git(folder: Path, command: str) -> list[str]:
+    """Make ``folder`` a git repository if it is in none (``git init``), and set the diff driver that
+    shows storyboards as their plan, unless one is set already. What was done, a line each; git not
+    installed is said, not an error: the project works without it."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return ["git is not installed: no repository made (storyboards diff as their plan once it is)"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([git, *args], cwd=folder, capture_output=True, text=True)
+
+    done = []
+    if run("rev-parse", "--is-inside-work-tree").returncode != 0:
+        made = run("init", "-q")
+        if made.returncode != 0:
+            return [f"git init failed ({made.stderr.strip()[:200]}); no diff driver set"]
+        done.append(f"initialised a git repository in {folder}")
+    current = run("config", "--local", "--get", TEXTCONV).stdout.strip()
+    if current:
+        done.append(f"git diff shows storyboards as their plan (kept {TEXTCONV} = {current})")
+    elif run("config", "--local", TEXTCONV, f"{command} textconv").returncode == 0:
+        done.append(f"git diff shows storyboards as their plan ({TEXTCONV} = {command} textconv)")
+    return done

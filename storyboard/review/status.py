@@ -16,7 +16,8 @@ from decimal import Decimal
 from ..format.media import STATE_DIR
 from ..plan.prices import exact
 from ..plan.project import Compiled
-from ..plan.types import Job
+from ..catalog import load_catalog
+from ..plan.types import BASE_URLS, Job, origin_of
 from ..render.journal import Journal
 from ..render.lock import lock_path, read_lock
 from ..render.recover import kept_until, project_paid
@@ -34,6 +35,7 @@ class ShotStatus:
     key: str
     reason: str = ""  # why a shot is changed, when something other than the storyboard explains it
     until: str = ""  # provider: the date until which it keeps the clip
+    host: str = ""  # the host the clip came from (wavespeed, fal, preview); "" for a shot with none yet
 
     @property
     def label(self) -> str:
@@ -62,8 +64,9 @@ class Locator:
         """``remote``: also ask the remote (a request) when the clip is not here."""
         entry = self.lock.entry(job.shot, job.take)
         until, reason, cost = "", "", Decimal(0)
-        if self.cache.get_local(job.key) is not None:
-            state = HERE
+        host, origin = self.compiled.plan.host(job)  # a key names its host: a clip found by it came from there
+        if (clip := self.cache.get_local(job.key)) is not None:
+            state, host = HERE, clip.record.provider or host
         elif remote and self.cache.remote is not None and self.cache.in_remote(job.key):
             state = REMOTE
         elif job.key in self.paid:
@@ -76,16 +79,18 @@ class Locator:
             state = IN_FLIGHT
         elif entry is not None:
             state, cost = STALE, job.cost
-            origin = self.compiled.plan.origin
-            if entry.origin != origin:
+            now, host = host, host_of(entry.origin, entry.model)
+            if host and host != now:
+                reason = f"the host differs: paid on {host} ({entry.origin}), now {now} ({origin})"
+            elif entry.origin != origin:
                 reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
             elif job.depends_on:
                 reason = self._upstream_reason(job)
         else:
-            state, cost = NEW, job.cost
+            state, cost, host = NEW, job.cost, ""
             if job.take != 1:
                 reason = f"take {job.take} is not rendered yet"
-        return ShotStatus(job.shot, state, cost, job.key, reason, until)
+        return ShotStatus(job.shot, state, cost, job.key, reason, until, host)
 
     def _upstream_reason(self, job: Job) -> str:
         """A dependent is stale because a shot it takes an output of changed (its own fields may not have)."""
@@ -96,6 +101,17 @@ class Locator:
             if upstream is not None and (entry is None or entry.key != upstream.key):
                 changed.append(shot)
         return f"because {', '.join(f'`{s}`' for s in changed)} changed" if changed else ""
+
+
+def host_of(origin: str, model: str = "") -> str:
+    """The host a lock entry was paid on: by its API origin when that is a host's own address, else
+    by the model it names (fal's endpoints are fal's own); "" when neither tells."""
+    by_origin = next((name for name, url in BASE_URLS.items() if origin_of(url) == origin), "")
+    if by_origin:
+        return by_origin
+    if model in load_catalog("wavespeed").models:
+        return "wavespeed"
+    return "fal" if load_catalog("fal").by_endpoint(model) is not None else ""
 
 
 def left_to_pay(compiled: Compiled, cache: ClipCache) -> tuple[int, Decimal, list[str]]:

@@ -28,14 +28,15 @@ def textconv(path: Path) -> str:
     from ..plan.compile import Target, compile_plan
     from ..plan.prices import builtin_prices
     from ..plan.project import load_storyboard
-    from ..plan.types import DEFAULT_BASE_URL, provider_origin
+    from ..plan.types import provider_origin
 
     doc = read_document(path, path.name)
     sb, salvage = load_storyboard(doc)
     if sb is None:
         return str(InvalidStoryboard(doc.reporter.diagnostics)) + "\n"
-    target = Target("wavespeed", provider_origin("wavespeed", DEFAULT_BASE_URL), builtin_prices(), "built-in")
-    plan = compile_plan(sb, storyboard_file=path.name, media={}, catalog=load_catalog(), target=target,
+    host = sb.provider or "wavespeed"  # the storyboard's own host, at its own address: the same text everywhere
+    target = Target(host, provider_origin(host), builtin_prices(host), "built-in")
+    plan = compile_plan(sb, storyboard_file=path.name, media={}, catalog=load_catalog(host), target=target,
                         reporter=doc.reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
     digests = MediaDigests(path)
     return "\n".join(_film(plan, digests) + [""] + _shots(plan, digests)) + "\n"

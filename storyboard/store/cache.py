@@ -162,16 +162,18 @@ class ClipCache:
             self.push(key)
         return cached
 
-    def push(self, key: str) -> bool:
-        """Make sure the remote has this key's clip and record; False if there is nothing here to push."""
+    def push(self, key: str) -> str:
+        """Make sure the remote has this key's clip and record: ``pushed`` (something was uploaded),
+        ``there`` (the remote had both already), or ``""`` when there is nothing here to push."""
         cached = self.get_local(key)
         if cached is None:
-            return False
+            return ""
         name = object_name(cached.record.sha256)
-        if not self.remote.exists(name):  # content-addressed: an object there is never replaced
+        uploaded = not self.remote.exists(name)
+        if uploaded:  # content-addressed: an object there is never replaced
             self.remote.upload(name, cached.path)
-        self.remote.create(record_name(key), _record_bytes(cached.record))
-        return True
+        created = self.remote.create(record_name(key), _record_bytes(cached.record))
+        return "pushed" if uploaded or created else "there"
 
     def _put_local(self, key: str, clip: Path, record: ClipRecord, link: bool = False) -> CachedClip:
         """The object first, then the record. ``link``: ``clip`` is a download in the cache's own folder."""

@@ -144,12 +144,31 @@ class FolderRemote:
         return self.storage.exists(name)
 
     def check(self) -> None:
-        """A folder that is not there yet is an empty remote; one that is a file is not a remote."""
-        if self.storage.root.exists() and not self.storage.root.is_dir():
+        """A folder that is not there is an error naming it (a typo must not read as an empty remote);
+        ``push --create`` makes a new one. One that is a file is not a remote."""
+        if not self.storage.root.exists():
+            raise RemoteError(f"remote {self.url}: no such folder; check the path, or make a new folder remote "
+                              "with `storyboard push --create`")
+        if not self.storage.root.is_dir():
             raise RemoteError(f"remote {self.url}: is a file, not a folder")
 
     def list(self, prefix: str) -> list[str]:
         return list(self.storage.list(prefix))
+
+
+def create_folder_remote(url: str, root: Path | None = None) -> bool:
+    """Make the folder of a folder remote (``push --create``); True if it was made. A bucket is not
+    made here: that is the cloud's own business (its console or CLI), and a typo must not become one."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in CLOUD_SCHEMES:
+        return False
+    folder = Path(url.removeprefix("file://"))
+    if not folder.is_absolute() and root is not None:
+        folder = root / folder
+    if folder.exists():
+        return False
+    folder.mkdir(parents=True)
+    return True
 
 
 class ObjectRemote:

@@ -27,8 +27,10 @@ from typing import Any
 from ...catalog import load_catalog
 from ...format.media import inspect_file
 from ...plan.types import canonical_json
+from . import fal
 from .clips import ClipMaker
 from .faults import Fault, FaultRules
+from .requestlog import log_line
 
 RETENTION = 7 * 24 * 3600.0  # seconds a finished task's outputs are kept, as WaveSpeed keeps them
 
@@ -44,6 +46,7 @@ class Task:
     clip: bytes | None = None
     variant: int = 0  # how many times this body was submitted before: takes get different clips
     shorter: float = 0.0  # seconds the clip falls short of the request (the "short" fault)
+    cancelled: bool = False  # fal: cancelled while queued
 
 
 @dataclass
@@ -58,9 +61,11 @@ class State:
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     tickets: dict[str, str] = field(default_factory=dict)
     submits: dict[str, int] = field(default_factory=dict)
+    log: list[dict] = field(default_factory=list)  # every accepted submit: protocol, model or endpoint, body
     requests: dict[str, int] = field(default_factory=dict)
     clips: ClipMaker = field(default_factory=ClipMaker)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    log_file: Any = None  # a text file: every request received, one JSON line each (``--log FILE``)
 
     def count(self, what: str) -> None:
         with self.lock:
@@ -70,7 +75,7 @@ class State:
 def _stats(s: State) -> dict:
     with s.lock:
         return {"submits": dict(s.submits), "total_submits": sum(s.submits.values()),
-                "tasks": len(s.tasks), "requests": dict(s.requests)}
+                "tasks": len(s.tasks), "requests": dict(s.requests), "log": list(s.log)}
 
 
 def body_digest(body: dict) -> str:
@@ -109,8 +114,10 @@ class Emulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, task_seconds: float = 2.0,
                  api_key: str | None = None, faults: list[Fault] | None = None, retention: float = RETENTION,
-                 spread: float = 0.0):
+                 spread: float = 0.0, log: Path | None = None):
         self.state = State(api_key, task_seconds, retention, FaultRules(list(faults or [])), spread=spread)
+        if log is not None:
+            self.state.log_file = open(log, "a", encoding="utf-8")
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -133,6 +140,8 @@ class Emulator:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.state.log_file is not None:
+            self.state.log_file.close()
 
     def __enter__(self) -> "Emulator":
         return self.start()
@@ -155,6 +164,7 @@ class Emulator:
 class _Handler(BaseHTTPRequestHandler):
     state: State
     base: str
+    task_type = Task  # for the fal side (emulator/fal.py), which cannot import this module back
     protocol_version = "HTTP/1.1"
     # Headers and body go in two writes: without this, Nagle's algorithm and the client's
     # delayed ACK hold every answer ~40 ms, which no real API does.
@@ -162,6 +172,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet: tests and benchmarks read stdout
         pass
+
+    def parse_request(self) -> bool:
+        self._raw = b""  # a kept-alive connection's handler serves many requests: no body is carried over
+        return super().parse_request()
+
+    def log_request(self, code="-", size="-"):  # called with every answer's status: the --log file's line
+        self._log(int(code) if str(code).isdigit() else None)
+
+    def _log(self, status: int | None) -> None:
+        if self.state.log_file is not None:
+            line = log_line(self.command, self.path, status, getattr(self, "_raw", b""))
+            with self.state.lock:
+                self.state.log_file.write(line)
+                self.state.log_file.flush()
 
     # -- plumbing --
 
@@ -180,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"code": status, "message": message}, headers=headers)
 
     def _drop(self) -> None:
+        self._log(None)
         self.close_connection = True
         try:
             self.connection.shutdown(2)
@@ -188,7 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        self._raw = self.rfile.read(length) if length else b""
+        return self._raw
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -242,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, raw=item[1], ctype=item[0]) if item else self._error(404, "not found")
         if m := re.fullmatch(r"/_outputs/([0-9a-f]+)\.mp4", path):
             return self._output(m.group(1))
+        if fal.handles(path):
+            return fal.get(self, path)
         if not self._authorized():
             return
         if m := re.fullmatch(r"/api/v3/predictions/([0-9a-f]+)/result", path):
@@ -257,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, "Not found.")
 
     def do_PUT(self):
+        if fal.handles(self.path.split("?", 1)[0]):
+            return fal.put(self, self.path.split("?", 1)[0])
         m = re.fullmatch(r"/_uploads/([0-9a-f]+)", self.path)
         ticket = self.state.tickets.get(m.group(1)) if m else None
         if ticket is None:
@@ -271,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_emulator/faults":
             rules = json.loads(self._body() or b"[]")
             return self._send(200, {"faults": self.state.faults.add(*[Fault(**r) for r in rules])})
+        if fal.handles(path):
+            return fal.post(self, path)
         if not self._authorized():
             self._body()
             return
@@ -336,6 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
             digest = body_digest({"model": model, **body})
             task.variant = self.state.submits.get(digest, 0)
             self.state.submits[digest] = task.variant + 1
+            self.state.log.append({"protocol": "wavespeed", "endpoint": model, "body": body, "request_id": task.id})
         if not task.fail:  # "render" while the task processes, as the real service does
             threading.Thread(target=self._clip, args=(task,), daemon=True).start()
         if fault and fault.kind == "drop":  # the task exists, the answer is lost
@@ -371,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _clip(self, task: Task) -> bytes:
         return self.state.clips.clip_for(task.body, lambda: self._video_length(task.body), task.variant,
-                                         task.shorter)
+                                         task.shorter, model=task.model)
 
     def _video_length(self, body: dict) -> float | None:
         m = re.search(r"/_media/([0-9a-f]+)/", str(body.get("video", "")))
