@@ -45,6 +45,7 @@ from .mp4 import Part
 from .probe import Colours, colours
 from .clips import held_frames
 from .smart import SMART_VERSION, hold_tail, smart_trim
+from .subtitles import mux_soft, soft_track
 from .sound import digest_of, frame_counts, kept_name, levelled_sound
 from .timeline import Piece, StitchError, Target
 
@@ -75,12 +76,14 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
         picture, setup = make_video(timeline, target, work, cache)
         audio = sound.result()
     video_takes, audio_takes = takes(picture, b"vide"), takes(audio, b"soun")
+    text = soft_track(cut, timeline, target)  # soft captions: a few samples of text beside the picture
     try:
-        if video_takes and audio_takes and write_film(out, video_takes, audio_takes, setup, cut.duration):
+        if video_takes and audio_takes and write_film(out, video_takes, audio_takes, setup, cut.duration, text):
             return
     except OSError as exc:
         raise StitchError(f"could not write the film: {exc}") from None
     join.mux(out, picture, setup, audio, cut.duration, work, _run)
+    mux_soft(out, cut, timeline, target, work)
 
 
 def make_sound_parts(cut: CutPlan, timeline: list[Piece], music: Path | None, work: Path,

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .avcc import AvcC, setup_of
 from .mp4 import Part, Take, boxes, tracks
+from .subtitles import TextTrack
 
 MOVIE_TIMESCALE = 1000  # as ffmpeg writes it
 CHUNK_SECONDS = 1.0  # interleaving: a chunk of picture, then the sound of the same second
@@ -78,9 +79,10 @@ def takes(parts: list[Part], handler: bytes) -> list[Take] | None:
 
 
 def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | None = None,
-               duration: float | None = None) -> bool:
+               duration: float | None = None, text: TextTrack | None = None) -> bool:
     """Write ``video`` then ``audio`` takes, joined in order, as one MP4 at ``out``; ``setup`` is the
-    picture track's ``avcC`` (every part's sets). False, writing nothing, when they do not fit."""
+    picture track's ``avcC`` (every part's sets); ``text``, a subtitle track (its samples lead the
+    media). False, writing nothing, when they do not fit."""
     frame = video_fits(video)
     if frame is None or not audio_fits(audio):
         return False
@@ -99,7 +101,8 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
     v_edit = _movie(v_length, vscale)
     a_edit = _movie(a_length, ascale)
     chunks = _interleave(v, vscale, a, ascale)
-    payload = sum(size for _, samples in chunks for _, (_, size), _, _ in samples)
+    lead = text.payload if text is not None else b""
+    payload = len(lead) + sum(size for _, samples in chunks for _, (_, size), _, _ in samples)
     entry = _with_avcc(video[0].track.entry, setup)
     ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
 
@@ -110,14 +113,19 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
         at = _trak(2, b"soun", ascale, audio[0].track.entry, a,
                    [o for (kind, _), o in zip(chunks, chunk_offsets) if kind == b"a"],
                    [len(s) for kind, s in chunks if kind == b"a"], a_edit, a_shift, wide, None)
+        tt = b"" if text is None else text.trak(3, media_start, wide, MOVIE_TIMESCALE, (video[0].track.width,
+                                                                                        video[0].track.height))
         mvhd = _full(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, MOVIE_TIMESCALE, max(v_edit, a_edit))
-                     + struct.pack(">IH", 0x00010000, 0x0100) + bytes(10) + _MATRIX + bytes(24) + struct.pack(">I", 3))
-        return _box(b"moov", mvhd + vt + at)
+                     + struct.pack(">IH", 0x00010000, 0x0100) + bytes(10) + _MATRIX + bytes(24)
+                     + struct.pack(">I", 3 if text is None else 4))
+        return _box(b"moov", mvhd + vt + at + tt)
 
     # 32-bit offsets and mdat size unless the file's end would pass them (the index's size does
     # not depend on the offsets' values, only on their width)
+    media_start = 0  # where the media starts (the text's samples); the index's size does not depend on it
     wide = len(ftyp) + len(moov([0] * len(chunks), False)) + 8 + payload > WIDE_FROM
-    offsets, at = [], len(ftyp) + len(moov([0] * len(chunks), wide)) + (16 if wide else 8)
+    media_start = len(ftyp) + len(moov([0] * len(chunks), wide)) + (16 if wide else 8)
+    offsets, at = [], media_start + len(lead)
     for _, samples in chunks:
         offsets.append(at)
         at += sum(size for _, (_, size), _, _ in samples)
@@ -126,6 +134,7 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
         with open(out, "wb") as f:
             f.write(ftyp + moov(offsets, wide))
             f.write(struct.pack(">I4sQ", 1, b"mdat", payload + 16) if wide else struct.pack(">I4s", payload + 8, b"mdat"))
+            f.write(lead)
             for _, samples in chunks:
                 _copy_samples(f, samples, handles)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..store.cache import ClipCache
 from ..plan.types import CutPlan
 from .ffmpeg_tools import audio_length, loudness_gain
+from .subtitles import mux_soft
 from .timeline import AUDIO_RATE, Piece, Target, music_layout
 
 MOVIEPY_BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
@@ -82,6 +83,7 @@ def cut_film(cut: CutPlan, timeline: list[Piece], target: Target, music: Path | 
             audio_fps=AUDIO_RATE, audio_bitrate="192k", threads=2, logger=None,
             ffmpeg_params=["-crf", str(target.quality), "-pix_fmt", "yuv420p", *MOVIEPY_BITEXACT],
         )
+    mux_soft(out, cut, timeline, target, work)
 
 
 def _music(stack, AudioFileClip, afx, cut: CutPlan, timeline: list[Piece], path: Path, length: float):

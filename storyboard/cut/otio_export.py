@@ -4,7 +4,8 @@
 Transitions are modelled as our engines make them: the two shots overlap by
 the transition's length (the timeline is shorter by it), so each clip's
 range leaves half a transition of media on either side as the editor's
-handles, and the transition sits centred on the cut.
+handles, and the transition sits centred on the cut. Captions are markers on
+the shots' track, each over its cue's frames, its text as its name.
 
 An editor opens the timeline on another machine, or after the cache is
 cleaned: each shot's clip is exported beside it (``film.otio`` →
@@ -22,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from ..plan.types import Plan
+from .captions import cues
 from .timeline import Piece, Target
 
 
@@ -64,6 +66,12 @@ def write_otio(plan: Plan, timeline: list[Piece], target: Target, music: Path | 
         if card is not None:  # a title or end card, drawn by the cut: what it shows, for the editor
             clip.metadata["storyboard"]["card"] = card.model_dump(mode="json")
         video.append(clip)
+    for cue in cues(plan.cut.captions, timeline, target.fps, plan.cut.duration):  # captions as markers, film time
+        marker = otio.schema.Marker(name=cue.text, color=otio.schema.MarkerColor.YELLOW, marked_range=otio.opentime.
+                                    TimeRange(otio.opentime.RationalTime(cue.first, rate),
+                                              otio.opentime.RationalTime(cue.last - cue.first, rate)))
+        marker.metadata["storyboard"] = {"caption": cue.text, "shot": cue.shot}
+        video.markers.append(marker)
     film.tracks.append(video)
     if music is not None and plan.cut.music is not None:
         track = otio.schema.Track(name="music", kind=otio.schema.TrackKind.Audio)

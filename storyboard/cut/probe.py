@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-from ..format.media import _boxes, _mvhd_duration
+from ..format.mp4 import (VISUAL_ENTRY, avcc_body, decoder_config, descriptor, edits, handler, media_timescale,
+                          movie_duration, read_moov, sample_entry, traks)
 from .errors import ProbeError as ProbeError  # raised here; importers have long found it here
 
 
@@ -136,24 +138,18 @@ _LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 def read_mp4(path: Path) -> ClipInfo | None:
-    """The facts ``probe`` gives, read from the MP4 boxes; None when the file
+    """The facts ``probe`` gives, read from the MP4 boxes (``format/mp4``); None when the file
     is not an H.264 MP4 this reader understands (then ffmpeg is asked)."""
-    try:
-        with open(path, "rb") as f:
-            size = path.stat().st_size
-            moov = next(((b, e) for box, b, e in _boxes(f, 0, size) if box == b"moov"), None)
-            if moov is None:
-                return None
-            tracks, duration = [], None
-            for box, body, end in _boxes(f, *moov):
-                if box == b"mvhd":
-                    duration = _mvhd_duration(f, body)
-                elif box == b"trak":
-                    tracks.append(_track(f, body, end))
-    except (OSError, ValueError, IndexError):
+    moov = read_moov(path)
+    if moov is None:
         return None
-    video = next((t for t in tracks if t and t["kind"] == b"vide"), None)
-    audio = next((t for t in tracks if t and t["kind"] == b"soun"), None)
+    try:
+        duration = movie_duration(moov)
+        found = [_track(moov, boxes) for boxes in traks(moov)]
+    except (struct.error, IndexError, ValueError):
+        return None
+    video = next((t for t in found if t and t["kind"] == b"vide"), None)
+    audio = next((t for t in found if t and t["kind"] == b"soun"), None)
     if duration is None or video is None or video.get("codec") != "h264" or not video.get("delta"):
         return None
     info = dict(duration=duration, vcodec="h264", profile=video["profile"], width=video["width"],
@@ -169,118 +165,40 @@ def read_mp4(path: Path) -> ClipInfo | None:
     return ClipInfo(**info)
 
 
-def _children(f, body: int, end: int) -> dict[bytes, tuple[int, int]]:
-    return {box: (b, e) for box, b, e in _boxes(f, body, end)}
-
-
-def _track(f, body: int, end: int) -> dict | None:
-    boxes = _children(f, body, end)
-    mdia = boxes.get(b"mdia")
-    if mdia is None:
+def _track(data: bytes, found: dict) -> dict | None:
+    if b"hdlr" not in found or b"mdhd" not in found or b"stbl" not in found:
         return None
-    skip = _edit_skip(f, boxes)
-    parts = _children(f, *mdia)
-    if b"hdlr" not in parts or b"mdhd" not in parts or b"minf" not in parts:
-        return None
-    f.seek(parts[b"hdlr"][0] + 8)
-    track = {"kind": f.read(4), "skip": skip}
-    f.seek(parts[b"mdhd"][0])
-    header = f.read(32)
-    track["timescale"] = int.from_bytes(header[20:24] if header[0] == 1 else header[12:16], "big")
-    stbl = _children(f, *parts[b"minf"]).get(b"stbl")
-    if stbl is None:
-        return None
-    tables = _children(f, *stbl)
-    if b"stts" in tables:
-        f.seek(tables[b"stts"][0] + 8)
-        entries = f.read(8)
+    # the edit list's first media time (an AAC encoder's priming); -1 is an empty edit (a delay), not a skip
+    skip = next((t for t in edits(data, found.get(b"elst"))[:4] if t >= 0), 0)
+    track = {"kind": handler(data, found), "skip": skip, "timescale": media_timescale(data, found),
+             "reordered": b"ctts" in found}  # composition offsets: decode order is not display order
+    if b"stts" in found:  # the first run's sample length: the frame's, for a picture
+        entries = data[found[b"stts"][0] + 16:found[b"stts"][0] + 24]
         track["delta"] = int.from_bytes(entries[4:8], "big") if len(entries) == 8 else 0
-    track["reordered"] = b"ctts" in tables  # composition offsets: decode order is not display order
-    if b"stsz" in tables:
-        f.seek(tables[b"stsz"][0] + 8)  # version and flags, the size every sample shares, then the count
-        count = f.read(4)
+    if b"stsz" in found:  # version and flags, the size every sample shares, then the count
+        count = data[found[b"stsz"][0] + 16:found[b"stsz"][0] + 20]
         track["frames"] = int.from_bytes(count, "big") if len(count) == 4 else None
-    if b"stsd" in tables:
-        _sample_entry(f, tables[b"stsd"][0] + 8, tables[b"stsd"][1], track)
+    entry = sample_entry(data, found)
+    if entry is not None:
+        _sample_entry(entry, track)
     return track
 
 
-def _edit_skip(f, boxes: dict) -> int:
-    """Media time the track's edit list starts at (an AAC encoder's priming), in its timescale."""
-    edts = boxes.get(b"edts")
-    elst = _children(f, *edts).get(b"elst") if edts else None
-    if elst is None:
-        return 0
-    f.seek(elst[0])
-    data = f.read(min(elst[1] - elst[0], 8 + 20 * 4))
-    version, count = data[0], int.from_bytes(data[4:8], "big")
-    step = 20 if version == 1 else 12
-    for n in range(count):
-        entry = data[8 + n * step: 8 + (n + 1) * step]
-        media_time = int.from_bytes(entry[8:16] if version == 1 else entry[4:8], "big", signed=True)
-        if media_time >= 0:  # -1 is an empty edit (a delay), not a skip
-            return media_time
-    return 0
-
-
-def _sample_entry(f, start: int, end: int, track: dict) -> None:
-    for fourcc, body, entry_end in _boxes(f, start, end):
-        f.seek(body)
-        head = f.read(78)
-        if fourcc in (b"avc1", b"avc3") and len(head) == 78:
-            track.update(codec="h264", width=int.from_bytes(head[24:26], "big"),
-                         height=int.from_bytes(head[26:28], "big"))
-            avcc = _children(f, body + 78, entry_end).get(b"avcC")
-            if avcc:
-                f.seek(avcc[0])
-                setup = f.read(avcc[1] - avcc[0])
-                idc = setup[1]
-                track.update(profile=_PROFILES.get(idc, str(idc)), setup=hashlib.sha256(setup).hexdigest()[:16],
-                             pix_fmt="yuv420p" if idc <= 110 else "")
-        elif fourcc == b"mp4a" and len(head) >= 28:
-            track.update(codec="aac" if _is_aac_lc(f, body + 28, entry_end) else "mp4a",
-                         channels=int.from_bytes(head[16:18], "big"), rate=int.from_bytes(head[24:26], "big"))
-        return  # the first entry describes the track
-
-
-def _is_aac_lc(f, start: int, end: int) -> bool:
-    """MPEG-4 audio (object type 0x40) of the AAC-LC kind (1024-sample frames)."""
-    esds = _children(f, start, end).get(b"esds")
-    if esds is None:
-        return False
-    f.seek(esds[0] + 4)
-    data = f.read(esds[1] - esds[0] - 4)
-    config = _descriptor(data, 0x04)
-    if config is None or not config or config[0] != 0x40:
-        return False
-    specific = _descriptor(config[13:], 0x05)
-    return bool(specific) and specific[0] >> 3 == 2
-
-
-def _descriptor(data: bytes, tag: int) -> bytes | None:
-    """The body of the first MPEG-4 descriptor with ``tag`` (ES_Descriptor's own fields skipped)."""
-    i = 0
-    while i < len(data):
-        current = data[i]
-        i += 1
-        length = 0
-        for _ in range(4):
-            byte = data[i]
-            i += 1
-            length = (length << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        body = data[i:i + length]
-        if current == tag:
-            return body
-        if current == 0x03:  # ES_Descriptor: ES_ID (2), flags (1), then nested descriptors
-            flags = body[2]
-            skip = 3 + (2 if flags & 0x80 else 0) + ((1 + body[3]) if flags & 0x40 else 0) + (2 if flags & 0x20 else 0)
-            found = _descriptor(body[skip:], tag)
-            if found is not None:
-                return found
-        i += length
-    return None
+def _sample_entry(entry: bytes, track: dict) -> None:
+    """What the first sample description says (it describes the track)."""
+    head = entry[8:VISUAL_ENTRY]
+    if entry[4:8] in (b"avc1", b"avc3") and len(head) == 78:
+        track.update(codec="h264", width=int.from_bytes(head[24:26], "big"), height=int.from_bytes(head[26:28], "big"))
+        setup = avcc_body(entry)
+        if setup:
+            idc = setup[1]
+            track.update(profile=_PROFILES.get(idc, str(idc)), setup=hashlib.sha256(setup).hexdigest()[:16],
+                         pix_fmt="yuv420p" if idc <= 110 else "")
+    elif entry[4:8] == b"mp4a" and len(head) >= 28:
+        config = decoder_config(entry)  # MPEG-4 audio (object type 0x40) of the AAC-LC kind (1024-sample frames)
+        specific = descriptor(config[13:], 0x05) if config and config[0] == 0x40 else None
+        track.update(codec="aac" if specific and specific[0] >> 3 == 2 else "mp4a",
+                     channels=int.from_bytes(head[16:18], "big"), rate=int.from_bytes(head[24:26], "big"))
 
 
 # -- colours, for conforming a clip to its neighbours' --

@@ -18,6 +18,8 @@ from typing import Iterator
 from ..format.files import TEMP_PREFIX, remove_stale, work_dir
 from ..plan.types import Plan
 from ..store.cache import ClipCache
+from .burn import finish_captions
+from .captions import write_sidecars
 from .clips import ShotClip, checked, shot_name
 from .probe import ClipInfo
 from .timeline import StitchError, choose_target, pieces
@@ -145,6 +147,9 @@ def stitch(plan: Plan, root: Path, cache: ClipCache, *, storyboard: str, engine:
         else:
             from .moviepy_engine import cut_film
         cut_film(plan.cut, timeline, target, music, Path(work), tmp, cache)
+        found = finish_captions(plan.cut, timeline, target, tmp, Path(work), cache)
+    if found:
+        write_sidecars(output, found)
     if otio is not None:
         from .otio_export import write_otio
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .files import read_bounded
+from .mp4 import handler, moov_of, movie_duration, traks
 
 STATE_DIR = ".storyboard"
 STATE_FILE = "media.json"
@@ -164,64 +165,18 @@ def sniff(head: bytes) -> tuple[str, str]:
     return "unknown", "unknown"
 
 
-def _boxes(f: BinaryIO, start: int, end: int):
-    """(type, payload start, payload end) of the ISO-BMFF boxes in [start, end)."""
-    pos = start
-    while pos + 8 <= end:
-        f.seek(pos)
-        header = f.read(16)
-        if len(header) < 8:
-            return
-        size, box = struct.unpack(">I4s", header[:8])
-        body = pos + 8
-        if size == 1 and len(header) == 16:
-            size = struct.unpack(">Q", header[8:16])[0]
-            body = pos + 16
-        elif size == 0:
-            size = end - pos
-        if size < body - pos or pos + size > end:
-            return
-        yield box, body, pos + size
-        pos += size
-
-
 def _mp4_facts(f: BinaryIO, size: int, kind: str) -> tuple[str, float | None]:
     """The kind (video if any track is video, else audio) and the movie's length."""
-    duration = None
-    handlers = set()
-    for box, body, end in _boxes(f, 0, size):
-        if box != b"moov":
-            continue
-        for child, cbody, cend in _boxes(f, body, end):
-            if child == b"mvhd":
-                duration = _mvhd_duration(f, cbody)
-            elif child == b"trak":
-                handlers.update(_handler_types(f, cbody, cend))
+    moov = moov_of(f, size)
+    if moov is None:
+        return kind, None
+    try:
+        duration = movie_duration(moov)
+        handlers = {handler(moov, found) for found in traks(moov)}
+    except (struct.error, IndexError, ValueError):
+        return kind, None
     if b"vide" in handlers:
         kind = "video"
     elif b"soun" in handlers:
         kind = "audio"
     return kind, duration
-
-
-def _mvhd_duration(f: BinaryIO, body: int) -> float | None:
-    f.seek(body)
-    data = f.read(32)
-    if len(data) < 20:
-        return None
-    if data[0] == 1:
-        timescale, length = struct.unpack(">IQ", data[20:32])
-    else:
-        timescale, length = struct.unpack(">II", data[12:20])
-    return round(length / timescale, 6) if timescale else None
-
-
-def _handler_types(f: BinaryIO, body: int, end: int) -> set[bytes]:
-    out = set()
-    for box, mbody, mend in _boxes(f, body, end):
-        if box == b"mdia":
-            for child, hbody, _ in _boxes(f, mbody, mend):
-                if child == b"hdlr":
-                    f.seek(hbody + 8)
-                    out.add(f.read(4))
-    return out

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 from ..catalog import load_catalog
 from .element_model import Element
 from .finishing import Credits, DeliverableList, Focus, TitleCard
+from .captions import CAPTION_DESCRIPTION, DIALOGUE_DESCRIPTION, Caption, CaptionsSetting, Dialogue
 from .warnings import known_code
 
 # Takes: `--takes all=N` stops at MAX_TAKES, and a take past it (`--takes SHOT=N` or `take: N`) is rendered
@@ -134,6 +135,8 @@ class Segment(_Model):
 
     prompt: str = Field(description="What happens in this segment (a template, like the shot's prompt).")
     duration: int = Field(ge=1, description="Whole seconds, at least 1. The segments add up to the shot's duration.")
+    dialogue: Dialogue = Field(default_factory=list, description=DIALOGUE_DESCRIPTION + " Times are within the segment.")
+    caption: Caption | None = Field(default=None, description=CAPTION_DESCRIPTION)
 
 
 class Transition(_Model):
@@ -242,6 +245,8 @@ class Shot(ShotSettings):
     focus: Focus | None = Field(
         default=None, description="Where the shot's subject is, 0 to 1: x, or [x, y] (default the centre); a "
         "reframed deliverable keeps it in its frame.")
+    dialogue: Dialogue = Field(default_factory=list, description=DIALOGUE_DESCRIPTION)
+    caption: Caption | None = Field(default=None, description=CAPTION_DESCRIPTION)
 
 
 class Character(_Model):
@@ -305,6 +310,7 @@ class Cut(_Model):
     music: Music | None = Field(default=None, description="An optional music bed.")
     title: TitleCard | None = Field(default=None, description="A title card before the first shot (drawn, $0).")
     credits: Credits | None = Field(default=None, description="An end card after the last shot (drawn, $0).")
+    captions: CaptionsSetting = "soft"
 
 
 class Storyboard(_Model):

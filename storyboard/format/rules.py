@@ -20,6 +20,7 @@ from .references import is_url
 from .source import Reporter
 from .warnings import warn
 from .elements import check_shot_elements, has_element
+from .captions import template_values
 from .template import Templates, TemplateProblem, names_used
 
 _SETTINGS = tuple(ShotSettings.model_fields)
@@ -267,12 +268,22 @@ class ShotBuilder:
 
     def _render(self, source: str, path: tuple) -> str:
         try:
-            text = self.ctx.templates.render(source)
+            text = self.ctx.templates.render(source, self._spoken(source, path))
         except TemplateProblem as problem:
             self.report.error(path, str(problem))
             return source
         self._check_text(text, source, path)
         return text
+
+    def _spoken(self, source: str, path: tuple) -> dict | None:
+        """The shot's dialogue and caption (a segment's own, in its prompt), for a prompt that may name them."""
+        if "dialogue" not in source and "caption" not in source:
+            return None
+        segment = len(path) > 3 and path[-3] == "multi_prompt" and self.shot.multi_prompt
+        holder = self.shot.multi_prompt[path[-2]] if segment else self.shot
+        context = self.ctx.templates.context
+        return template_values(holder.dialogue, holder.caption,
+                               {key: context[key] for key in self.ctx.storyboard.characters if key in context})
 
     def _check_text(self, text: str, source: str, path: tuple) -> None:
         """A prompt the provider would refuse is refused here, before anything is paid."""

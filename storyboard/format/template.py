@@ -107,23 +107,26 @@ class Templates:
     def __init__(self, variables: Mapping[str, Any], characters: Mapping[str, CharacterRef]):
         self.context: dict[str, Any] = {**variables, **characters}
 
-    def render(self, source: str) -> str:
+    def render(self, source: str, shot: Mapping[str, Any] | None = None) -> str:
+        """``source`` rendered; ``shot`` adds the shot's own values (its ``dialogue`` and
+        ``caption``), which a var or character of the same name hides, so no existing prompt changes."""
         if not is_template(source):
             return source
+        context = {**shot, **self.context} if shot else self.context
         simple = _simple_parts(source)
         if simple is not None:
-            rendered = self._substitute(simple)
+            rendered = self._substitute(simple, context)
             if rendered is not None:
                 return rendered
         template, names = _parse(source)
-        missing = sorted(n for n in names if n not in self.context and n not in _ENV.globals)
+        missing = sorted(n for n in names if n not in context and n not in _ENV.globals)
         if missing:
             if missing[0] in NOT_AVAILABLE:
                 raise TemplateProblem(_not_available(f"`{missing[0]}`"))
             raise TemplateProblem(self._undefined(missing[0]))
         try:
             with budget():
-                return _bounded_output(template.generate(self.context))
+                return _bounded_output(template.generate(context))
         except TemplateLimit as exc:
             raise TemplateProblem(f"template error: {exc}") from None
         except SecurityError as exc:
@@ -145,13 +148,13 @@ class Templates:
         except Exception as exc:  # an expression that fails at render time, e.g. 1/0
             raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
 
-    def _substitute(self, parts: tuple) -> str | None:
+    def _substitute(self, parts: tuple, context: Mapping[str, Any]) -> str | None:
         """Render simple substitutions exactly as Jinja would, or None to let
         Jinja do it (and word any error)."""
         out = [parts[0]]
         for i in range(1, len(parts), 3):
             name, attribute = parts[i], parts[i + 1]
-            value = self.context.get(name)
+            value = context.get(name)
             if attribute is None and isinstance(value, (*_PLAIN_VALUES, CharacterRef)) and not isinstance(value, bool):
                 out.append(str(value))
             elif attribute in CharacterRef.__slots__ and isinstance(value, CharacterRef):

@@ -18,6 +18,7 @@ from ..format.model import Storyboard, Transition
 from .types import (CutPlan, CutShot, FormatPlan, Job, MusicPlan, Plan, PriceListRef, Source, TransitionPlan, job_key,
                     provider_origin)
 from .prices import BUILTIN, PriceList, builtin_prices, exact, job_cost
+from .captions import captions_plan
 from .graph import link, with_keys
 from .hosts import check_host
 from .elements import fill_elements, plan_elements
@@ -223,7 +224,8 @@ def _cut(sb: Storyboard, jobs: list[Job], built: list[BuiltShot | None], media, 
     total = sum(Decimal(str(s.duration)) for s in shots) - sum(Decimal(str(s.transition.duration)) for s in shots)
     _check_music_length(sb, media, float(total), reporter)
     return CutPlan(output=sb.cut.output, shots=shots, music=_music(sb, media), duration=float(total),
-                   format=_format(sb), loudness=sb.cut.loudness)
+                   format=_format(sb), loudness=sb.cut.loudness,
+                   captions=captions_plan(sb, {s.shot: s.duration for s in shots}, reporter))
 
 
 def _format(sb: Storyboard) -> FormatPlan:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .finishing import CardPlan, without_unused
+from .captions import CaptionsPlan
 
 KEY_FORMAT = 1
 PLAN_FORMAT = 1
@@ -174,6 +175,7 @@ class CutPlan(_Frozen):
     format: FormatPlan = Field(default_factory=FormatPlan)
     loudness: float | None = Field(default=-16.0, description="Integrated loudness target, LUFS; null: untouched.")
     duration: float = Field(description="The film's length: the shots' durations less the transitions' overlaps.")
+    captions: CaptionsPlan | None = Field(default=None, description="Dialogue and captions, and how they are shown.")
 
 
 class DeliverablePlan(_Frozen):

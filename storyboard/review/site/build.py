@@ -63,6 +63,7 @@ def build_site(path: str, options: Options, warn=lambda message: None) -> Path:
     page = {"storyboard": compiled.path.name, "revision": revision, "dirty": dirty, "base": options.base or "",
             "shots": [{"id": s.id, "chosen": s.chosen.number if s.chosen else 1, "start": s.start, "duration": s.duration,
                        "clip": s.chosen.clip.url if s.chosen and s.chosen.clip else "",
+                       "captions": [{"start": a, "end": b, "text": text} for a, b, text in s.captions],
                        "takes": [{"number": t.number, "key": t.key} for t in s.takes]} for s in shots]}
     summary = film_summary(compiled, shots, read_lock(lock_path(compiled.path)))
     html = _render(summary=summary, shots=shots, film=film, diff=diff, page=page, base=options.base,

@@ -11,6 +11,7 @@ from ...plan.graph import dependency_label, is_dependency
 from ...plan.prices import exact
 from ...plan.project import Compiled
 from ...plan.types import Job
+from ...cut.captions import seconds_in_shot
 from ...store.cache import ClipCache
 from ..approvals import approvals
 from ..diff import CHANGED, UNCHANGED, PlanDiff, ShotDiff, money
@@ -75,6 +76,7 @@ class Shot:
     chosen: Take | None
     approval: dict
     change: Change | None = None
+    captions: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) in the clip
 
 
 def clip_of(cache: ClipCache, key: str, state: str, media: Media) -> Clip | None:
@@ -123,8 +125,15 @@ def gather_shots(compiled: Compiled, cache: ClipCache, media: Media, diff: PlanD
                           status.label, status.reason, str(job.request.get("prompt", "")), _beats(job),
                           _refs(compiled, cache, job, media, elements), takes, next((t for t in takes if t.chosen), None),
                           mark.as_dict() if mark else {},
-                          _change(diffs.get(job.shot), job, old_jobs, old_clip) if diff else None))
+                          _change(diffs.get(job.shot), job, old_jobs, old_clip) if diff else None,
+                          _captions(compiled, cs.shot, cs.duration)))
     return shots
+
+
+def _captions(compiled: Compiled, shot: str, duration: float) -> list[tuple[float, float, str]]:
+    """The shot's captions, timed in its clip."""
+    items = compiled.plan.cut.captions.shots.get(shot, []) if compiled.plan.cut.captions else []
+    return [(round(a, 3), round(b, 3), item.text) for item, (a, b) in zip(items, seconds_in_shot(items, duration))]
 
 
 def _beats(job: Job) -> list[tuple[str, float]]:

@@ -16,18 +16,39 @@
       track.addCue(new VTTCue(s.start - base, Math.max(end, s.start + 0.001) - base, s.id));
     });
   }
+  // captions: each shot's, timed in its clip; on the film, from where the shot starts
+  function addCaptions(video, shots, inFilm) {
+    if (!video || !window.VTTCue) return null;
+    var track = video.addTextTrack("captions", "captions", "en");
+    shots.forEach(function (s) {
+      (s.captions || []).forEach(function (c) {
+        track.addCue(new VTTCue(c.start + (inFilm ? s.start : 0), c.end + (inFilm ? s.start : 0), c.text));
+      });
+    });
+    track.mode = "showing";
+    return track;
+  }
   if (film && film.classList.contains("playlist")) {
     var queue = data.shots.filter(function (s) { return s.clip; });
     var at = 0;
     film.dataset.src = queue.length ? queue[0].clip : "";
+    var said = queue.length ? addCaptions(film, [queue[0]], false) : null;
     if (queue.length) film.addEventListener("ended", function () {
       at = (at + 1) % queue.length;
       film.src = queue[at].clip;
+      if (said) {
+        Array.prototype.slice.call(said.cues || []).forEach(function (c) { said.removeCue(c); });
+        (queue[at].captions || []).forEach(function (c) { said.addCue(new VTTCue(c.start, c.end, c.text)); });
+      }
       if (at) film.play();
     });
   } else {
     addChapters(film, 0);
+    addCaptions(film, data.shots, true);
   }
+  cards.forEach(function (card, i) {
+    card.querySelectorAll("video.take-clip").forEach(function (v) { addCaptions(v, [data.shots[i]], false); });
+  });
 
   // -- lazy video: a video gets its source when it comes near the screen --
   function load(video) {
