@@ -1,4 +1,4 @@
-"""A 20-shot film with a title and rolling credits, cut as the 16:9 master and
+"""A 20-shot film with captions (soft), a title and rolling credits, cut as the 16:9 master and
 as a 9:16 deliverable made by `reframe`, side by side in one run.
 
 Clips as in benchmarks/stitch.py (1280x720, 24 fps, H.264 High with B-frames,
@@ -50,7 +50,9 @@ deliverables:
 def project(folder: Path, clips: list[Path]) -> Path:
     """A preview-provider project whose cache already holds ``clips``."""
     folder.mkdir(parents=True, exist_ok=True)
-    shots = "".join(f"  - {{id: s{i:02d}, prompt: shot {i}, duration: {SECONDS}"
+    # Every shot has a caption and a line of dialogue: soft captions in both films (they change no key).
+    shots = "".join(f"  - {{id: s{i:02d}, prompt: shot {i}, duration: {SECONDS}, caption: Shot {i} of the storm"
+                    + f", dialogue: [{{speaker: Mara, line: Line {i} of the film}}]"
                     + (f", focus: {0.15 + 0.07 * (i % 10):.2f}" if i % 2 else "") + "}\n" for i in range(len(clips)))
     story = folder / "storyboard.yaml"
     story.write_text(f"version: 1\nshots:\n{shots}{CUT}")

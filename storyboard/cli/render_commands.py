@@ -262,9 +262,9 @@ def cmd_emulate(args) -> int:
         if exc.filename:  # the --log file
             raise StoryboardError(f"{exc.filename}: {exc.strerror or exc}") from None
         raise StoryboardError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s). Use it with:", flush=True)
-    print("  (render at full speed with `storyboard render --rate 0`: the default, 5 submits a minute, is "
-          "WaveSpeed's own limit, which the emulator does not have)", flush=True)
+    # The default --rate 5 is WaveSpeed's own limit, which the emulator does not have.
+    print(f"WaveSpeed emulator on {emulator.url} (tasks take {args.task_seconds:g} s; render at full speed with "
+          "`storyboard render --rate 0`). Use it with:", flush=True)
     key = shlex.quote(args.api_key) if args.api_key else "any-key"  # the key it accepts, ready to paste
     print(f"  export WAVESPEED_BASE_URL={emulator.url} WAVESPEED_API_KEY={key}", flush=True)
     print(f"  or, for fal's protocol: export FAL_BASE_URL={emulator.url} FAL_KEY={key}", flush=True)
