@@ -201,3 +201,54 @@ def test_compare_shows_the_film_renderable_on_both_hosts_with_the_element_priced
     for h in c.hosts:  # fal's O3 Pro price is not known: its shots are unpriced, never guessed
         assert h.total == sum(h.cost(s) for s in c.shots if h.cost(s) is not None)
     assert hosts["wavespeed"].complete and hosts["wavespeed"].total > Decimal("0.01")
+
+
+def test_one_shot_on_fal_in_a_film_on_wavespeed_sends_the_element_inline_and_the_element_job_serves_the_rest(
+        project):
+    text = FILM.replace("provider: fal", "provider: wavespeed").replace(
+        "  - id: storm\n", "  - id: storm\n    provider: fal\n")
+    plan = compile_project(str(project(text, FILES)), env={"FAL_KEY": KEY, "WAVESPEED_API_KEY": "k"}).plan
+    [element] = plan.elements
+    assert element.shots == ["boat", "lamp"]  # storm, on fal, needs no element id
+    storm = plan.job("storm").request["element_list"]
+    assert storm == [{"inline": "mara", "name": "Mara", "frontal_image": element.request["frontal_image"],
+                      "refer_images": element.request["refer_images"]}]
+    assert plan.job("boat").request["element_list"] == [{"element": "mara", "key": element.key}]
+
+
+def test_a_shot_on_wavespeed_in_a_film_on_fal_cannot_have_its_element_made(project):
+    text = FILM.replace("  - id: storm\n", "  - id: storm\n    provider: wavespeed\n")
+    problems = _problems(project(text, FILES))
+    assert len(problems) == 1 and problems[0].startswith("21:15 this shot goes to WaveSpeed") and \
+        "the film renders on fal" in problems[0]
+
+
+def test_uploads_find_and_replace_an_inline_elements_images_but_never_read_prompts_as_files():
+    from storyboard.render.uploads import media_digests, with_urls
+
+    request = {"prompt": "sha256:not-a-file", "images": ["sha256:b"], "image": "sha256:a",
+               "multi_prompt": [{"prompt": "sha256:text", "duration": 3}],
+               "element_list": [{"inline": "mara", "name": "Mara", "frontal_image": "sha256:c",
+                                 "refer_images": ["sha256:d", "sha256:b"]}]}
+    assert media_digests(request) == ["sha256:not-a-file", "sha256:b", "sha256:a", "sha256:c", "sha256:d",
+                                      "sha256:b"]
+    urls = {d: f"https://u/{d[7:]}" for d in ("sha256:a", "sha256:b", "sha256:c", "sha256:d")}
+    sent = with_urls(request, urls)
+    assert sent["element_list"][0] == {"inline": "mara", "name": "Mara", "frontal_image": "https://u/c",
+                                       "refer_images": ["https://u/d", "https://u/b"]}
+    assert sent["multi_prompt"] == request["multi_prompt"] and sent["images"] == ["https://u/b"]
+
+
+def test_textconv_and_diff_name_the_inline_element_and_its_changed_image(project):
+    from storyboard.review.diff import request_changes
+    from storyboard.review.textconv import textconv
+
+    path = project(FILM, FILES)
+    before = compile_project(str(path), env={"FAL_KEY": KEY}).plan
+    (path.parent / "refs/mara-left.png").write_bytes(png("yellow"))
+    after = compile_project(str(path), env={"FAL_KEY": KEY}).plan
+    [change] = request_changes(before.job("boat"), after.job("boat"))
+    assert change.field == "element_list" and change.after == "element mara" and change.note == "bytes"
+    text = textconv(path)
+    assert "element_list: element mara inline as Mara (refs/mara-front.png @" in text
+    assert "refs/mara-left.png @" in text and "element:mara" not in text

@@ -80,13 +80,15 @@ def _digest(ref: str | None, media: dict[str, MediaInfo], files: dict[str, str])
 
 def unmade_elements(sb: Storyboard, n: int, request: dict[str, Any], catalog: Catalog, reporter: Reporter) -> None:
     """A shot on a host that takes element ids, in a film whose host makes no elements (a shot's own
-    `provider: wavespeed` in a film on fal): no element job can make its id. Said at the shot's host."""
+    `provider: wavespeed` in a film on fal): no element job can make its id. Said at the shot's `provider:`."""
     if catalog.element_model is not None:
         return
     for item in request.get("element_list") or []:
         if isinstance(item, dict) and "element" in item and "key" not in item:
+            film = host_name(catalog.provider)
             reporter.error(("shots", n, "provider"),
-                           f"this shot goes to another host than the film, which sends element `{item['element']}` "
-                           f"by an id, but the film's host ({host_name(catalog.provider)}) makes no elements; render "
-                           "the shot on the film's host, or the film on WaveSpeed")
+                           f"this shot goes to {host_name(sb.shots[n].provider or '')}, which takes element "
+                           f"`{item['element']}` by an id made by an element job, but the film renders on {film}, "
+                           f"which makes no element jobs; render this shot on {film} too (its elements go inline), "
+                           "or the film on WaveSpeed")
             return
