@@ -252,3 +252,15 @@ def test_textconv_and_diff_name_the_inline_element_and_its_changed_image(project
     text = textconv(path)
     assert "element_list: element mara inline as Mara (refs/mara-front.png @" in text
     assert "refs/mara-left.png @" in text and "element:mara" not in text
+
+
+def test_the_element_name_is_rewritten_in_any_case_as_the_prompt_check_reads_it():
+    from storyboard.catalog import load_catalog
+    from storyboard.providers.fal_wire import fal_body
+
+    body = fal_body(load_catalog("fal"), "fal-ai/kling-video/o3/pro/reference-to-video",
+                    {"prompt": "MARA waves; mara smiles; Maranatha",
+                     "element_list": [{"inline": "mara", "name": "Mara", "frontal_image": "https://f/1.png",
+                                       "refer_images": ["https://r/1.png"]}]})
+    assert body["prompt"] == "@Element1 waves; @Element1 smiles; Maranatha"
+    assert body["elements"] == [{"frontal_image_url": "https://f/1.png", "reference_image_urls": ["https://r/1.png"]}]

@@ -89,8 +89,11 @@ def inline_elements(body: dict[str, Any], elements: list[tuple[str, str, list[st
 
 
 def _named(text: str, names: dict[str, str]) -> str:
-    """Each name as a whole word (longest first, so `Mara Jane` wins over `Mara`) → its ``@ElementN``."""
+    """Each name as a whole word (longest first, so `Mara Jane` wins over `Mara`) → its ``@ElementN``;
+    in any case, as the plan's check that the prompt says the name (W012) reads it."""
     if not names:
         return text
+    folded = {name.casefold(): tag for name, tag in names.items()}
     pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.sub(rf"(?<![\w@])(?:{pattern})(?!\w)", lambda m: names[m.group(0)], text)
+    return re.sub(rf"(?<![\w@])(?:{pattern})(?!\w)", lambda m: folded.get(m.group(0).casefold(), m.group(0)), text,
+                  flags=re.IGNORECASE)
