@@ -92,6 +92,7 @@ class Catalog(_Data):
     app: str | None = None  # fal: the app whose queue holds every endpoint's requests
     element_ids: bool = True  # false: the host takes no Kling element ids (fal)
     max_elements: int | None = None  # the most inline elements a request takes
+    inline_element: ElementLimits | None = None  # an inline element's limits, on a host with no element model (fal)
     fields: dict[str, str] = Field(default_factory=dict)  # a parameter's name on the host's wire, where it differs
 
     def get(self, model_id: str) -> ModelSpec | None:

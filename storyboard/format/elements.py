@@ -72,11 +72,13 @@ def check_elements(sb: "Storyboard", catalog: Catalog, media: dict[str, "MediaIn
         if character.element_id is not None:
             reporter.error(("characters", key, "element_id"), "a character has a hand-made `element_id` or a "
                            "declared `element:`, not both; remove one", key=True)
-        if spec is None:
+        # A host with no element model (fal) takes the element's images inline, within Kling's same limits.
+        limits = spec.element if spec is not None else catalog.inline_element
+        if limits is None:
             reporter.error(base, f"the provider `{catalog.provider}` has no model that makes Kling elements", key=True)
             continue
-        _check_texts(key, character, spec.element, base, reporter)
-        _check_files(character.element, spec.element, catalog, media, root, base, reporter)
+        _check_texts(key, character, limits, base, reporter)
+        _check_files(character.element, limits, catalog, media, root, base, reporter)
 
 
 def _check_texts(key: str, character: "Character", limits: ElementLimits, base: tuple, reporter: "Reporter"):

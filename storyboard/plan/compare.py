@@ -26,6 +26,7 @@ from ..format.references import resolve_media
 from ..format.source import Reporter
 from .compile import Target, compile_plan
 from .hosts import host_name
+from .inline import is_inline
 from .prices import BUILTIN, builtin_prices, exact
 from .project import _split, find_storyboard, load_storyboard, resolve_prices
 from .types import PriceListRef, base_url_from, provider_origin
@@ -109,12 +110,25 @@ def compare_hosts(arg: str, *, provider: str | None = None, prices: str | None =
         target = Target(host, provider_origin(host, url), price_list, source)
         plan = compile_plan(sb, storyboard_file=path.name, media=media, catalog=load_catalog(host), target=target,
                             reporter=reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
-        side = HostCosts(host, target.origin, plan.price_list, {job.shot: job.cost for job in plan.jobs})
+        side = HostCosts(host, target.origin, plan.price_list, {**element_costs(plan),
+                                                                **{job.shot: job.cost for job in plan.jobs}})
         sides.append(side)
         found.append([d for d in reporter.diagnostics if d.severity == "error"])
     index.save()
     _split_problems(sb, sides, found)
-    return Comparison(doc.reporter.file, chosen, [shot.id for shot in sb.shots], sides)
+    elements = [f"element:{key}" for key in sb.characters if any(f"element:{key}" in side.costs for side in sides)]
+    return Comparison(doc.reporter.file, chosen, elements + [shot.id for shot in sb.shots], sides)
+
+
+def element_costs(plan) -> dict[str, Decimal | None]:
+    """Each declared element's row: its job's cost where it is one (WaveSpeed), nothing where the shots
+    send it inline (fal: no element job, the shots' prices are all)."""
+    costs: dict[str, Decimal | None] = {e.label: e.cost for e in plan.elements}
+    for job in plan.jobs:
+        for item in job.request.get("element_list") or []:
+            if is_inline(item):
+                costs.setdefault(f"element:{item['inline']}", Decimal(0))
+    return costs
 
 
 def _split_problems(sb, sides: list[HostCosts], found: list[list[Diagnostic]]) -> None:
@@ -134,5 +148,6 @@ def _shots_of(sb, d: Diagnostic) -> list[str]:
     if len(parts) > 1 and parts[0] == "shots" and isinstance(parts[1], int) and parts[1] < len(sb.shots):
         return [sb.shots[parts[1]].id]
     if len(parts) > 1 and parts[0] == "characters":
-        return [s.id for s in sb.shots if parts[1] in s.characters]
+        element = [f"element:{parts[1]}"] if len(parts) > 2 and parts[2] == "element" else []
+        return element + [s.id for s in sb.shots if parts[1] in s.characters]
     return [s.id for s in sb.shots]

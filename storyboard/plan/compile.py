@@ -22,6 +22,7 @@ from .captions import captions_plan
 from .graph import link, with_keys
 from .hosts import check_host
 from .elements import fill_elements, plan_elements
+from .inline import inline_request, unmade_elements
 from .takes import MAX_TAKES, take_of
 from .deliverables import credits_shot, deliverable_plans, title_shot, with_deliverables
 from ..format.rules import BuiltShot, ShotBuilder, ShotContext
@@ -76,14 +77,20 @@ def compile_plan(
     ]
     check_host(sb, [c.catalog for c in shot_ctx], reporter, skip_shots)
     graph = link(sb, built, catalog, reporter)
-    elements = plan_elements(sb, {n: built[n].request for n in graph.order}, media, catalog, target,
-                             storyboard_file, reporter)
+    ids = {n for n in graph.order if shot_ctx[n].catalog.element_ids}  # the shots whose host takes element ids
+    elements = plan_elements(sb, {n: built[n].request for n in ids}, media, catalog, target, storyboard_file, reporter)
     made: dict[int, Job] = {}
     keys: dict[str, str] = {}  # shot id → the key of its chosen take, for the shots downstream
+    said: set[str] = set()  # characters whose element a host cannot take, reported once
     for n in graph.order:
         shot, result = sb.shots[n], built[n]
         result.request = fill_elements(with_keys(result.request, keys), elements)
         host, host_catalog = hosts[n], shot_ctx[n].catalog
+        if n in ids:
+            unmade_elements(sb, n, result.request, catalog, reporter)
+        else:  # fal: declared elements go inline, with the shot
+            result.request, files = inline_request(sb, n, result.request, media, host_catalog, reporter, said)
+            result.media.update(files)
         job = _job(sb, n, result, host, storyboard_file, reporter, host_catalog.endpoint(result.model, result.request))
         if host is not target:  # a shot on another host than the film's names its own
             job = job.model_copy(update={"provider": host.provider, "origin": host.origin})

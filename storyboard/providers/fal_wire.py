@@ -29,17 +29,33 @@ def fal_body(catalog: Catalog, endpoint: str, request: dict[str, Any]) -> dict[s
     if catalog.by_endpoint(endpoint) is None:
         raise ProviderError(f"fal serves no model of the catalog at `{endpoint}`; nothing was sent")
     body: dict[str, Any] = {}
+    elements: list[tuple[str, str, list[str]]] = []
     for name, value in request.items():
         if name == "element_list":
-            raise ProviderError("fal takes no Kling element ids; declare the element from its images instead. "
-                                "Nothing was sent")
+            elements = _inline(value)
+            continue
         if name == "prompt" and request.get("multi_prompt"):
             continue
         field = catalog.fields.get(name)
         if field is None:
             raise ProviderError(f"`{name}` has no field on fal; nothing was sent")
         body[field] = _value(name, value)
-    return body
+    return inline_elements(body, elements, catalog.max_elements)
+
+
+def _inline(items: Any) -> list[tuple[str, str, list[str]]]:
+    """(name, frontal image URL, reference image URLs) of each element the plan gives inline
+    (``{"inline", "name", "frontal_image", "refer_images"}``, its files uploaded by now)."""
+    out = []
+    for item in items if isinstance(items, list) else [items]:
+        if not isinstance(item, dict) or "inline" not in item:
+            raise ProviderError("fal takes no Kling element ids; declare the element from its images instead. "
+                                "Nothing was sent")
+        frontal, refs = item.get("frontal_image"), item.get("refer_images") or []
+        if not all(isinstance(url, str) and url.startswith(("https://", "http://")) for url in [frontal, *refs]):
+            raise ProviderError(f"element `{item.get('inline')}`: its images were not uploaded; nothing was sent")
+        out.append((str(item.get("name") or ""), frontal, list(refs)))
+    return out
 
 
 def _value(name: str, value: Any) -> Any:
@@ -73,8 +89,11 @@ def inline_elements(body: dict[str, Any], elements: list[tuple[str, str, list[st
 
 
 def _named(text: str, names: dict[str, str]) -> str:
-    """Each name as a whole word (longest first, so `Mara Jane` wins over `Mara`) → its ``@ElementN``."""
+    """Each name as a whole word (longest first, so `Mara Jane` wins over `Mara`) → its ``@ElementN``;
+    in any case, as the plan's check that the prompt says the name (W012) reads it."""
     if not names:
         return text
+    folded = {name.casefold(): tag for name, tag in names.items()}
     pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.sub(rf"(?<![\w@])(?:{pattern})(?!\w)", lambda m: names[m.group(0)], text)
+    return re.sub(rf"(?<![\w@])(?:{pattern})(?!\w)", lambda m: folded.get(m.group(0).casefold(), m.group(0)), text,
+                  flags=re.IGNORECASE)

@@ -46,19 +46,39 @@ class UploadBook:
             pass
 
 
+NESTED = "element_list"  # the one field whose items hold files (an element given inline: its images)
+
+
 def media_digests(request: dict) -> list[str]:
-    """The ``sha256:…`` placeholders in a request, in order."""
-    out = []
-    for value in request.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and item.startswith("sha256:"):
-                out.append(item)
+    """The ``sha256:…`` placeholders in a request, in order: each field's value or list items, and at any
+    depth in ``element_list`` (an element given inline holds its images there). Prompts, in segments too,
+    are text, never files."""
+    out: list[str] = []
+
+    def walk(value, deep: bool) -> None:
+        if isinstance(value, str) and value.startswith("sha256:"):
+            out.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, deep)
+        elif isinstance(value, dict) and deep:
+            for item in value.values():
+                walk(item, deep)
+
+    for name, value in request.items():
+        walk(value, name == NESTED)
     return out
 
 
 def with_urls(request: dict, urls: dict[str, str]) -> dict:
-    """The request with every digest placeholder replaced by its uploaded URL."""
-    def swap(v):
-        return urls.get(v, v) if isinstance(v, str) else v
+    """The request with every digest placeholder ``media_digests`` finds replaced by its uploaded URL."""
+    def swap(value, deep: bool):
+        if isinstance(value, str):
+            return urls.get(value, value)
+        if isinstance(value, list):
+            return [swap(item, deep) for item in value]
+        if isinstance(value, dict) and deep:
+            return {k: swap(v, deep) for k, v in value.items()}
+        return value
 
-    return {k: [swap(i) for i in v] if isinstance(v, list) else swap(v) for k, v in request.items()}
+    return {name: swap(value, name == NESTED) for name, value in request.items()}

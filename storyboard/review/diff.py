@@ -206,6 +206,9 @@ def _media_name(job: Job, value: Any) -> Any:
         return dependency_label(value)
     if _is_element(value):
         return f"element {value['element']}"
+    if isinstance(value, dict) and isinstance(value.get("inline"), str):  # an element given inline (fal)
+        files = [value.get("frontal_image"), *(value.get("refer_images") or [])]
+        return f"element {value['inline']} ({', '.join(str(_media_name(job, f)) for f in files)})"
     if isinstance(value, str) and value.startswith("sha256:"):
         return f"{job.media.get(value, '?')} ({value[7:19]})"
     return value

@@ -101,15 +101,26 @@ def _request_value(name: str, value: Any, job, digests: "MediaDigests") -> str:
     if isinstance(value, dict) and isinstance(value.get("shot"), str):  # another shot's output
         frame = value.get("frame")
         return f"shot {value['shot']}, " + ("its clip" if frame is None else f"frame {_value(frame)}")
-    if name == "element_list":  # an id made by hand, or a declared element by its character
-        return ", ".join((str(e["element_id"]) if "element_id" in e else f"element {e.get('element')}")
-                         if isinstance(e, dict) else str(e) for e in value)
+    if name == "element_list":  # an id made by hand, a declared element by its character, or one given inline
+        return ", ".join(_element(e, job, digests) for e in value)
     if isinstance(value, list):
         return ", ".join(_request_value(name, v, job, digests) for v in value)
     if isinstance(value, str) and value.startswith("sha256:"):
         ref = job.media.get(value) or value.removeprefix("sha256:unavailable:")
         return digests.name(ref)
     return _value(value)
+
+
+def _element(item: Any, job, digests: "MediaDigests") -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    if "element_id" in item:
+        return str(item["element_id"])
+    if "inline" in item:  # fal: the element's images sent with the shot, each with its short digest
+        files = [item.get("frontal_image"), *(item.get("refer_images") or [])]
+        return (f"element {item['inline']} inline as {item.get('name')} ("
+                + ", ".join(_request_value("images", f, job, digests) for f in files) + ")")
+    return f"element {item.get('element')}"
 
 
 def _value(value: Any) -> str:

@@ -74,6 +74,21 @@ def check_body(endpoint: str, body: Any) -> str | None:
         if param == "images" and len(value) > (p.max_with_video if body.get("video_url") and p.max_with_video
                                               else p.max or 99):
             return "image_urls: too many reference images"
+        if param == "element_list":
+            return check_elements(value, catalog.max_elements)
+    return None
+
+
+def check_elements(value: Any, limit: int | None) -> str | None:
+    """fal's inline elements: ``[{frontal_image_url, reference_image_urls}]``, at most ``limit``, URLs only."""
+    if not isinstance(value, list) or (limit is not None and len(value) > limit):
+        return f"elements: a list of at most {limit} elements"
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"frontal_image_url", "reference_image_urls"}:
+            return "elements: each element is {frontal_image_url, reference_image_urls}"
+        urls = [item.get("frontal_image_url"), *(item.get("reference_image_urls") or [])]
+        if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+            return "elements: every image must be a URL"
     return None
 
 

@@ -148,8 +148,16 @@ def _refs(compiled: Compiled, cache: ClipCache, job: Job, media: Media, elements
         values = job.request.get(name)
         for value in values if isinstance(values, list) else [values] if values is not None else []:
             refs.append(_ref(compiled, cache, job, media, name, value))
-    refs += [_element_ref(compiled, media, e, elements or {}) for e in job.request.get("element_list") or []]
+    refs += [_inline_ref(compiled, media, job, e) if isinstance(e, dict) and "inline" in e
+             else _element_ref(compiled, media, e, elements or {}) for e in job.request.get("element_list") or []]
     return refs
+
+
+def _inline_ref(compiled: Compiled, media: Media, job: Job, item: dict) -> Ref:
+    """An element sent inline with the shot (fal): its frontal image, no job of its own."""
+    label = f"element {item['inline']}, sent with the shot"
+    path = job.media.get(item.get("frontal_image"))
+    return Ref("image", label, media.still(compiled.root / path)) if path else Ref("element", label)
 
 
 def _element_ref(compiled: Compiled, media: Media, item, states: dict) -> Ref:
