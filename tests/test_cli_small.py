@@ -34,11 +34,11 @@ def test_progress_names_another_shots_frame_as_written_not_a_hashed_path(project
 
 # -- 21: the preview card's beats stay clear of the thumbnails --
 
-def _solid_png(colour) -> bytes:
+def _solid_png(colour, size: int = 200) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.new("RGB", (200, 200), colour).save(out, "PNG")
+    Image.new("RGB", (size, size), colour).save(out, "PNG")
     return out.getvalue()
 
 
@@ -178,10 +178,30 @@ def test_the_init_template_casts_a_character_when_its_example_is_uncommented(tmp
     assert re.search(r"^# remote: ", text, re.M)  # the team's remote is mentioned where a user looks
     example = re.search(r"^# characters:.*\n(#   .*\n)+", text, re.M).group(0)
     story.write_text(text.replace(example, re.sub(r"^# ?", "", example, flags=re.M)))
-    (target / "refs" / "ada-front.png").write_bytes(_solid_png((200, 50, 50)))
+    for name, colour in (("ada-front.png", (200, 50, 50)), ("ada-side.png", (50, 200, 50))):
+        (target / "refs" / name).write_bytes(_solid_png(colour, 400))  # elements take 300 px and more
     result = cli("validate", str(target))
     assert result.code == 0, result.err
     assert "hero" in story.read_text() and story.read_text().count("\ncharacters:") == 1
+
+
+def test_the_whole_init_template_uncommented_is_a_film_with_this_rounds_features(tmp_path, cli):
+    """Every commented example (remote, an element, captions, dialogue, title, credits, a deliverable)
+    validates and plans once uncommented, as a user trying each would do."""
+    import re
+
+    target = tmp_path / "film"
+    cli("init", str(target), "--no-git")
+    story = target / "storyboard.yaml"
+    head, body = story.read_text().split("# remote:", 1)
+    body = re.sub(r"^(\s*)# (?!`)", r"\1", "# remote:" + body, flags=re.M)  # comments after code stay
+    story.write_text(head + body)
+    for name, colour in (("ada-front.png", (200, 50, 50)), ("ada-side.png", (50, 200, 50))):
+        (target / "refs" / name).write_bytes(_solid_png(colour, 400))
+    result = cli("plan", str(target), "--provider", "preview")
+    assert result.code == 0, result.err
+    for feature in ("element:hero", "title card", "end card", "vertical (9:16, reframe)"):
+        assert feature in result.out, (feature, result.out)
 
 
 # -- 16: shell completion --

@@ -81,17 +81,32 @@ def takes_wanted(args) -> dict[str, int] | None:
     return parse_takes(args.takes) if getattr(args, "takes", None) else None
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # argparse would say "invalid non_negative value"
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
 def non_negative(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port: 0 (any free one) to 65535."""
+    value = _whole(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: give 0 (any free port) to 65535")
     return value
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import StoryboardError, UsageError
-from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, positive,
+from .common import (EXIT_FAILED, EXIT_OK, add_path, command, compile_for, dollars, money, non_negative, port, positive,
                      print_warnings, provider_options, remote_arg, remote_option, takes_option,
                      takes_wanted)
 from .finishing_display import deliverable_option
@@ -63,7 +63,7 @@ def register(sub) -> None:
 
     p = command(sub, "emulate", "serve a local emulator of the WaveSpeed API, for tests and demos")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
-    p.add_argument("--port", type=int, default=8765, help="the port to listen on (0: any free port)")
+    p.add_argument("--port", type=port, default=8765, help="the port to listen on (0: any free port)")
     p.add_argument("--task-seconds", type=float, default=2.0, metavar="SECONDS", help="how long each task runs")
     p.add_argument("--retention", type=float, default=7 * 24 * 3600, metavar="SECONDS",
                    help="how long a finished task's outputs are kept, as WaveSpeed keeps them (7 days)")

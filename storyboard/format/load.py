@@ -132,6 +132,14 @@ def _message(kind: str, value: Any, error: dict) -> str:
         return f"must be at least {ctx.get('ge')}, got {got}"
     if kind == "less_than_equal":
         return f"must be at most {ctx.get('le')}, got {got}"
+    if kind == "greater_than":
+        return f"must be more than {_number(ctx.get('gt'))}, got {got}"
+    if kind == "less_than":
+        return f"must be less than {_number(ctx.get('lt'))}, got {got}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters, got {len(value) if isinstance(value, str) else got}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
     if kind == "too_short":
         if ctx.get("actual_length") == 0:
             return "must not be empty"
@@ -141,6 +149,11 @@ def _message(kind: str, value: Any, error: dict) -> str:
     if kind == "value_error":
         return _strip(error["msg"])
     return error["msg"]
+
+
+def _number(value: Any) -> Any:
+    """``0.0`` as people write it: ``0``."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _strip(msg: str) -> str:

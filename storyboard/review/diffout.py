@@ -17,20 +17,26 @@ _SIGN = {ADDED: "+", REMOVED: "-", CHANGED: "~", RECUT: "~"}
 Line = list[tuple[str, str]]  # (style, text) pieces; styles: add, remove, change, del, ins, "" (plain)
 
 
+def _what(name: str) -> str:
+    """``shot opening``, or ``element mara`` for a Kling element (named ``element:mara`` in the plan)."""
+    return f"element {name.split(':', 1)[1]}" if name.startswith("element:") else f"shot {name}"
+
+
 def as_lines(d: PlanDiff) -> list[Line]:
     """The text diff as styled pieces, for a terminal to colour (``+`` green, ``-`` red, ``~`` yellow)."""
     lines: list[Line] = []
     for s in d.shots:
         if s.status == UNCHANGED:
             continue
+        what = _what(s.shot)
         if s.status == ADDED:
-            lines.append([("add", f"+ shot {s.shot}: " + _owed(s, "to render", "rendered"))])
+            lines.append([("add", f"+ {what}: " + _owed(s, "to render", "rendered"))])
         elif s.status == REMOVED:
-            lines.append([("remove", f"- shot {s.shot}: removed")])
+            lines.append([("remove", f"- {what}: removed")])
         elif s.status == CHANGED:
-            lines.append([("change", f"~ shot {s.shot}: " + _owed(s, "to re-render", "re-rendered"))])
+            lines.append([("change", f"~ {what}: " + _owed(s, "to re-render", "re-rendered"))])
         else:
-            lines.append([("change", f"~ shot {s.shot}: re-cut only, {money(Decimal(0))}")])
+            lines.append([("change", f"~ {what}: re-cut only, {money(Decimal(0))}")])
         lines += [_change_line(c) for c in s.changes]
     if d.film:
         lines.append([("change", f"~ film: re-cut only, {money(Decimal(0))}")])

@@ -25,24 +25,37 @@ defaults:                     # every shot inherits these unless it sets its own
 vars:                         # template variables: {{ place }} in a prompt
   place: a harbour town at dawn
 
-# remote: s3://my-bucket/my-film   # the team's clips (or a shared folder); `storyboard push` and `pull`
+# remote: ../film-remote      # the team's clips: a shared folder, or s3://bucket/prefix (gs://, az://)
+#                             # `storyboard push --create` makes a folder remote; then `push` and `pull`
 
 # characters:                 # uncomment to cast someone; shots name them in `characters: [hero]`
 #   hero:
 #     name: Ada                # {{ hero }} in a prompt renders "Ada"
 #     description: a young sailor in a red coat
 #     images: [refs/ada-front.png]
-#     element_id: "123456789"  # optional: a Kling element id
+#     element:                 # optional: a Kling element made from these images, once ($0.01)
+#       frontal: refs/ada-front.png
+#       views: [refs/ada-side.png]   # 1 to 3 other views, each at least 300 px
 
 shots:
   - id: opening
     prompt: The sun rises over {{ place }}; gulls circle the masts.
+    # caption: A harbour town, 1898          # written on screen (changes no job)
   # - id: next
-  #   prompt: ...
+  #   prompt: "{{ hero }} looks up. {{ dialogue }}"
+  #   characters: [hero]
+  #   dialogue:                               # spoken lines, captioned; timed evenly unless given start/end
+  #     - hero: The lamp is out.
   #   transition: {type: crossfade, duration: 0.5}   # into this shot
 
 cut:
   output: renders/film.mp4
+  # captions: soft              # soft (a subtitle track, .srt and .vtt), burn, or off
+  # title: {text: My Film, subtitle: a short film, seconds: 3}
+  # credits: {lines: [Ada - the sailor], seconds: 4, style: rolling}
+
+# deliverables:                 # other films from the same storyboard
+#   - {name: vertical, aspect_ratio: "9:16", output: renders/vertical.mp4}   # reframed from the master, $0
 """
 
 GITIGNORE = """\
