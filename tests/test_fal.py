@@ -255,3 +255,14 @@ def test_one_shot_on_fal_in_a_film_on_wavespeed_goes_there_and_comes_back_from_t
     assert {"field": "host", "before": "fal (https://queue.fal.run)",
             "after": "wavespeed (https://api.wavespeed.ai)"}.items() <= next(
         c for c in shots["boat"]["changes"] if c["field"] == "host").items()
+
+
+def test_status_names_fals_address_variable_when_a_fal_clip_was_paid_at_another_address(project, cli, monkeypatch):
+    text = FILM.replace("    image: {shot: lamp, frame: last}\n", "    image: refs/tower.png\n")
+    path = project(text, FILES)
+    with Emulator(task_seconds=0.2, api_key=KEY) as emu:
+        render(path, emu, engine=None)
+    monkeypatch.delenv("FAL_BASE_URL", raising=False)  # this shell points at fal itself
+    rows = json.loads(cli("status", str(path), "--json").out)["shots"]
+    assert {r["state"] for r in rows} == {"changed"}
+    assert all("the API address differs" in r["reason"] and "(FAL_BASE_URL)" in r["reason"] for r in rows), rows

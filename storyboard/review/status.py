@@ -18,7 +18,7 @@ from ..plan.deliverables import film_jobs
 from ..plan.prices import exact
 from ..plan.project import Compiled
 from ..catalog import load_catalog
-from ..plan.types import BASE_URLS, Job, origin_of
+from ..plan.types import BASE_URL_VARIABLES, BASE_URLS, Job, origin_of
 from ..render.elements import folder_elements
 from ..render.journal import Journal
 from .element_status import CREATED, element_reason, element_rows
@@ -108,7 +108,8 @@ class Locator:
             if host and host != now:
                 reason = f"the host differs: paid on {host} ({entry.origin}), now {now} ({origin})"
             elif entry.origin != origin:
-                reason = f"the API address differs: paid at {entry.origin}, now {origin} (WAVESPEED_BASE_URL)"
+                variable = BASE_URL_VARIABLES.get(now, "WAVESPEED_BASE_URL")  # the host's own address variable
+                reason = f"the API address differs: paid at {entry.origin}, now {origin} ({variable})"
             elif job.depends_on:
                 reason = self._upstream_reason(job)
             if not reason and self.compiled.plan.elements:
