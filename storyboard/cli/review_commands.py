@@ -168,7 +168,7 @@ def cmd_takes(args) -> int:
 
     from ..plan.prices import fixed_or_none
     from ..review.status import cache_for
-    from ..review.takes import list_takes, write_sheet
+    from ..review.takes import list_elements, list_takes, write_sheet
 
     where = list(args.where)
     path = where.pop(0) if where and (Path(where[0]).exists() or where[0].endswith((".yaml", ".yml"))) else "."
@@ -185,11 +185,14 @@ def cmd_takes(args) -> int:
         print(f"{args.sheet}: {len(shown)} take{'s' if len(shown) != 1 else ''} of {where[0]} "
               f"({', '.join(map(str, shown))})")
         return EXIT_OK
-    rows = list_takes(compiled, cache, where)
+    rows, elements = list_takes(compiled, cache, where), list_elements(compiled, cache, where)
     if args.json:
         print(json.dumps({"takes": [{"shot": r.shot, "take": r.take, "where": r.where, "state": r.state,
                                      "length": r.length, "cost": fixed_or_none(r.cost),
-                                     "paid": r.paid, "chosen": r.chosen, "key": r.key} for r in rows]}, indent=2))
+                                     "paid": r.paid, "chosen": r.chosen, "key": r.key} for r in rows],
+                          "elements": [{"element": e.element, "state": e.state, "element_id": e.element_id or None,
+                                        "cost": fixed_or_none(e.cost), "shots": e.shots} for e in elements]},
+                         indent=2))
         return EXIT_OK
     width = max(4, *(len(r.shot) for r in rows))
     where = max(5, *(len(r.where) for r in rows))
@@ -201,6 +204,10 @@ def cmd_takes(args) -> int:
         print(f"{r.shot:<{width}}  {take:>5}  {r.where:<{where}}  {length:>8}  {cost}")
     print("* the take the film uses; choose another with `take: N` in the shot. "
           "More takes: `storyboard render --takes SHOT=N`.")
+    for e in elements:  # made once: every take of the shots that send it sends the same id
+        made = f"created (id {e.element_id})" if e.element_id else e.state
+        cost = dollars(e.cost) + (" to make" if e.state in ("new", "changed") else "")
+        print(f"element {e.element}: {made}, {cost}; sent by every take of {', '.join(e.shots)}")
     return EXIT_OK
 
 

@@ -98,6 +98,29 @@ def list_takes(compiled: Compiled, cache: ClipCache, shots: list[str]) -> list[T
     return [row for job in shot_jobs(compiled, shots) for row in takes_of(compiled, job, known)]
 
 
+@dataclass
+class ElementRow:
+    """A Kling element the listed shots send: one for every take of them (a take is the same request again)."""
+
+    element: str  # the character's key
+    state: str  # created, in flight, new, changed
+    element_id: str  # once created
+    cost: Decimal | None  # what making it costs (new, changed), or $0
+    shots: list[str]
+
+
+def list_elements(compiled: Compiled, cache: ClipCache, shots: list[str]) -> list[ElementRow]:
+    """The elements that the shots ``takes`` lists send (every shot's when none is named)."""
+    wanted = set(shots)
+    rows = []
+    for job, row in zip(compiled.plan.elements, Locator(compiled, cache).element_rows()):
+        if wanted and not wanted & set(job.shots):
+            continue
+        made = row.reason.removeprefix("element ") if row.state == "created" else ""
+        rows.append(ElementRow(job.character, row.state, made, row.cost, list(job.shots)))
+    return rows
+
+
 def write_sheet(compiled: Compiled, cache: ClipCache, shot: str, dest: Path) -> tuple[list[int], list[int]]:
     """The contact sheet of ``shot``'s takes at ``dest`` (.mp4: moving, .png: stills).
     Returns the takes on it and the takes left off (their clips are not here)."""
