@@ -174,7 +174,8 @@ def test_the_resubmit_hint_names_the_real_path(project, monkeypatch):
 
 def test_plan_out_says_what_is_left_to_pay(lighthouse, cli, tmp_path):
     result = cli("plan", str(lighthouse), "--out", str(tmp_path / "p.json"))
-    assert "$4.792 for the film; $4.792 left to pay for 7 shots not yet paid" in result.out
+    # 7 jobs: the Kling element Mara is made from, and six shots
+    assert "p.json: 7 jobs, $4.792 for the film; $4.792 left to pay for 7 jobs not yet paid" in result.out
 
 
 def test_ctrl_c_during_stitch_does_not_talk_about_tasks(cli, monkeypatch, lighthouse):

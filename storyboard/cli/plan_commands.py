@@ -117,11 +117,12 @@ def cmd_plan(args) -> int:
         from ..review.status import cache_for, left_to_pay
 
         todo, owed, unknown = left_to_pay(compiled, cache_for(compiled, None))
-        left = f"{dollars(owed)} left to pay for {todo} shot{'s' if todo != 1 else ''} not yet paid"
+        left = f"{dollars(owed)} left to pay for {todo} job{'s' if todo != 1 else ''} not yet paid"
         if unknown:
             left += f" (and unknown for {', '.join(unknown)})"
-        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {dollars(compiled.plan.total_cost)} "
-              f"for the film; {left}")
+        jobs = len(compiled.plan.elements) + len(compiled.plan.all_jobs)  # elements, takes, deliverables too
+        print(f"plan saved to {args.out}: {jobs} job{'s' if jobs != 1 else ''}, "
+              f"{dollars(compiled.plan.total_cost)} for the film; {left}")
     elif args.json:
         sys.stdout.write(compiled.plan.to_json())
     else:
