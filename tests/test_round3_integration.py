@@ -1,0 +1,118 @@
+"""Round 3's features together, end to end: declared elements, captions, cards and
+deliverables, fal, and the command line's items, on one film, against the emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+
+from storyboard.plan.project import compile_project
+from storyboard.providers.emulator import Emulator, Fault
+from storyboard.render.executor import Options
+from storyboard.render.run import render_project
+
+KEY = "sk-round3"
+ELEMENTS = "kwaivgi/kling-elements-advanced"
+
+
+def png(colour: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 400), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+REFS = {"refs/mara-front.png": png("red"), "refs/mara-left.png": png("orange")}
+STORY = """version: 1
+characters:
+  mara:
+    name: Mara
+    description: young fisher in a yellow oilskin
+    element: {frontal: refs/mara-front.png, views: [refs/mara-left.png]}
+shots:
+  - id: a
+    prompt: "Mara rows a boat on the sea."
+    characters: [mara]
+    duration: 3
+    dialogue:
+      - {speaker: mara, line: "The lamp is out."}
+  - id: b
+    prompt: "The sea at dawn."
+    duration: 3
+    caption: "Morning."
+    transition: {type: crossfade, duration: 0.5}
+cut:
+  output: renders/film.mp4
+  title: {text: The Keeper, seconds: 1}
+  credits: {lines: [Mara - herself], seconds: 1}
+deliverables:
+  - {name: master, aspect_ratio: "16:9", output: renders/film.mp4}
+  - {name: vertical, aspect_ratio: "9:16", output: renders/vertical.mp4, method: render}
+  - {name: square, aspect_ratio: "1:1", output: renders/square.mp4}
+"""
+
+
+@pytest.fixture
+def emu():
+    with Emulator(task_seconds=0.2) as emulator:
+        yield emulator
+
+
+def render(path, emu, **kw):
+    kw.setdefault("options", Options(concurrency=6, rate=0))
+    env = {"WAVESPEED_BASE_URL": emu.url, "WAVESPEED_API_KEY": KEY}
+    return render_project(str(path), env=env, **kw)
+
+
+def videos(emu) -> list:
+    return [t for t in emu.state.tasks.values() if t.model != ELEMENTS]
+
+
+def elements(emu) -> list:
+    return [t for t in emu.state.tasks.values() if t.model == ELEMENTS]
+
+
+def sent(emu) -> dict:
+    """(prompt, aspect ratio) → the element_list each video submit sent."""
+    return {(t.body["prompt"], t.body.get("aspect_ratio")): t.body.get("element_list", []) for t in videos(emu)}
+
+
+def test_a_rendered_deliverable_sends_the_element_made_once_for_the_master(project, emu):
+    path = project(STORY, REFS)
+    plan = compile_project(str(path), base_url=emu.url).plan
+    assert [e.label for e in plan.elements] == ["element:mara"]
+    assert plan.total_cost == Decimal("0.01") + 4 * Decimal("0.336")  # the element once, two shots in two films
+    result = render(path, emu)
+    assert not result.report.failed and not result.report.count("skipped")
+    assert len(elements(emu)) == 1 and len(videos(emu)) == 4
+    made = str(elements(emu)[0].output["element_id"])
+    assert sent(emu)[("Mara rows a boat on the sea.", "9:16")] == [{"element_id": made}]
+    assert sent(emu)[("Mara rows a boat on the sea.", "16:9")] == [{"element_id": made}]
+    assert dict(result.films).keys() == {"master", "vertical", "square"}
+    assert Decimal(str(result.report.spent)) == plan.total_cost
+
+
+def test_only_a_shot_renders_it_in_each_film_and_nothing_else(project, emu):
+    path = project(STORY, REFS)
+    render(path, emu, only=["b"], engine=None)
+    assert sorted(sent(emu)) == [("The sea at dawn.", "16:9"), ("The sea at dawn.", "9:16")]
+    assert elements(emu) == []  # shot b sends no element: none is made
+    render(path, emu, only=["a"], deliverable="vertical", engine=None)
+    assert len(elements(emu)) == 1  # a@vertical's element, made first
+    assert sorted(sent(emu)) == [("Mara rows a boat on the sea.", "9:16"),
+                                 ("The sea at dawn.", "16:9"), ("The sea at dawn.", "9:16")]
+    render(path, emu, only=["a@vertical", "a"], engine=None)  # a@vertical cached, a is new; the element is in the lock
+    assert len(elements(emu)) == 1 and len(videos(emu)) == 4
+
+
+def test_a_failed_deliverable_shot_is_reported_at_its_shot_not_with_a_traceback(project, emu, cli, monkeypatch):
+    path = project(STORY, REFS)
+    emu.add_fault(Fault("submit", "fail", 1, "The sea at dawn."))
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+    monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
+    result = cli("render", str(path), "--rate", "0", "--yes", "--only", "b", "--deliverable", "vertical")
+    assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err
+    assert "storyboard.yaml:14:" in result.err and "vertical (b@vertical)" in result.err
