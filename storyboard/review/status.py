@@ -187,9 +187,11 @@ class Spent:
     clips: int
     cost: Decimal
     unpriced: int
+    elements: int = 0  # Kling elements made for it (paid too, and kept in the lock)
 
 
 def spent(lock: Lock) -> Spent:
     entries = {entry.key: entry for _, _, entry in lock.paid()}
-    priced = [e.cost for e in entries.values() if e.cost is not None]
-    return Spent(len(entries), exact(sum(priced, Decimal(0))), len(entries) - len(priced))
+    made = lock.paid_elements()
+    priced = [e.cost for e in list(entries.values()) + list(made.values()) if e.cost is not None]
+    return Spent(len(entries), exact(sum(priced, Decimal(0))), len(entries) + len(made) - len(priced), len(made))
