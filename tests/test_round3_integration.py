@@ -116,3 +116,40 @@ def test_a_failed_deliverable_shot_is_reported_at_its_shot_not_with_a_traceback(
     result = cli("render", str(path), "--rate", "0", "--yes", "--only", "b", "--deliverable", "vertical")
     assert result.code == 1 and "Traceback" not in result.err and "internal error" not in result.err
     assert "storyboard.yaml:14:" in result.err and "vertical (b@vertical)" in result.err
+
+
+def test_status_counts_the_element_in_what_the_film_has_cost(project, emu, cli, monkeypatch):
+    path = project(STORY, REFS)
+    render(path, emu, engine=None)
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+    monkeypatch.setenv("WAVESPEED_API_KEY", KEY)
+    shown = cli("status", str(path))
+    assert "Spent on this film so far: $1.354 for 4 paid clips and 1 element in the lock." in shown.out
+    data = json.loads(cli("status", str(path), "--json").out)
+    assert data["spent"] == "1.354" and data["spent_elements"] == 1
+
+
+def clone_of(path, dest):
+    """What a teammate's clone holds: the storyboard, its files and the lock; no cache, no renders."""
+    dest.mkdir()
+    for rel in ["storyboard.yaml", "storyboard.lock", *REFS]:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes((path.parent / rel).read_bytes())
+    return dest / "storyboard.yaml"
+
+
+def test_a_clone_stitches_and_pulls_every_film_from_the_lock_with_no_api_address(project, emu, cli, tmp_path):
+    path = project(STORY, REFS)
+    result = render(path, emu)
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    assert cli("push", str(path), "--remote", str(remote)).code == 0
+    clone = clone_of(path, tmp_path / "clone")
+    shown = cli("stitch", str(clone), "--remote", str(remote))
+    assert shown.code == 0, shown.err
+    for name, film in result.films:  # the same films, byte for byte, from the clips the lock names
+        assert (clone.parent / film.relative_to(path.parent)).read_bytes() == film.read_bytes(), name
+    other = clone_of(path, tmp_path / "other")
+    pulled = cli("pull", str(other), "--remote", str(remote))
+    assert pulled.code == 0 and "4 clips pulled" in pulled.out
+    assert cli("stitch", str(other)).code == 0
