@@ -153,3 +153,14 @@ def test_a_clone_stitches_and_pulls_every_film_from_the_lock_with_no_api_address
     pulled = cli("pull", str(other), "--remote", str(remote))
     assert pulled.code == 0 and "4 clips pulled" in pulled.out
     assert cli("stitch", str(other)).code == 0
+
+
+def test_plan_compare_counts_a_rendered_deliverables_jobs_as_the_plan_does(project, cli):
+    path = project(STORY, REFS)
+    data = json.loads(cli("plan", str(path), "--compare", "--json").out)
+    rows = {row["shot"]: row for row in data["shots"]}
+    assert list(rows) == ["element:mara", "a", "b", "a@vertical", "b@vertical"]
+    wavespeed = next(h for h in data["hosts"] if h["provider"] == "wavespeed")
+    plan = compile_project(str(path)).plan
+    assert Decimal(wavespeed["total"]) == plan.total_cost == sum(Decimal(r["costs"]["wavespeed"]) for r in rows.values())
+    assert rows["a@vertical"]["costs"]["wavespeed"] == "0.336"
