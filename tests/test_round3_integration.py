@@ -164,3 +164,40 @@ def test_plan_compare_counts_a_rendered_deliverables_jobs_as_the_plan_does(proje
     plan = compile_project(str(path)).plan
     assert Decimal(wavespeed["total"]) == plan.total_cost == sum(Decimal(r["costs"]["wavespeed"]) for r in rows.values())
     assert rows["a@vertical"]["costs"]["wavespeed"] == "0.336"
+
+
+FAL_STORY = STORY.replace("version: 1\n", "version: 1\nprovider: fal\nmax_cost: 5\n"
+                          "defaults: {model: kwaivgi/kling-video-o3-std/reference-to-video}\n")
+
+
+def test_a_clone_of_a_film_made_on_fal_stitches_and_pulls_from_the_lock(project, emu, cli, tmp_path):
+    path = project(FAL_STORY, REFS)
+    env = {"FAL_BASE_URL": emu.url, "FAL_KEY": KEY}
+    result = render_project(str(path), env=env, options=Options(concurrency=6, rate=0))
+    assert not result.report.failed and len(result.films) == 3
+    bodies = [e["body"] for e in emu.state.log if e.get("protocol") == "fal"]
+    assert sorted(b["aspect_ratio"] for b in bodies if b["prompt"].startswith("@Element1 rows")) == ["16:9", "9:16"]
+    assert all(b["elements"][0]["frontal_image_url"].endswith("mara-front.png") for b in bodies if "Element1" in
+               b["prompt"])
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    assert cli("push", str(path), "--remote", str(remote)).code == 0
+    clone = clone_of(path, tmp_path / "clone")  # FAL_BASE_URL is not set here: the lock names the emulator
+    shown = cli("stitch", str(clone), "--remote", str(remote))
+    assert shown.code == 0, shown.err
+    assert "FAL_BASE_URL" in shown.err and "WAVESPEED_BASE_URL" not in shown.err
+    for name, film in result.films:
+        assert (clone.parent / film.relative_to(path.parent)).read_bytes() == film.read_bytes(), name
+    other = clone_of(path, tmp_path / "other")
+    pulled = cli("pull", str(other), "--remote", str(remote))
+    assert pulled.code == 0 and "not in the remote" not in pulled.out
+
+
+def test_an_unpriced_rendered_deliverable_is_never_shown_as_free(project, cli):
+    path = project(STORY.replace("version: 1\n", "version: 1\nprovider: fal\n"), REFS)  # O3 Pro refs: unpriced on fal
+    shown = cli("plan", str(path))
+    assert "vertical (9:16, render) → renders/vertical.mp4: 2 jobs rendered again at 9:16, unpriced" in shown.out
+    checked = cli("validate", str(path))
+    assert checked.code == 0 and "$0.000 (+ 4 unpriced)" in checked.out
+    data = json.loads(cli("validate", str(path), "--json").out)
+    assert data["files"][0]["unpriced"] == ["a", "b", "a@vertical", "b@vertical"]

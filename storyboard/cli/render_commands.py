@@ -213,9 +213,9 @@ def _from_lock(compiled, cache, args):
     """The clips the lock says the film is made of, when this shell's API address names others (a clone)."""
     from ..render.lockcut import LockCut, compiled_at, cut_from_lock
 
-    if compiled.plan.provider != "wavespeed":  # the lock's other addresses are WaveSpeed's (the emulator's)
+    if compiled.plan.provider == "preview":  # previews are never in a lock
         return LockCut(compiled.plan)
-    return cut_from_lock(compiled, cache, compiled_at(args.path))
+    return cut_from_lock(compiled, cache, compiled_at(args.path, compiled.plan.provider))
 
 
 def cut_films(plan, compiled, cache, args) -> list:

@@ -38,7 +38,7 @@ class LockCut:
             return ""
         origins = sorted(set(self.from_lock.values()))
         return (f"cut from the clips the lock names, paid at {', '.join(origins)} "
-                f"(this shell's API address is {self.plan.origin}; WAVESPEED_BASE_URL): "
+                f"(this shell's API address is {self.plan.origin}; {_variable(self.plan)}): "
                 + ", ".join(self.from_lock))
 
     def advice(self, storyboard: str) -> str | None:
@@ -48,7 +48,7 @@ class LockCut:
         origin = sorted(set(self.elsewhere.values()))[0]
         return (f"{', '.join(self.elsewhere)} {'were' if len(self.elsewhere) > 1 else 'was'} paid at {origin} "
                 f"(the lock), not at {self.plan.origin}: `storyboard pull {storyboard}` fetches the clips from the "
-                f"team's remote, or `WAVESPEED_BASE_URL={origin} storyboard render {storyboard}` gets them back "
+                f"team's remote, or `{_variable(self.plan)}={origin} storyboard render {storyboard}` gets them back "
                 "from there without paying again")
 
 
@@ -104,6 +104,12 @@ def lock_plan(compiled, compile_at: Callable[[str], Plan]) -> tuple[Plan, dict[s
     return plan.model_copy(update={"cut": recut(plan.cut), "jobs": jobs, "deliverables": films_now}), taken
 
 
+def _variable(plan: Plan) -> str:
+    from ..plan.types import BASE_URL_VARIABLES
+
+    return BASE_URL_VARIABLES.get(plan.provider, "WAVESPEED_BASE_URL")
+
+
 def _label(film: str, cs: CutShot) -> str:
     return f"{cs.shot}@{film}" if film else cs.shot
 
@@ -120,11 +126,17 @@ def cut_from_lock(compiled, cache: ClipCache, compile_at: Callable[[str], Plan])
     return result
 
 
-def compiled_at(path: str) -> Callable[[str], Plan]:
-    """``compile_at`` for the storyboard at ``path``: its plan at another API origin (prices do not change keys)."""
-    from ..plan.project import compile_project
+def compiled_at(path: str, provider: str = "wavespeed") -> Callable[[str], Plan]:
+    """``compile_at`` for the storyboard at ``path`` on ``provider``: its plan at another API origin of that
+    host (prices do not change keys); fal's address is FAL_BASE_URL's, as WaveSpeed's is WAVESPEED_BASE_URL's."""
+    import os
 
-    return lambda origin: compile_project(path, base_url=origin).plan
+    from ..plan.project import compile_project
+    from ..plan.types import BASE_URL_VARIABLES
+
+    variable = BASE_URL_VARIABLES.get(provider, "WAVESPEED_BASE_URL")
+    return lambda origin: compile_project(path, provider=provider, base_url=origin,
+                                          env={**os.environ, variable: origin}).plan
 
 
 def _take(plan: Plan, film: str, cs: CutShot) -> int:
