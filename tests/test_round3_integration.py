@@ -201,3 +201,12 @@ def test_an_unpriced_rendered_deliverable_is_never_shown_as_free(project, cli):
     assert checked.code == 0 and "$0.000 (+ 4 unpriced)" in checked.out
     data = json.loads(cli("validate", str(path), "--json").out)
     assert data["files"][0]["unpriced"] == ["a", "b", "a@vertical", "b@vertical"]
+
+
+def test_only_names_the_shots_left_to_render_not_the_cards_and_cuts_a_complete_deliverable(project, emu):
+    path = project(STORY, REFS)
+    first = render(path, emu, only=["b"])
+    assert first.not_cut == ["a", "a@vertical"] and first.films == []  # title and end cards are drawn at the cut
+    second = render(path, emu, only=["a"], deliverable="vertical")
+    assert second.not_cut == [] and [name for name, _ in second.films] == ["vertical"]
+    assert not (path.parent / "renders" / "film.mp4").exists()  # the master still lacks its shot a
