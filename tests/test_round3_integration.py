@@ -210,3 +210,19 @@ def test_only_names_the_shots_left_to_render_not_the_cards_and_cuts_a_complete_d
     second = render(path, emu, only=["a"], deliverable="vertical")
     assert second.not_cut == [] and [name for name, _ in second.films] == ["vertical"]
     assert not (path.parent / "renders" / "film.mp4").exists()  # the master still lacks its shot a
+
+
+def test_repay_all_pays_again_for_a_rendered_deliverables_lost_clips_too(project, tmp_path):
+    import shutil
+    import time
+
+    path = project(STORY, REFS)
+    with Emulator(task_seconds=0.1, retention=0.3) as emu:
+        render(path, emu, engine=None)
+        shutil.rmtree(path.parent / ".storyboard")  # the clips are lost here, and the provider has let them go
+        time.sleep(0.5)
+        result = render(path, emu, repay=("all",), engine=None)
+        assert not result.report.failed and not result.report.count("skipped")
+        assert sorted(o.job.shot for o in result.report.outcomes if o.state == "done") == [
+            "a", "a@vertical", "b", "b@vertical"]
+        assert len(elements(emu)) == 1  # the element's id is in the lock: not made again

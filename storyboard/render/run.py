@@ -323,7 +323,7 @@ def _repaying(plan: Plan, repay: tuple[str, ...], name: str, selected: Plan) -> 
     """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again; ``selected``:
     the jobs this run makes (``--only`` may name a take the plan does not have)."""
     if "all" in repay:
-        return {job.shot for job in plan.jobs}
+        return {job.shot for job in plan.all_jobs}  # the deliverables' SHOT@NAME too
     unknown = [shot for shot in repay if plan.job(shot) is None and selected.job(shot) is None
                and plan.element(shot) is None]
     if unknown:
