@@ -226,3 +226,17 @@ def test_repay_all_pays_again_for_a_rendered_deliverables_lost_clips_too(project
         assert sorted(o.job.shot for o in result.report.outcomes if o.state == "done") == [
             "a", "a@vertical", "b", "b@vertical"]
         assert len(elements(emu)) == 1  # the element's id is in the lock: not made again
+
+
+def test_diff_to_fal_never_shows_an_unpriced_re_render_as_free(project, cli):
+    path = project(STORY, REFS)
+    (path.parent / "fal.yaml").write_text(STORY.replace("version: 1\n", "version: 1\nprovider: fal\n"))
+    shown = cli("diff", str(path), str(path.parent / "fal.yaml"))
+    assert "~ shot a@vertical: to re-render, unpriced: an unknown amount to pay" in shown.out
+    assert "$0.000 to pay" not in shown.out
+    assert "to pay now $0.000 (+ 4 unpriced); film total $1.354 → $0.000 (+ 4 unpriced)." in shown.out
+    data = json.loads(cli("diff", str(path), str(path.parent / "fal.yaml"), "--format", "json").out)
+    row = next(s for s in data["shots"] if s["shot"] == "a@vertical")
+    assert row["cost"] is None and row["to_pay"] is None and data["summary"]["unpriced"] == 4
+    table = cli("diff", str(path), str(path.parent / "fal.yaml"), "--format", "markdown").out
+    assert "| `a@vertical` | re-render |" in table and "| unpriced | unknown |" in table
