@@ -240,3 +240,16 @@ def test_diff_to_fal_never_shows_an_unpriced_re_render_as_free(project, cli):
     assert row["cost"] is None and row["to_pay"] is None and data["summary"]["unpriced"] == 4
     table = cli("diff", str(path), str(path.parent / "fal.yaml"), "--format", "markdown").out
     assert "| `a@vertical` | re-render |" in table and "| unpriced | unknown |" in table
+
+
+def test_textconv_shows_what_git_diff_must_not_hide_cards_captions_and_the_other_films(project, cli):
+    path = project(STORY, REFS)
+    before = cli("textconv", str(path)).out
+    changed = STORY.replace("Morning.", "Mornin.").replace("The Keeper", "The Keepers").replace('"1:1"', '"4:5"')
+    path.write_text(changed)
+    after = cli("textconv", str(path)).out
+    gone = set(before.splitlines()) - set(after.splitlines())
+    assert gone == {"  title card: The Keeper, 1 s, #f2efe6 on #000000",
+                    "film square: 1:1 by reframe → renders/square.mp4, $0.000", "  caption (0-3 s): Morning."}
+    assert "  dialogue (0-3 s): Mara: The lamp is out." in after
+    assert "film vertical: 9:16 by render → renders/vertical.mp4, $0.672" in after
