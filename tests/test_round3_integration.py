@@ -253,3 +253,13 @@ def test_textconv_shows_what_git_diff_must_not_hide_cards_captions_and_the_other
                     "film square: 1:1 by reframe → renders/square.mp4, $0.000", "  caption (0-3 s): Morning."}
     assert "  dialogue (0-3 s): Mara: The lamp is out." in after
     assert "film vertical: 9:16 by render → renders/vertical.mp4, $0.672" in after
+
+
+def test_after_a_preview_render_nothing_is_left_to_make_the_element_is_drawn_not_owed(project, cli):
+    path = project(STORY, REFS)
+    assert cli("render", str(path), "--provider", "preview", "--no-stitch").code == 0
+    shown = cli("plan", str(path), "--provider", "preview")
+    assert "No changes." in shown.out and "To pay now" not in shown.out
+    rows = {r["shot"]: r for r in json.loads(cli("status", str(path), "--provider", "preview", "--json").out)["shots"]}
+    assert rows["element:mara"]["state"] == "drawn" and rows["a@vertical"]["state"] == "here"
+    assert "0 shots to render" in cli("status", str(path), "--provider", "preview").out

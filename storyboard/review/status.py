@@ -164,7 +164,7 @@ def pay_marks(compiled: Compiled, cache: ClipCache) -> list[tuple[Job, str]]:
     """Every job of the plan (its Kling elements, the film's jobs, other takes, the deliverables' jobs)
     and its mark: cached, paid or to pay. An element made already is paid: its id is in a lock."""
     where = Locator(compiled, cache)
-    elements = [(job, PAID if row.state in (CREATED, IN_FLIGHT) else TO_PAY)
+    elements = [(job, PAID if row.state in (CREATED, IN_FLIGHT) else CARD if row.state == CARD else TO_PAY)
                 for job, row in zip(compiled.plan.elements, where.element_rows())]
     return elements + [(job, _MARK[where.locate(job).state]) for job in compiled.plan.all_jobs]
 
