@@ -263,3 +263,9 @@ def test_after_a_preview_render_nothing_is_left_to_make_the_element_is_drawn_not
     rows = {r["shot"]: r for r in json.loads(cli("status", str(path), "--provider", "preview", "--json").out)["shots"]}
     assert rows["element:mara"]["state"] == "drawn" and rows["a@vertical"]["state"] == "here"
     assert "0 shots to render" in cli("status", str(path), "--provider", "preview").out
+
+
+def test_a_saved_plan_counts_the_element_and_the_other_films_jobs(project, cli, tmp_path):
+    path = project(STORY, REFS)
+    shown = cli("plan", str(path), "--out", str(tmp_path / "saved.json"))
+    assert shown.code == 0 and ": 5 jobs, $1.354 for the film; $1.354 left to pay for 5 shots" in shown.out

@@ -121,7 +121,8 @@ def cmd_plan(args) -> int:
         left = f"{dollars(owed)} left to pay for {todo} shot{'s' if todo != 1 else ''} not yet paid"
         if unknown:
             left += f" (and unknown for {', '.join(unknown)})"
-        print(f"plan saved to {args.out}: {len(compiled.plan.jobs)} jobs, {dollars(compiled.plan.total_cost)} "
+        n = len(compiled.plan.all_jobs) + len(compiled.plan.elements)  # as the plan's table counts them
+        print(f"plan saved to {args.out}: {n} job{'s' if n != 1 else ''}, {dollars(compiled.plan.total_cost)} "
               f"for the film; {left}")
     elif args.json:
         sys.stdout.write(compiled.plan.to_json())
