@@ -269,3 +269,24 @@ def test_a_saved_plan_counts_the_element_and_the_other_films_jobs(project, cli, 
     path = project(STORY, REFS)
     shown = cli("plan", str(path), "--out", str(tmp_path / "saved.json"))
     assert shown.code == 0 and ": 5 jobs, $1.354 for the film; $1.354 left to pay for 5 shots" in shown.out
+
+
+def test_diff_since_a_revision_counts_what_the_element_and_the_other_films_cost(project, emu, cli, monkeypatch):
+    from conftest import git
+
+    path = project(STORY, REFS)
+    root = path.parent
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.invalid")
+    git(root, "config", "user.name", "t")
+    (root / ".gitignore").write_text(".storyboard/\nrenders/\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the film, not rendered")
+    render(path, emu, engine=None)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("WAVESPEED_BASE_URL", emu.url)
+    shown = cli("diff", "--base", "HEAD", str(path))
+    assert shown.code == 0, shown.err
+    assert "+ take a@vertical#1: paid $0.336, in the film" in shown.out
+    assert "+ element:mara: paid $0.010, in the film" in shown.out
+    assert "4 takes and 1 element added to the lock, $1.354 (spent, not owed)" in shown.out

@@ -124,7 +124,7 @@ class PaidTake:
 
     @property
     def label(self) -> str:
-        return f"{self.shot}#{self.take}"
+        return self.shot if self.shot.startswith("element:") else f"{self.shot}#{self.take}"
 
 
 @dataclass
@@ -145,8 +145,11 @@ class PlanDiff:
     def paid_text(self) -> str:
         if not self.paid:
             return ""
-        n = len(self.paid)
-        return (f"Paid for since the old side: {n} take{'s' if n != 1 else ''} added to the lock, "
+        made = sum(1 for t in self.paid if t.shot.startswith("element:"))
+        n = len(self.paid) - made
+        what = " and ".join(([f"{n} take{'s' if n != 1 else ''}"] if n else [])
+                            + ([f"{made} element{'s' if made != 1 else ''}"] if made else []))
+        return (f"Paid for since the old side: {what} added to the lock, "
                 f"{money(self.paid_cost)} (spent, not owed).")
 
     def length_text(self) -> str:

@@ -35,7 +35,7 @@ def as_lines(d: PlanDiff) -> list[Line]:
     if d.film:
         lines.append([("change", f"~ film: re-cut only, {money(Decimal(0))}")])
         lines += [_change_line(c) for c in d.film]
-    lines += [[("add", f"+ take {t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}")]
+    lines += [[("add", f"+ {'' if t.shot.startswith('element:') else 'take '}{t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}")]
               for t in d.paid]
     if not lines:
         lines.append([("", "No changes.")])
@@ -84,7 +84,7 @@ def as_markdown(d: PlanDiff, path: str = "") -> str:
         rows.append(f"| ~ | *(film)* | re-cut only | {'; '.join(c.markdown() for c in d.film)} | {zero} | {zero} |")
     for t in d.paid:
         where = "in the film" if t.in_film else "not in the film"
-        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} spent "
+        rows.append(f"| + | `{_cell(t.label)}` | {'element made' if t.shot.startswith('element:') else 'take paid for'} | added to the lock, {where} | {money(t.cost)} spent "
                     f"| {zero} |")
     table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
     length = f"{d.length_text()}\n\n" if d.length else ""
