@@ -290,3 +290,21 @@ def test_diff_since_a_revision_counts_what_the_element_and_the_other_films_cost(
     assert "+ take a@vertical#1: paid $0.336, in the film" in shown.out
     assert "+ element:mara: paid $0.010, in the film" in shown.out
     assert "4 takes and 1 element added to the lock, $1.354 (spent, not owed)" in shown.out
+
+
+def test_the_confirmation_quotes_the_element_once_and_every_films_jobs(project, emu):
+    from storyboard.cli.confirm import Declined
+
+    path = project(STORY, REFS)
+    asked = []
+
+    def confirm(quote):
+        asked.append(quote)
+        raise Declined("no")
+
+    with pytest.raises(Declined):
+        render(path, emu, confirm=confirm)
+    (quote,) = asked
+    assert [j.label for j in quote.jobs] == ["element:mara", "a", "b", "a@vertical", "b@vertical"]
+    assert quote.cost == Decimal("1.354") and quote.text == "$1.354 for 5 jobs"
+    assert emu.stats()["total_submits"] == 0  # nothing was sent
