@@ -308,3 +308,16 @@ def test_the_confirmation_quotes_the_element_once_and_every_films_jobs(project, 
     assert [j.label for j in quote.jobs] == ["element:mara", "a", "b", "a@vertical", "b@vertical"]
     assert quote.cost == Decimal("1.354") and quote.text == "$1.354 for 5 jobs"
     assert emu.stats()["total_submits"] == 0  # nothing was sent
+
+
+def test_takes_knows_a_rendered_deliverables_clips_so_it_does_not_search_every_take_key(project, cli):
+    from storyboard.review.status import Locator, cache_for
+    from storyboard.review.takes import Known
+
+    path = project(STORY, REFS)
+    assert cli("render", str(path), "--provider", "preview", "--no-stitch").code == 0
+    compiled = compile_project(str(path), provider="preview")
+    cache = cache_for(compiled, None)
+    assert not Known(compiled, cache, Locator(compiled, cache)).strangers  # a@vertical's clip is accounted for
+    shown = cli("takes", str(path), "--provider", "preview")
+    assert shown.code == 0 and [line.split()[0] for line in shown.out.splitlines()[1:3]] == ["a", "b"]
