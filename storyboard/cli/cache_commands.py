@@ -77,7 +77,7 @@ def _film_keys(args, compiled) -> set[str]:
     from ..render.lockcut import compiled_at, lock_plan
 
     keys = {job.key for job in compiled.plan.all_jobs}
-    keys |= {job.key for job in lock_plan(compiled, compiled_at(args.path))[0].all_jobs}
+    keys |= {job.key for job in lock_plan(compiled, compiled_at(args.path, compiled.plan.provider))[0].all_jobs}
     keys |= {entry.key for _, _, entry in read_lock(lock_path(compiled.path)).entries()}
     chosen, args.provider = args.provider, "preview"
     try:

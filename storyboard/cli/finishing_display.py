@@ -26,7 +26,10 @@ def deliverable_lines(plan: Plan) -> list[str]:
             continue
         how = ("cropped from the master's clips" if d.method == "reframe"
                else f"{len(d.jobs)} job{'s' if len(d.jobs) != 1 else ''} rendered again at {d.aspect_ratio}")
-        lines.append(f"  {d.name} ({d.aspect_ratio}, {d.method}) → {d.output}: {how}, {dollars(d.cost)}")
+        unpriced = sum(1 for j in d.jobs if j.cost is None)  # an unknown cost is never shown as $0
+        cost = dollars(d.cost) if not unpriced else (
+            "unpriced" if unpriced == len(d.jobs) else f"{dollars(d.cost)} and {unpriced} unpriced")
+        lines.append(f"  {d.name} ({d.aspect_ratio}, {d.method}) → {d.output}: {how}, {cost}")
     return lines
 
 

@@ -63,7 +63,7 @@ def _validate_json(args) -> int:
             compiled = compile_for(args, path)
             found = compiled.warnings
             entry.update(ok=True, shots=len(compiled.plan.jobs), length=compiled.plan.cut.duration,
-                         cost=fixed_or_none(compiled.plan.total_cost))
+                         cost=fixed_or_none(compiled.plan.total_cost), unpriced=list(compiled.plan.unpriced))
         except InvalidStoryboard as exc:
             found = exc.diagnostics
         except StoryboardError as exc:
@@ -103,7 +103,8 @@ def _validate_one(args, path: str) -> int:
     found = colour.counted(0, len(compiled.warnings))
     colour.write([[("bold", f"{shown}: "), ("ok", "ok"), ("", f": {shots} shot{'s' if shots != 1 else ''}, "
                    f"{characters} character{'s' if characters != 1 else ''}, {plan.cut.duration:g} s, "
-                   f"{dollars(plan.total_cost)}"), ("warning", f", {found}" if found else "")]], args)
+                   f"{dollars(plan.total_cost)}" + (f" (+ {len(plan.unpriced)} unpriced)" if plan.unpriced else "")),
+                   ("warning", f", {found}" if found else "")]], args)
     return EXIT_OK
 
 

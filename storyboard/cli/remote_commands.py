@@ -55,10 +55,10 @@ def _project(args):
         print(f"created the folder remote {url}", file=sys.stderr)
     cache = project_cache(compiled.root, cache=args.cache, remote=url, warn=warnings.append)
     jobs, paid_at = film_jobs(compiled.plan), {}  # the deliverables' too
-    if compiled.plan.provider == "wavespeed":  # the film's clips as the lock names them, whatever this shell's API address
+    if compiled.plan.provider != "preview":  # the film's clips as the lock names them, whatever this shell's API address
         from ..render.lockcut import compiled_at, lock_plan
 
-        plan, paid_at = lock_plan(compiled, compiled_at(args.path))
+        plan, paid_at = lock_plan(compiled, compiled_at(args.path, compiled.plan.provider))
         jobs = film_jobs(plan)
     keys = {job.key: job.label for job in jobs}  # `meet#2`: a chosen take is named as render names it
     if compiled.plan.provider != "preview":  # every paid clip of the film, every take, chosen or not

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -107,8 +106,11 @@ def cmd_render(args) -> int:
     in_film = {id(job) for job in plan.jobs}  # by identity: comparing jobs field by field is quadratic at scale
     for outcome in report.failed + blocked:
         src = outcome.job.source
-        take = f"take {outcome.job.take}: " if outcome.job.take != 1 or id(outcome.job) not in in_film else ""
-        print(Diagnostic(display, src.line, src.column, f"shots[{index[outcome.job.shot]}]",
+        shot, _, film = outcome.job.shot.partition("@")  # a rendered deliverable's job is SHOT@FILM
+        extra = outcome.job.take != 1 or (not film and id(outcome.job) not in in_film)
+        take = f"take {outcome.job.take}: " if extra else ""
+        take = f"{film} ({outcome.job.shot}): {take}" if film else take
+        print(Diagnostic(display, src.line, src.column, f"shots[{index[shot]}]",
                          take + outcome.message).format(), file=sys.stderr)
     resumed = sum(1 for o in report.outcomes if o.resumed)
     if args.json:
@@ -160,6 +162,7 @@ def _print_summary(report, plan, film, resumed: int, films=()) -> None:
     print(
         f"{len(plan.jobs)} shot{'s' if len(plan.jobs) != 1 else ''}"
         + (f" and {len(plan.takes)} other take{'s' if len(plan.takes) != 1 else ''}" if plan.takes else "")
+        + (f" and {again} for the other films" if (again := sum(len(d.jobs) for d in plan.deliverables)) else "")
         + f": {new} rendered"
         + (f" ({resumed} resumed)" if resumed else "")
         + f", {report.count('cached')} from the cache, {len(report.failed)} failed"
@@ -209,9 +212,9 @@ def _from_lock(compiled, cache, args):
     """The clips the lock says the film is made of, when this shell's API address names others (a clone)."""
     from ..render.lockcut import LockCut, compiled_at, cut_from_lock
 
-    if compiled.plan.provider != "wavespeed":  # the lock's other addresses are WaveSpeed's (the emulator's)
+    if compiled.plan.provider == "preview":  # previews are never in a lock
         return LockCut(compiled.plan)
-    return cut_from_lock(compiled, cache, compiled_at(args.path))
+    return cut_from_lock(compiled, cache, compiled_at(args.path, compiled.plan.provider))
 
 
 def cut_films(plan, compiled, cache, args) -> list:

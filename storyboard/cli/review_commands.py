@@ -113,7 +113,7 @@ def cmd_status(args) -> int:
                                                 "cost": fixed_or_none(c.entry.cost)}
                                                for c in unused],
                           "paid_not_in_film_cost": fixed(total(unused)),
-                          "spent": fixed(so_far.cost), "spent_clips": so_far.clips,
+                          "spent": fixed(so_far.cost), "spent_clips": so_far.clips, "spent_elements": so_far.elements,
                           "spent_unpriced": so_far.unpriced}, indent=2))
         return EXIT_OK
     width = max(len(r.name) for r in rows)
@@ -158,7 +158,8 @@ def other_takes(compiled, lock, unused: set[str]) -> list[tuple[str, object]]:
 def spent_text(so_far) -> str:
     """What the film has cost so far: every paid clip in its lock."""
     n = so_far.clips
-    text = f"Spent on this film so far: {dollars(so_far.cost)} for {n} paid clip{'s' if n != 1 else ''} in the lock"
+    made = f" and {so_far.elements} element{'s' if so_far.elements != 1 else ''}" if so_far.elements else ""
+    text = f"Spent on this film so far: {dollars(so_far.cost)} for {n} paid clip{'s' if n != 1 else ''}{made} in the lock"
     return text + (f" (and {so_far.unpriced} of unknown cost)." if so_far.unpriced else ".")
 
 

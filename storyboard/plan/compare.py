@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Mapping
 
 from ..catalog import HOSTS, load_catalog
@@ -110,14 +109,16 @@ def compare_hosts(arg: str, *, provider: str | None = None, prices: str | None =
         target = Target(host, provider_origin(host, url), price_list, source)
         plan = compile_plan(sb, storyboard_file=path.name, media=media, catalog=load_catalog(host), target=target,
                             reporter=reporter, skip_shots=salvage.shots, broken_characters=salvage.characters)
+        again = {job.shot: job.cost for d in plan.deliverables for job in d.jobs}  # a rendered deliverable's
         side = HostCosts(host, target.origin, plan.price_list, {**element_costs(plan),
-                                                                **{job.shot: job.cost for job in plan.jobs}})
+                                                                **{job.shot: job.cost for job in plan.jobs}, **again})
         sides.append(side)
         found.append([d for d in reporter.diagnostics if d.severity == "error"])
     index.save()
     _split_problems(sb, sides, found)
     elements = [f"element:{key}" for key in sb.characters if any(f"element:{key}" in side.costs for side in sides)]
-    return Comparison(doc.reporter.file, chosen, elements + [shot.id for shot in sb.shots], sides)
+    films = list(dict.fromkeys(s for side in sides for s in side.costs if "@" in s))  # SHOT@NAME, after the master
+    return Comparison(doc.reporter.file, chosen, elements + [shot.id for shot in sb.shots] + films, sides)
 
 
 def element_costs(plan) -> dict[str, Decimal | None]:
@@ -138,8 +139,9 @@ def _split_problems(sb, sides: list[HostCosts], found: list[list[Diagnostic]]) -
         raise InvalidStoryboard(sorted(common, key=lambda d: (d.line, d.column, d.message)))
     for side, errors in zip(sides, found):
         for d in errors:
-            for shot in _shots_of(sb, d):
-                side.cannot.setdefault(shot, []).append(d)
+            for shot in _shots_of(sb, d):  # and the shot's jobs in the rendered deliverables (SHOT@NAME)
+                for row in [shot] + [s for s in side.costs if s.startswith(f"{shot}@")]:
+                    side.cannot.setdefault(row, []).append(d)
 
 
 def _shots_of(sb, d: Diagnostic) -> list[str]:

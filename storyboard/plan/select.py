@@ -28,7 +28,7 @@ def parse_only(values: list[str]) -> list[str]:
 def select(plan: Plan, names: list[str], catalog: Catalog) -> Plan:
     """``plan`` with only the jobs ``names`` asks for and the jobs they take inputs from.
     An unknown name is a usage error naming the close match, or the shots there are."""
-    chosen: list[Job] = [_job(plan, name, catalog) for name in names]
+    chosen: list[Job] = [job for name in names for job in _in_each_film(plan, name, catalog)]
     by_key = {job.key: job for job in plan.all_jobs}
     wanted: dict[str, Job] = {}
     todo = list(chosen)
@@ -42,15 +42,27 @@ def select(plan: Plan, names: list[str], catalog: Catalog) -> Plan:
             if upstream is not None:
                 todo.append(upstream)
     film = [job for job in plan.jobs if wanted.get(job.label) is job]
-    in_film = {id(job) for job in film}
+    films = [d.model_copy(update={"jobs": [j for j in d.jobs if wanted.get(j.label) is j]}) if d.jobs else d
+             for d in plan.deliverables]  # a rendered deliverable's jobs not asked for are not made either
+    in_film = {id(job) for job in film + [j for d in films for j in d.jobs]}
     others = [job for job in wanted.values() if id(job) not in in_film]
     order = {job.label: n for n, job in enumerate(plan.all_jobs)}
     others.sort(key=lambda job: (order.get(job.label, len(order)), job.shot, job.take))
-    priced = [job.cost for job in film + others if job.cost is not None]
+    made = film + others + [j for d in films for j in d.jobs]
+    priced = [job.cost for job in made if job.cost is not None]
     return plan.model_copy(update={
-        "jobs": film, "takes": others, "total_cost": exact(sum(priced, start=Decimal(0))),
-        "unpriced": [job.label for job in film + others if job.cost is None],
+        "jobs": film, "takes": others, "deliverables": films, "total_cost": exact(sum(priced, start=Decimal(0))),
+        "unpriced": [job.label for job in made if job.cost is None],
     })
+
+
+def _in_each_film(plan: Plan, name: str, catalog: Catalog) -> list[Job]:
+    """``name``'s job in each film this plan makes: the master's (if it has the shot) and each rendered
+    deliverable's ``SHOT@NAME``; ``SHOT@NAME`` or ``SHOT#N`` is that one job."""
+    again = [j for d in plan.deliverables for j in d.jobs if "@" not in name and j.shot == f"{name}@{d.name}"]
+    if again and plan.job(name) is None:  # `--deliverable NAME`: the master's jobs are not in this plan
+        return again
+    return [_job(plan, name, catalog)] + again
 
 
 def _job(plan: Plan, name: str, catalog: Catalog) -> Job:

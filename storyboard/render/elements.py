@@ -280,4 +280,6 @@ def resolved(plan: Plan, outcomes: list[ElementOutcome], unmade: list, keep_goin
             out.append(job if request is job.request else job.model_copy(update={"request": request}))
         return out
 
-    return plan.model_copy(update={"jobs": send(plan.jobs), "takes": send(plan.takes)}), blocked
+    # a rendered deliverable's shots (`SHOT@NAME`) send the same elements as the master's
+    films = [d.model_copy(update={"jobs": send(d.jobs)}) if d.jobs else d for d in plan.deliverables]
+    return plan.model_copy(update={"jobs": send(plan.jobs), "takes": send(plan.takes), "deliverables": films}), blocked

@@ -38,7 +38,7 @@ class LockCut:
             return ""
         origins = sorted(set(self.from_lock.values()))
         return (f"cut from the clips the lock names, paid at {', '.join(origins)} "
-                f"(this shell's API address is {self.plan.origin}; WAVESPEED_BASE_URL): "
+                f"(this shell's API address is {self.plan.origin}; {_variable(self.plan)}): "
                 + ", ".join(self.from_lock))
 
     def advice(self, storyboard: str) -> str | None:
@@ -48,64 +48,99 @@ class LockCut:
         origin = sorted(set(self.elsewhere.values()))[0]
         return (f"{', '.join(self.elsewhere)} {'were' if len(self.elsewhere) > 1 else 'was'} paid at {origin} "
                 f"(the lock), not at {self.plan.origin}: `storyboard pull {storyboard}` fetches the clips from the "
-                f"team's remote, or `WAVESPEED_BASE_URL={origin} storyboard render {storyboard}` gets them back "
+                f"team's remote, or `{_variable(self.plan)}={origin} storyboard render {storyboard}` gets them back "
                 "from there without paying again")
 
 
 def lock_plan(compiled, compile_at: Callable[[str], Plan]) -> tuple[Plan, dict[str, str]]:
     """``compiled.plan`` with each film job paid at another API address, and unchanged since, replaced by
-    the job its lock entry names; and those shots → their origin. ``compile_at(origin)``: the storyboard's
-    plan at that API origin. No cache, no network: the lock alone says what the film is made of."""
+    the job its lock entry names; and those jobs' labels → their origin. ``compile_at(origin)``: the
+    storyboard's plan at that API origin. No cache, no network: the lock alone says what the film is made of.
+    A rendered deliverable's shots are in the lock as ``SHOT@NAME``; a reframed one cuts the master's clips."""
     plan = compiled.plan
     try:
         lock = read_lock(lock_path(compiled.path))
     except StoryboardError:  # a lock mid-merge: the clips of this address are cut, the lock's commands say why
         return plan, {}
-    wanted: dict[str, str] = {}  # shot → origin of its lock entry, when it is not this shell's
-    for cs in plan.cut.shots:
-        entry = lock.entry(cs.shot, _take(plan, cs))
-        if entry is not None and entry.origin != plan.origin:
-            wanted[cs.shot] = entry.origin
+    films = [("", plan.cut)] + [(d.name, d.cut) for d in plan.deliverables if d.method == "render"]
+    wanted: dict[str, str] = {}  # job label → origin of its lock entry, when it is not this shell's
+    for film, cut in films:
+        for cs in cut.shots:
+            entry = lock.entry(_label(film, cs), _take(plan, film, cs))
+            if entry is not None and entry.origin != plan.origin:
+                wanted[_label(film, cs)] = entry.origin
     taken: dict[str, str] = {}
-    shots, jobs = list(plan.cut.shots), list(plan.jobs)
+    swapped: dict[str, CutShot] = {}  # this address's key → the lock's cut shot
+    jobs = list(plan.jobs)
+    deliverables = {d.name: d for d in plan.deliverables}
     for origin in sorted(set(wanted.values())):
         try:
             other = compile_at(origin)
         except StoryboardError:  # a hand-edited origin that is no address: its entries decide nothing
             continue
-        by_shot = {cs.shot: cs for cs in other.cut.shots}
-        for i, cs in enumerate(shots):
-            there, entry = by_shot.get(cs.shot), lock.entry(cs.shot, _take(plan, cs))
-            if wanted.get(cs.shot) != origin or there is None or entry is None or there.key != entry.key:
-                continue  # the shot changed since it was paid: the lock's clip is not this shot any more
-            shots[i] = there
-            jobs = [_swap(j, other.job(cs.shot)) if j.shot == cs.shot else j for j in jobs]
-            taken[cs.shot] = origin
+        theirs = {"": other.cut, **{d.name: d.cut for d in other.deliverables}}
+        for film, cut in films:
+            by_shot = {cs.shot: cs for cs in theirs.get(film, other.cut).shots}
+            for cs in cut.shots:
+                label = _label(film, cs)
+                there, entry = by_shot.get(cs.shot), lock.entry(label, _take(plan, film, cs))
+                if wanted.get(label) != origin or there is None or entry is None or there.key != entry.key:
+                    continue  # the shot changed since it was paid: the lock's clip is not this shot any more
+                swapped[cs.key] = there
+                taken[label] = origin
+                if film:
+                    d = deliverables[film]
+                    deliverables[film] = d.model_copy(update={"jobs": [_swap(j, other.job(label)) if j.shot == label
+                                                                       else j for j in d.jobs]})
+                else:
+                    jobs = [_swap(j, other.job(cs.shot)) if j.shot == cs.shot else j for j in jobs]
     if not taken:
         return plan, {}
-    cut = plan.cut.model_copy(update={"shots": shots})
-    return plan.model_copy(update={"cut": cut, "jobs": jobs}), taken
+
+    def recut(cut):
+        return cut.model_copy(update={"shots": [swapped.get(cs.key, cs) for cs in cut.shots]})
+
+    films_now = [d.model_copy(update={"cut": recut(d.cut)}) for d in deliverables.values()]
+    return plan.model_copy(update={"cut": recut(plan.cut), "jobs": jobs, "deliverables": films_now}), taken
+
+
+def _variable(plan: Plan) -> str:
+    from ..plan.types import BASE_URL_VARIABLES
+
+    return BASE_URL_VARIABLES.get(plan.provider, "WAVESPEED_BASE_URL")
+
+
+def _label(film: str, cs: CutShot) -> str:
+    return f"{cs.shot}@{film}" if film else cs.shot
 
 
 def cut_from_lock(compiled, cache: ClipCache, compile_at: Callable[[str], Plan]) -> LockCut:
     """The plan to cut (``lock_plan``), and which of the lock's clips neither the cache nor the remote has."""
     plan, taken = lock_plan(compiled, compile_at)
     result = LockCut(plan, from_lock=taken)
-    for cs in plan.cut.shots:
-        if cs.shot in taken and cache.get(cs.key) is None:
-            result.elsewhere[cs.shot] = taken[cs.shot]
+    cuts = [("", plan.cut)] + [(d.name, d.cut) for d in plan.deliverables if d.method == "render"]
+    for film, cut in cuts:
+        for cs in cut.shots:
+            if _label(film, cs) in taken and cache.get(cs.key) is None:
+                result.elsewhere[_label(film, cs)] = taken[_label(film, cs)]
     return result
 
 
-def compiled_at(path: str) -> Callable[[str], Plan]:
-    """``compile_at`` for the storyboard at ``path``: its plan at another API origin (prices do not change keys)."""
+def compiled_at(path: str, provider: str = "wavespeed") -> Callable[[str], Plan]:
+    """``compile_at`` for the storyboard at ``path`` on ``provider``: its plan at another API origin of that
+    host (prices do not change keys); fal's address is FAL_BASE_URL's, as WaveSpeed's is WAVESPEED_BASE_URL's."""
+    import os
+
     from ..plan.project import compile_project
+    from ..plan.types import BASE_URL_VARIABLES
 
-    return lambda origin: compile_project(path, base_url=origin).plan
+    variable = BASE_URL_VARIABLES.get(provider, "WAVESPEED_BASE_URL")
+    return lambda origin: compile_project(path, provider=provider, base_url=origin,
+                                          env={**os.environ, variable: origin}).plan
 
 
-def _take(plan: Plan, cs: CutShot) -> int:
-    job = plan.job(cs.shot)
+def _take(plan: Plan, film: str, cs: CutShot) -> int:
+    job = plan.job(_label(film, cs))
     return job.take if job is not None and job.key == cs.key else 1
 
 

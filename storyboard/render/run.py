@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from ..store.cache import ClipCache, cache_dir, project_cache
+from ..store.cache import cache_dir, project_cache
 from ..store.claims import Claims, drop_claim
 from ..store.remote import FolderRemote
 from ..errors import StoryboardError, UsageError
@@ -31,7 +31,7 @@ from ..plan.types import BASE_URLS, DEFAULT_BASE_URL, Plan, base_url_from
 from ..plan.project import Compiled, compile_project, find_storyboard, price_list_problem
 from ..cut.ready import Readying
 from ..cut.reframe import ready_reframes
-from ..plan.deliverables import for_film
+from ..plan.deliverables import chosen_film, for_film
 from .executor import Events, Options, Renderer, Report
 from .quote import Quote, check_take_limit, quote
 from ..store.storage import LocalStorage
@@ -206,7 +206,7 @@ def render_project(
         readying.finish()
     film, films, not_cut = None, [], []
     if engine and report.outcomes and not report.failed and not report.count("skipped"):
-        not_cut = [cs.shot for cs in compiled.plan.cut.shots if clip_cache.record(cs.key) is None] if only else []
+        not_cut = _not_rendered(compiled.plan, deliverable, clip_cache) if only else []
         if not not_cut:
             made = stitch_all(compiled.plan, compiled.root, clip_cache, storyboard=arg, engine=engine, only=deliverable)
             film, films = made[0][1], made
@@ -275,6 +275,17 @@ async def _elements(renderer: Renderer, root, journal, claims, remote, paid, rep
     return blocked, made
 
 
+def _not_rendered(plan: Plan, deliverable: str | None, cache) -> list[str]:
+    """The shots of the films this render cuts that have no clip (a title or end card is drawn at the cut)."""
+    missing: dict[str, None] = {}
+    for film in chosen_film(plan, deliverable):
+        mark = f"@{film.name}" if film is not None and film.method == "render" else ""
+        for cs in (plan.cut if film is None else film.cut).shots:
+            if cs.card is None and cache.record(cs.key) is None:
+                missing[cs.shot + mark] = None
+    return list(missing)
+
+
 def render_command(arg: str, provider: str) -> str:
     """The command that renders this project again, as the user would type it."""
     return f"storyboard render {shlex.quote(arg)}" + ("" if provider == "wavespeed" else f" --provider {provider}")
@@ -312,7 +323,7 @@ def _repaying(plan: Plan, repay: tuple[str, ...], name: str, selected: Plan) -> 
     """Shot ids (every take of them) and ``SHOT#N`` labels (that take) to pay again; ``selected``:
     the jobs this run makes (``--only`` may name a take the plan does not have)."""
     if "all" in repay:
-        return {job.shot for job in plan.jobs}
+        return {job.shot for job in plan.all_jobs}  # the deliverables' SHOT@NAME too
     unknown = [shot for shot in repay if plan.job(shot) is None and selected.job(shot) is None
                and plan.element(shot) is None]
     if unknown:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import StoryboardError
 from ..plan.project import Compiled, compile_project, find_storyboard
+from ..plan.deliverables import film_jobs
 from ..plan.types import Plan
 from ..render.lock import Lock, lock_path, read_lock
 from .diff import PaidTake, PlanDiff, diff_plans
@@ -60,9 +61,11 @@ def _lock(side: Compiled | None) -> Lock:
 
 def added_takes(old: Lock, new: Lock, plan: Plan) -> list[PaidTake]:
     """The clips the new lock has that the old one did not: what was paid for in between."""
-    before = {e.key for _, _, e in old.paid()}
-    film = {job.key for job in plan.jobs}
+    before = {e.key for _, _, e in old.paid()} | set(old.paid_elements())
+    film = {job.key for job in film_jobs(plan)} | {e.key for e in plan.elements}  # the other films' too
     added = [PaidTake(shot, take, e.cost, e.key in film) for shot, take, e in new.paid() if e.key not in before]
+    made = [*new.elements.items(), *((e.character, e) for e in new.retired_elements.values())]  # paid too
+    added += [PaidTake(f"element:{c}", 1, e.cost, e.key in film) for c, e in made if e.key not in before]
     return sorted(added, key=lambda t: (t.shot, t.take))
 
 

@@ -91,6 +91,7 @@ class ShotDiff:
     old_cost: Decimal = Decimal(0)
     new_cost: Decimal = Decimal(0)
     paid: bool = False  # its new job is in the lock already: the change is paid for, nothing is owed
+    unpriced: bool = False  # its new job has no price (fal's O3 Pro refs): `cost` is not known, never $0
 
     @property
     def owed(self) -> Decimal:
@@ -123,7 +124,7 @@ class PaidTake:
 
     @property
     def label(self) -> str:
-        return f"{self.shot}#{self.take}"
+        return self.shot if self.shot.startswith("element:") else f"{self.shot}#{self.take}"
 
 
 @dataclass
@@ -135,6 +136,7 @@ class PlanDiff:
     title: str = ""  # the film's title (the new side's, else the old side's)
     length: tuple[float, float] | None = None  # the film's length before and after, when it changed
     paid: list[PaidTake] = field(default_factory=list)  # takes added to the lock
+    new_unpriced: int = 0  # the new side's jobs whose cost is unknown (its total leaves them out)
 
     @property
     def paid_cost(self) -> Decimal:
@@ -143,8 +145,11 @@ class PlanDiff:
     def paid_text(self) -> str:
         if not self.paid:
             return ""
-        n = len(self.paid)
-        return (f"Paid for since the old side: {n} take{'s' if n != 1 else ''} added to the lock, "
+        made = sum(1 for t in self.paid if t.shot.startswith("element:"))
+        n = len(self.paid) - made
+        what = " and ".join(([f"{n} take{'s' if n != 1 else ''}"] if n else [])
+                            + ([f"{made} element{'s' if made != 1 else ''}"] if made else []))
+        return (f"Paid for since the old side: {what} added to the lock, "
                 f"{money(self.paid_cost)} (spent, not owed).")
 
     def length_text(self) -> str:
@@ -163,6 +168,11 @@ class PlanDiff:
         return sum((s.owed for s in self.shots), Decimal(0))
 
     @property
+    def unpriced(self) -> int:
+        """How many changes have a cost nobody knows: the sums above leave them out."""
+        return sum(1 for s in self.shots if s.unpriced and s.status in (ADDED, CHANGED) and not s.paid)
+
+    @property
     def needs_render(self) -> bool:
         return any(s.status in (ADDED, CHANGED) and not s.paid for s in self.shots)
 
@@ -172,13 +182,18 @@ class PlanDiff:
 
     def summary(self) -> str:
         text = (f"Plan: {self.count(ADDED)} to add, {self.count(CHANGED)} to change, {self.count(REMOVED)} to remove. "
-                f"Re-render cost {money(self.rerender_cost)}; to pay now {money(self.owed)}; "
-                f"film total {money(self.old_total)} → {money(self.new_total)}.")
+                f"Re-render cost {money(self.rerender_cost)}{self._more()}; to pay now {money(self.owed)}{self._more()}; "
+                f"film total {money(self.old_total)} → {money(self.new_total)}"
+                + (f" (+ {self.new_unpriced} unpriced)." if self.new_unpriced else "."))
         if self.recut:
             text += f" {self.recut} re-cut only."
         if self.paid:
             text += " " + self.paid_text()
         return text
+
+
+    def _more(self) -> str:
+        return f" (+ {self.unpriced} unpriced)" if self.unpriced else ""
 
 
 def money(amount: Decimal | None) -> str:
@@ -372,7 +387,8 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
         before = old_jobs.get(job.shot)
         cost = job.cost or Decimal(0)
         if before is None:
-            shots.append(ShotDiff(job.shot, ADDED, None, job.key, [], cost, Decimal(0), cost, job.key in paid))
+            shots.append(ShotDiff(job.shot, ADDED, None, job.key, [], cost, Decimal(0), cost, job.key in paid,
+                                  job.cost is None))
             continue
         d = ShotDiff(job.shot, UNCHANGED, before.key, job.key, old_cost=before.cost or Decimal(0), new_cost=cost)
         if before.key != job.key:
@@ -390,10 +406,11 @@ def diff_plans(old: Plan, new: Plan, paid: frozenset[str] = frozenset(),
             d.changes += recut
             if recut and d.status == UNCHANGED:
                 d.status = RECUT
+        d.unpriced = job.cost is None and d.status in (ADDED, CHANGED)
         shots.append(d)
     for job in old_list:
         if job.shot not in new_jobs:
             shots.append(ShotDiff(job.shot, REMOVED, job.key, None, [], Decimal(0), job.cost or Decimal(0), Decimal(0)))
     length = (old.cut.duration, new.cut.duration) if old.cut.duration != new.cut.duration else None
     return PlanDiff(shots, film_changes(old, new), old.total_cost, new.total_cost, new.title or old.title or "", length,
-                    list(added or []))
+                    list(added or []), len(new.unpriced))

@@ -41,7 +41,7 @@ def as_lines(d: PlanDiff) -> list[Line]:
     if d.film:
         lines.append([("change", f"~ film: re-cut only, {money(Decimal(0))}")])
         lines += [_change_line(c) for c in d.film]
-    lines += [[("add", f"+ take {t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}")]
+    lines += [[("add", f"+ {'' if t.shot.startswith('element:') else 'take '}{t.label}: paid {money(t.cost)}, {'in the film' if t.in_film else 'not in the film'}")]
               for t in d.paid]
     if not lines:
         lines.append([("", "No changes.")])
@@ -54,8 +54,12 @@ def _owed(s, verb: str, done: str) -> str:
     """``to re-render, $0.560 to pay``, or, when the lock holds the new clip, ``re-rendered, paid
     $0.560 already: nothing to pay``: the change's cost is never mistaken for money owed."""
     if s.paid:
-        return f"{done}, paid {money(s.cost)} already: nothing to pay"
-    return f"{verb}, {money(s.cost)} to pay"
+        return f"{done}, paid {'an unknown amount' if s.unpriced else money(s.cost)} already: nothing to pay"
+    return f"{verb}, {'unpriced: an unknown amount' if s.unpriced else money(s.cost)} to pay"
+
+
+def _price(s) -> str:
+    return "unpriced" if s.unpriced else money(s.cost)
 
 
 def _change_line(c: Change) -> Line:
@@ -78,15 +82,15 @@ def as_markdown(d: PlanDiff, path: str = "") -> str:
         if s.status == UNCHANGED:
             continue
         change = {ADDED: "add", REMOVED: "remove", CHANGED: "re-render", RECUT: "re-cut only"}[s.status]
-        cost = money(s.cost) if s.status in (ADDED, CHANGED) else zero
+        cost = (_price(s) if s.status in (ADDED, CHANGED) else zero)
         cost += " (paid already)" if s.paid and s.status in (ADDED, CHANGED) else ""
         rows.append(f"| {_SIGN[s.status]} | `{_cell(s.shot)}` | {change} | {s.reason_markdown()} | {cost} "
-                    f"| {money(s.owed)} |")
+                    f"| {'unknown' if s.unpriced and not s.paid else money(s.owed)} |")
     if d.film:
         rows.append(f"| ~ | *(film)* | re-cut only | {'; '.join(c.markdown() for c in d.film)} | {zero} | {zero} |")
     for t in d.paid:
         where = "in the film" if t.in_film else "not in the film"
-        rows.append(f"| + | `{_cell(t.label)}` | take paid for | added to the lock, {where} | {money(t.cost)} spent "
+        rows.append(f"| + | `{_cell(t.label)}` | {'element made' if t.shot.startswith('element:') else 'take paid for'} | added to the lock, {where} | {money(t.cost)} spent "
                     f"| {zero} |")
     table = "\n".join(rows) + "\n\n" if len(rows) > 2 else "No changes to the film.\n\n"
     length = f"{d.length_text()}\n\n" if d.length else ""
@@ -108,13 +112,15 @@ def as_json(d: PlanDiff) -> str:
     data = {
         "summary": {"add": d.count(ADDED), "change": d.count(CHANGED), "remove": d.count(REMOVED),
                     "recut_only": d.recut, "rerender_cost": fixed(d.rerender_cost), "to_pay": fixed(d.owed),
+                    "unpriced": d.unpriced,
                     "old_total": fixed(d.old_total), "new_total": fixed(d.new_total),
                     "paid_takes": len(d.paid), "paid_cost": fixed(d.paid_cost), "text": d.summary()},
         "shots": [
             {"shot": s.shot, "status": s.status, "old_key": s.old_key, "new_key": s.new_key,
              "changes": [_change_json(c) for c in s.changes],
-             "cost": fixed(s.cost), "to_pay": fixed(s.owed), "paid": s.paid,
-             "cost_delta": fixed(s.new_cost - s.old_cost)}
+             "cost": None if s.unpriced else fixed(s.cost), "paid": s.paid,
+             "to_pay": None if s.unpriced and not s.paid else fixed(s.owed),
+             "cost_delta": None if s.unpriced else fixed(s.new_cost - s.old_cost)}
             for s in d.shots
         ],
         "film": [_change_json(c) for c in d.film],

@@ -18,6 +18,7 @@ from ..render.journal import Journal
 from ..render.lock import Lock
 
 CREATED = "created"
+DRAWN = "drawn"  # as a title card is: made locally, for nothing
 
 
 def element_rows(plan: Plan, lock: Lock, paid: dict[str, ElementEntry], journal: Journal) -> list[tuple]:
@@ -25,7 +26,9 @@ def element_rows(plan: Plan, lock: Lock, paid: dict[str, ElementEntry], journal:
     rows = []
     for job in plan.elements:
         entry, reason, cost = paid.get(job.key), "", job.cost
-        if entry is not None:
+        if plan.provider == "preview":  # never made: the preview draws its frontal image on the shots' cards
+            state, cost, reason = DRAWN, Decimal(0), "drawn on the preview's cards"
+        elif entry is not None:
             state, cost, reason = CREATED, Decimal(0), f"element {entry.element_id}"
         elif journal.get(job.key) is not None:
             state, cost = "in flight", Decimal(0)

@@ -165,7 +165,7 @@ def pay_marks(compiled: Compiled, cache: ClipCache) -> list[tuple[Job, str]]:
     """Every job of the plan (its Kling elements, the film's jobs, other takes, the deliverables' jobs)
     and its mark: cached, paid or to pay. An element made already is paid: its id is in a lock."""
     where = Locator(compiled, cache)
-    elements = [(job, PAID if row.state in (CREATED, IN_FLIGHT) else TO_PAY)
+    elements = [(job, PAID if row.state in (CREATED, IN_FLIGHT) else CARD if row.state == CARD else TO_PAY)
                 for job, row in zip(compiled.plan.elements, where.element_rows())]
     return elements + [(job, _MARK[where.locate(job).state]) for job in compiled.plan.all_jobs]
 
@@ -188,9 +188,11 @@ class Spent:
     clips: int
     cost: Decimal
     unpriced: int
+    elements: int = 0  # Kling elements made for it (paid too, and kept in the lock)
 
 
 def spent(lock: Lock) -> Spent:
     entries = {entry.key: entry for _, _, entry in lock.paid()}
-    priced = [e.cost for e in entries.values() if e.cost is not None]
-    return Spent(len(entries), exact(sum(priced, Decimal(0))), len(entries) - len(priced))
+    made = lock.paid_elements()
+    priced = [e.cost for e in list(entries.values()) + list(made.values()) if e.cost is not None]
+    return Spent(len(entries), exact(sum(priced, Decimal(0))), len(entries) + len(made) - len(priced), len(made))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..catalog import load_catalog
 from ..errors import StoryboardError, UsageError
+from ..plan.deliverables import film_jobs
 from ..plan.project import Compiled
 from ..plan.takes import HARD_LIMIT, MAX_TAKES, take_of
 from ..plan.types import Job
@@ -60,8 +61,9 @@ class Known:
             if n <= HARD_LIMIT:
                 self.lock_takes.setdefault(shot, set()).add(n)
         self.cached = {name.rsplit("/", 1)[-1].removesuffix(".json") for name in cache.storage.list("keys/")}
-        shots = {job.shot for job in compiled.plan.jobs}
-        known = {job.key for job in compiled.plan.jobs}
+        films = film_jobs(compiled.plan)  # a rendered deliverable's clips (SHOT@NAME) are the films' too
+        shots = {job.shot for job in films}
+        known = {job.key for job in films}
         known |= {e.key for shot, _, e in locator.lock.entries() if shot in shots}
         # A cached take that neither the film nor the lock (under a shot of the film)
         # accounts for is found only by working out every shot's take keys, twenty a

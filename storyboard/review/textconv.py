@@ -58,6 +58,29 @@ def _film(plan, digests: "MediaDigests") -> list[str]:
                      f"fade in {m.fade_in:g} s, fade out {m.fade_out:g} s")
     else:
         lines.append("  music: none")
+    return lines + _finishing(plan, digests)
+
+
+def _finishing(plan, digests: "MediaDigests") -> list[str]:
+    """The cards, how captions are shown, and the other films: a change to any of them changes the films."""
+    from ..plan.prices import dollars
+
+    lines = []
+    for c in (c for c in plan.cut.shots if c.card is not None):
+        card = c.card
+        line = f"  {card.kind} card: {' / '.join(card.lines)}, {c.duration:g} s, {card.color} on {card.background}"
+        line += f", image {digests.name(card.image)}" if card.image else ""
+        line += ", rolling" if card.rolling else ""
+        lines.append(line + (f", {c.transition.type} {c.transition.duration:g} s in" if c.transition.duration else ""))
+    if plan.cut.captions is not None:
+        lines.append("  captions: " + ", ".join(f"{k} {_value(v)}" for k, v in
+                                                plan.cut.captions.style.model_dump().items()))
+    for d in plan.deliverables:
+        if d.method == "master":
+            continue
+        line = f"film {d.name}: {d.aspect_ratio} by {d.method} → {d.output}, {dollars(d.cost)}"
+        line += f", {d.resolution}" if d.resolution else ""
+        lines.append(line + "".join(f", focus {shot} {_value(x)} {_value(y)}" for shot, (x, y) in sorted(d.focus.items())))
     return lines
 
 
@@ -82,6 +105,9 @@ def _shots(plan, digests: "MediaDigests") -> list[str]:
         lines.append(f"  prompt: {request.get('prompt', '')}")
         for n, segment in enumerate(request.get("multi_prompt") or [], 1):
             lines.append(f"  segment {n} ({segment.get('duration')} s): {segment.get('prompt', '')}")
+        for item in plan.cut.captions.shots.get(job.shot, []) if plan.cut.captions is not None else []:
+            when = f" ({_value(item.start)}-{_value(item.end)} s)" if item.start is not None else ""
+            lines.append(f"  {item.kind}{when}: " + (f"{item.speaker}: " if item.speaker else "") + item.text)
     return lines
 
 
