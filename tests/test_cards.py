@@ -152,7 +152,7 @@ def test_a_plan_without_cards_reads_as_before(project, cli):
 
 @pytest.mark.parametrize("bad, words", [
     ("background: red", "is not a colour"),
-    ("seconds: 0", "greater than 0"),
+    ("seconds: 0", "must be more than 0, got 0"),
 ])
 def test_bad_cards_are_reported_at_their_place(project, cli, bad, words):
     path = project(f"version: 1\nshots:\n  - {{id: one, prompt: one}}\ncut:\n  title: {{text: T, {bad}}}\n")

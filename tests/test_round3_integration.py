@@ -268,7 +268,7 @@ def test_after_a_preview_render_nothing_is_left_to_make_the_element_is_drawn_not
 def test_a_saved_plan_counts_the_element_and_the_other_films_jobs(project, cli, tmp_path):
     path = project(STORY, REFS)
     shown = cli("plan", str(path), "--out", str(tmp_path / "saved.json"))
-    assert shown.code == 0 and ": 5 jobs, $1.354 for the film; $1.354 left to pay for 5 shots" in shown.out
+    assert shown.code == 0 and ": 5 jobs, $1.354 for the film; $1.354 left to pay for 5 jobs not yet paid" in shown.out
 
 
 def test_diff_since_a_revision_counts_what_the_element_and_the_other_films_cost(project, emu, cli, monkeypatch):
