@@ -24,3 +24,20 @@ def test_takes_lists_each_element_new_then_created_with_its_id(project, emu, cli
     assert f"element mara: created (id {ids['mara']}), $0.000; sent by every take of a, c, d" in after.out
     only_b = json.loads(cli("takes", str(path), "b", "--json").out)["elements"]
     assert [e["element"] for e in only_b] == ["tom"] and only_b[0]["element_id"] == ids["tom"]
+
+
+def test_an_element_held_by_the_rate_limit_says_why_it_waits(project, emu):
+    """Elements are submitted under the same rate limit as clips, and say so as clips do."""
+    import io
+
+    from storyboard.cli.progress import Progress
+    from storyboard.render.executor import Options
+    from storyboard.render.timing import FakeClock
+
+    path = project(STORY, REFS)
+    shown = io.StringIO()
+    result = render(path, emu, engine=None, options=Options(concurrency=2, rate=1), clock=FakeClock(),
+                    progress=lambda plan, estimate: Progress(plan, estimate, file=shown, force_terminal=False))
+    assert not result.report.failed
+    waiting = [line for line in shown.getvalue().splitlines() if line.startswith("element:") and "waiting" in line]
+    assert waiting and all("waiting: rate limit 1/min, next submit in " in line for line in waiting), waiting

@@ -36,7 +36,7 @@ from .executor import in_doubt
 from .journal import SUBMITTING, JournalFull
 from .lock import read_lock, sibling_locks, write_lock
 from .outcomes import Outcome
-from .timing import Clock, RateLimiter, backoff, poll_interval
+from .timing import Clock, RateLimiter, backoff, poll_interval, retrying
 from .uploads import media_digests, with_urls
 
 MAX_ATTEMPTS = 6
@@ -135,15 +135,8 @@ class ElementMaker:
             return await self._submit(job, outcome)
 
     async def _retrying(self, what: str, job: ElementJob, call):
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return await call()
-            except Retryable as exc:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise ElementFailed(f"{what} kept failing: {exc}") from None
-                self.events(job.label, "retrying", str(exc))
-                wait = min(exc.retry_after, 60.0) if exc.retry_after is not None else backoff(attempt, self.rng)
-                await self.clock.sleep(wait)
+        return await retrying(call, self.clock, self.rng, lambda exc: self.events(job.label, "retrying", str(exc)),
+                              lambda exc: ElementFailed(f"{what} kept failing: {exc}"), attempts=MAX_ATTEMPTS)
 
     async def _prepare(self, job: ElementJob) -> dict:
         urls = {}
@@ -160,7 +153,8 @@ class ElementMaker:
 
     async def _submit(self, job: ElementJob, outcome: ElementOutcome) -> str:
         body = await self._prepare(job)
-        await self.limiter.acquire()
+        await self.limiter.acquire(lambda wait: self.events(job.label, "waiting", self.limiter.waiting_text(wait))
+                                   if wait >= 1 else None)  # as a clip says why it waits
         self.events(job.label, "submitting", "")
         origin = self.provider.origin
         try:

@@ -22,7 +22,7 @@ from .journal import SUBMITTING, Journal, JournalFull
 from ..format.files import work_dir
 from ..plan.types import Job, Plan
 from ..providers import CONTENT_TYPES, MaybeTask, NoTask, ProviderError, RemoteProvider, Retryable
-from .timing import Clock, PollPacer, RateLimiter, backoff
+from .timing import Clock, PollPacer, RateLimiter, backoff, retrying
 from .inputs import InputMissing, input_name, materialize, upstream_keys
 from .uploads import UploadBook, media_digests, with_urls
 from ..cut.timeline import StitchError
@@ -295,15 +295,8 @@ class Renderer:
         return pick(job) if pick is not None else self.provider
 
     async def _retrying(self, what: str, job: Job, call):
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return await call()
-            except Retryable as exc:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise JobFailed(f"{what} kept failing: {exc}") from None
-                self.events(job.label, "retrying", str(exc))
-                wait = min(exc.retry_after, MAX_WAIT) if exc.retry_after is not None else backoff(attempt, self.rng)
-                await self.clock.sleep(wait)
+        return await retrying(call, self.clock, self.rng, lambda exc: self.events(job.label, "retrying", str(exc)),
+                              lambda exc: JobFailed(f"{what} kept failing: {exc}"), attempts=MAX_ATTEMPTS, cap=MAX_WAIT)
 
     async def _prepare(self, job: Job, inputs: dict[str, str]) -> dict:
         urls = {}
@@ -443,3 +436,4 @@ class Renderer:
             self.events(job.label, "retrying", problem)
             await self.clock.sleep(backoff(attempt, self.rng))
         raise JobFailed(f"the clip could not be downloaded intact ({problem}); the task is journalled: run again")
+

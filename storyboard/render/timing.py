@@ -13,6 +13,8 @@ import time
 from collections import deque
 from typing import Callable
 
+from ..providers import Retryable
+
 
 class Clock:
     """Real time."""
@@ -213,3 +215,19 @@ class RateLimiter:
         """``rate limit 5/min, next submit in 48 s``: why a job waits, for the progress display."""
         per = "min" if self.window == 60 else f"{self.window:g} s"
         return f"rate limit {self.rate}/{per}, next submit in {math.ceil(seconds)} s"
+
+
+async def retrying(call, clock: Clock, rng: random.Random, retried: Callable, failed: Callable, *,
+                   attempts: int = 6, cap: float = 60.0):
+    """``call()``, again after each Retryable answer (one that proves nothing was done), waiting as the
+    provider asks (capped) or backing off; after ``attempts`` answers, ``failed(answer)`` is raised.
+    Clips and Kling elements share it: a retry never resends what may have been done."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except Retryable as exc:
+            if attempt == attempts - 1:
+                raise failed(exc) from None
+            retried(exc)
+            wait = min(exc.retry_after, cap) if exc.retry_after is not None else backoff(attempt, rng)
+            await clock.sleep(wait)
