@@ -27,7 +27,7 @@ import struct
 from pathlib import Path
 
 from .avcc import AvcC, setup_of
-from .mp4 import Part, Take, boxes, tracks
+from .mp4 import Part, Take, box, boxes, full_box, runs, tracks
 from .subtitles import TextTrack
 
 MOVIE_TIMESCALE = 1000  # as ffmpeg writes it
@@ -104,7 +104,7 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
     lead = text.payload if text is not None else b""
     payload = len(lead) + sum(size for _, samples in chunks for _, (_, size), _, _ in samples)
     entry = _with_avcc(video[0].track.entry, setup)
-    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
 
     def moov(chunk_offsets: list[int], wide: bool) -> bytes:
         vt = _trak(1, b"vide", vscale, entry, v, [o for (kind, _), o in zip(chunks, chunk_offsets) if kind == b"v"],
@@ -115,10 +115,10 @@ def write_film(out: Path, video: list[Take], audio: list[Take], setup: AvcC | No
                    [len(s) for kind, s in chunks if kind == b"a"], a_edit, a_shift, wide, None)
         tt = b"" if text is None else text.trak(3, media_start, wide, MOVIE_TIMESCALE, (video[0].track.width,
                                                                                         video[0].track.height))
-        mvhd = _full(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, MOVIE_TIMESCALE, max(v_edit, a_edit))
+        mvhd = full_box(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, MOVIE_TIMESCALE, max(v_edit, a_edit))
                      + struct.pack(">IH", 0x00010000, 0x0100) + bytes(10) + _MATRIX + bytes(24)
                      + struct.pack(">I", 3 if text is None else 4))
-        return _box(b"moov", mvhd + vt + at + tt)
+        return box(b"moov", mvhd + vt + at + tt)
 
     # 32-bit offsets and mdat size unless the file's end would pass them (the index's size does
     # not depend on the offsets' values, only on their width)
@@ -206,65 +206,50 @@ def _copy_samples(f, samples: list, handles: dict) -> None:
 _MATRIX = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
 
 
-def _box(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(body), kind) + body
-
-
-def _full(kind: bytes, version: int, flags: int, body: bytes) -> bytes:
-    return _box(kind, struct.pack(">I", (version << 24) | flags) + body)
 
 
 def _with_avcc(entry: bytes, setup: AvcC) -> bytes:
     """The picture's sample description with ``setup`` as its ``avcC`` and no bitrate box (``btrt``:
     it describes the clip, not the film)."""
-    children = b"".join(_box(kind, setup.to_bytes()) if kind == b"avcC" else entry[b:e]
+    children = b"".join(box(kind, setup.to_bytes()) if kind == b"avcC" else entry[b:e]
                         for kind, b, e in boxes(entry, 8 + 78, len(entry)) if kind != b"btrt")
-    return _box(entry[4:8], entry[8:8 + 78] + children)
+    return box(entry[4:8], entry[8:8 + 78] + children)
 
-
-def _runs(values) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for v in values:
-        if out and out[-1][1] == v:
-            out[-1][0] += 1
-        else:
-            out.append([1, v])
-    return [(c, v) for c, v in out]
 
 
 def _trak(track_id: int, handler: bytes, timescale: int, entry: bytes, samples: list, chunk_offsets: list[int],
           per_chunk: list[int], edit: int, media_start: int, wide: bool, size) -> bytes:
     video = handler == b"vide"
-    tkhd = _full(b"tkhd", 0, 3, struct.pack(">IIIII", 0, 0, track_id, 0, edit) + bytes(8)
+    tkhd = full_box(b"tkhd", 0, 3, struct.pack(">IIIII", 0, 0, track_id, 0, edit) + bytes(8)
                  + struct.pack(">hhHH", 0, 0 if video else 1, 0 if video else 0x0100, 0) + _MATRIX
                  + (struct.pack(">II", size[0] << 16, size[1] << 16) if video else bytes(8)))
-    elst = _full(b"elst", 0, 0, struct.pack(">IIiI", 1, edit, media_start, 0x00010000))
+    elst = full_box(b"elst", 0, 0, struct.pack(">IIiI", 1, edit, media_start, 0x00010000))
     media_duration = sum(s[2] for s in samples)
-    mdhd = _full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, timescale, media_duration, 0x55C4, 0))
+    mdhd = full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, timescale, media_duration, 0x55C4, 0))
     name = b"VideoHandler\0" if video else b"SoundHandler\0"
-    hdlr = _full(b"hdlr", 0, 0, bytes(4) + handler + bytes(12) + name)
-    head = _full(b"vmhd", 0, 1, bytes(8)) if video else _full(b"smhd", 0, 0, bytes(4))
-    dinf = _box(b"dinf", _full(b"dref", 0, 0, struct.pack(">I", 1) + _full(b"url ", 0, 1, b"")))
-    stsd = _full(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
-    stts = _runs(s[2] for s in samples)
-    tables = [stsd, _full(b"stts", 0, 0, struct.pack(">I", len(stts)) + b"".join(struct.pack(">II", *r) for r in stts))]
+    hdlr = full_box(b"hdlr", 0, 0, bytes(4) + handler + bytes(12) + name)
+    head = full_box(b"vmhd", 0, 1, bytes(8)) if video else full_box(b"smhd", 0, 0, bytes(4))
+    dinf = box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1) + full_box(b"url ", 0, 1, b"")))
+    stsd = full_box(b"stsd", 0, 0, struct.pack(">I", 1) + entry)
+    stts = runs(s[2] for s in samples)
+    tables = [stsd, full_box(b"stts", 0, 0, struct.pack(">I", len(stts)) + b"".join(struct.pack(">II", *r) for r in stts))]
     if video:
-        ctts = _runs(s[3] for s in samples)
+        ctts = runs(s[3] for s in samples)
         if any(v for _, v in ctts):
-            tables.append(_full(b"ctts", 0, 0, struct.pack(">I", len(ctts))
+            tables.append(full_box(b"ctts", 0, 0, struct.pack(">I", len(ctts))
                                 + b"".join(struct.pack(">II", *r) for r in ctts)))
         sync = [n + 1 for n, s in enumerate(samples) if s[4]]
         if len(sync) != len(samples):
-            tables.append(_full(b"stss", 0, 0, struct.pack(f">I{len(sync)}I", len(sync), *sync)))
+            tables.append(full_box(b"stss", 0, 0, struct.pack(f">I{len(sync)}I", len(sync), *sync)))
     stsc, first = [], 1
-    for count, value in _runs(per_chunk):
+    for count, value in runs(per_chunk):
         stsc.append(struct.pack(">III", first, value, 1))
         first += count
-    tables.append(_full(b"stsc", 0, 0, struct.pack(">I", len(stsc)) + b"".join(stsc)))
-    tables.append(_full(b"stsz", 0, 0, struct.pack(f">II{len(samples)}I", 0, len(samples),
+    tables.append(full_box(b"stsc", 0, 0, struct.pack(">I", len(stsc)) + b"".join(stsc)))
+    tables.append(full_box(b"stsz", 0, 0, struct.pack(f">II{len(samples)}I", 0, len(samples),
                                                       *(s[1][1] for s in samples))))
     fmt = "Q" if wide else "I"
-    tables.append(_full(b"co64" if wide else b"stco", 0, 0,
+    tables.append(full_box(b"co64" if wide else b"stco", 0, 0,
                         struct.pack(f">I{len(chunk_offsets)}{fmt}", len(chunk_offsets), *chunk_offsets)))
-    minf = _box(b"minf", head + dinf + _box(b"stbl", b"".join(tables)))
-    return _box(b"trak", tkhd + _box(b"edts", elst) + _box(b"mdia", mdhd + hdlr + minf))
+    minf = box(b"minf", head + dinf + box(b"stbl", b"".join(tables)))
+    return box(b"trak", tkhd + box(b"edts", elst) + box(b"mdia", mdhd + hdlr + minf))

@@ -20,19 +20,13 @@ from pathlib import Path
 from ..plan.types import CutPlan
 from .captions import Cue, cues, srt
 from .ffmpeg_tools import BITEXACT, ffmpeg
-from .mp4 import tracks
+from .mp4 import box, full_box, runs, tracks
 from .timeline import Piece, Target
 
 MAX_TEXT = 0xFFFF  # a sample's text length is 16 bits
 _MATRIX = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
 
 
-def _box(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(body), kind) + body
-
-
-def _full(kind: bytes, version: int, flags: int, body: bytes) -> bytes:
-    return _box(kind, struct.pack(">I", (version << 24) | flags) + body)
 
 
 def _sample_entry() -> bytes:
@@ -43,8 +37,8 @@ def _sample_entry() -> bytes:
             + b"\0\0\0\xff"  # background colour RGBA
             + bytes(8)  # text box (0: the whole track)
             + struct.pack(">HHHBB", 0, 0, 1, 0, 0x10) + b"\xff\xff\xff\xff"  # default style: font 1, white
-            + _box(b"ftab", struct.pack(">HHB", 1, 1, 5) + b"Arial"))  # ffmpeg's defaults, which its decoder expects
-    return _box(b"tx3g", body)
+            + box(b"ftab", struct.pack(">HHB", 1, 1, 5) + b"Arial"))  # ffmpeg's defaults, which its decoder expects
+    return box(b"tx3g", body)
 
 
 @dataclass(frozen=True)
@@ -66,34 +60,25 @@ class TextTrack:
     def trak(self, track_id: int, offset: int, wide: bool, movie_timescale: int, size: tuple[int, int]) -> bytes:
         """The track's box, its samples one chunk at ``offset`` in the file."""
         edit = -(-self.length * movie_timescale // self.timescale)
-        tkhd = _full(b"tkhd", 0, 3, struct.pack(">IIIII", 0, 0, track_id, 0, edit) + bytes(8)
+        tkhd = full_box(b"tkhd", 0, 3, struct.pack(">IIIII", 0, 0, track_id, 0, edit) + bytes(8)
                      + struct.pack(">hhHH", 0, 0, 0, 0) + _MATRIX + struct.pack(">II", size[0] << 16, size[1] << 16))
-        elst = _full(b"elst", 0, 0, struct.pack(">IIiI", 1, edit, 0, 0x00010000))
-        mdhd = _full(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, self.timescale, self.length, 0x15C7, 0))  # "eng"
-        hdlr = _full(b"hdlr", 0, 0, bytes(4) + b"sbtl" + bytes(12) + b"SubtitleHandler\0")
-        dinf = _box(b"dinf", _full(b"dref", 0, 0, struct.pack(">I", 1) + _full(b"url ", 0, 1, b"")))
-        runs = _runs(self.durations)
+        elst = full_box(b"elst", 0, 0, struct.pack(">IIiI", 1, edit, 0, 0x00010000))
+        mdhd = full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, self.timescale, self.length, 0x15C7, 0))  # "eng"
+        hdlr = full_box(b"hdlr", 0, 0, bytes(4) + b"sbtl" + bytes(12) + b"SubtitleHandler\0")
+        dinf = box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1) + full_box(b"url ", 0, 1, b"")))
+        stts = runs(self.durations)
         count = len(self.samples)
         stbl = b"".join([
-            _full(b"stsd", 0, 0, struct.pack(">I", 1) + _sample_entry()),
-            _full(b"stts", 0, 0, struct.pack(">I", len(runs)) + b"".join(struct.pack(">II", *r) for r in runs)),
-            _full(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, count, 1)),
-            _full(b"stsz", 0, 0, struct.pack(f">II{count}I", 0, count, *(len(s) for s in self.samples))),
-            _full(b"co64", 0, 0, struct.pack(">IQ", 1, offset)) if wide
-            else _full(b"stco", 0, 0, struct.pack(">II", 1, offset)),
+            full_box(b"stsd", 0, 0, struct.pack(">I", 1) + _sample_entry()),
+            full_box(b"stts", 0, 0, struct.pack(">I", len(stts)) + b"".join(struct.pack(">II", *r) for r in stts)),
+            full_box(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, count, 1)),
+            full_box(b"stsz", 0, 0, struct.pack(f">II{count}I", 0, count, *(len(s) for s in self.samples))),
+            full_box(b"co64", 0, 0, struct.pack(">IQ", 1, offset)) if wide
+            else full_box(b"stco", 0, 0, struct.pack(">II", 1, offset)),
         ])
-        minf = _box(b"minf", _full(b"nmhd", 0, 0, b"") + dinf + _box(b"stbl", stbl))
-        return _box(b"trak", tkhd + _box(b"edts", elst) + _box(b"mdia", mdhd + hdlr + minf))
+        minf = box(b"minf", full_box(b"nmhd", 0, 0, b"") + dinf + box(b"stbl", stbl))
+        return box(b"trak", tkhd + box(b"edts", elst) + box(b"mdia", mdhd + hdlr + minf))
 
-
-def _runs(values) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for v in values:
-        if out and out[-1][1] == v:
-            out[-1][0] += 1
-        else:
-            out.append([1, v])
-    return [(c, v) for c, v in out]
 
 
 def timescale_for(fps: Fraction) -> tuple[int, int]:
